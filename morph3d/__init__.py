@@ -1,0 +1,73 @@
+"""morph3d: dense 3D face reconstruction from a single image with a 3D Morphable Model.
+
+The package is layered; a module imports only from its own layer or lower ones:
+
+====  =====================================================================================
+0     ``errors``, ``paths``, ``annotations`` (file readers), ``_array``
+1     core: ``params``, ``pose``, ``crop``, ``mesh``, ``model`` (file format + numpy
+      decoder), ``decoder`` (torch), ``losses``, ``metrics``
+2     ``draw`` (OpenCV drawing for people to look at)
+4     ``cli`` (the ``morph3d`` command)
+====  =====================================================================================
+
+``import morph3d`` is light: it loads none of torch, cv2, onnxruntime or pyrender. Names below
+are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from morph3d.errors import (
+    AnnotationError,
+    ImageError,
+    ModelFormatError,
+    ModelNotFoundError,
+    Morph3DError,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported lazily by __getattr__.
+_LAZY = {
+    "MorphableModel": "morph3d.model",
+    "load_model": "morph3d.model",
+    "ParamLayout": "morph3d.params",
+    "Pose": "morph3d.pose",
+    "decompose_pose": "morph3d.pose",
+    "Decoder": "morph3d.decoder",
+    "nme": "morph3d.metrics",
+    "wing_loss": "morph3d.losses",
+}
+
+__all__ = [
+    "AnnotationError",
+    "Decoder",
+    "ImageError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "Morph3DError",
+    "MorphableModel",
+    "ParamLayout",
+    "Pose",
+    "__version__",
+    "decompose_pose",
+    "load_model",
+    "nme",
+    "wing_loss",
+]
+
+if TYPE_CHECKING:
+    from morph3d.decoder import Decoder
+    from morph3d.losses import wing_loss
+    from morph3d.metrics import nme
+    from morph3d.model import MorphableModel, load_model
+    from morph3d.params import ParamLayout
+    from morph3d.pose import Pose, decompose_pose
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'morph3d' has no attribute {name!r}")

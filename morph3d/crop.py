@@ -1,0 +1,78 @@
+"""The crop frame of the model and its relation to image pixels (layer 1).
+
+The decoder returns points in the frame of a ``CROP_SIZE`` x ``CROP_SIZE`` (120) face crop with
+**y pointing up**: a point ``(x, y)`` sits at the 0-based crop pixel ``(x - 1, CROP_SIZE - y)``.
+A crop box ``(x0, y0, x1, y1)`` in image pixels (x right, y down) maps the crop onto the image,
+so with ``sx = (x1 - x0) / CROP_SIZE`` and ``sy = (y1 - y0) / CROP_SIZE``::
+
+    u = x0 + (x - 1) * sx
+    v = y0 + (CROP_SIZE - y) * sy
+    w = z * (sx + sy) / 2          # depth, toward the viewer, at the image's scale
+
+Both functions take numpy arrays or torch tensors (differentiable) with matching leading batch
+dimensions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from morph3d._array import stack
+
+__all__ = ["CROP_SIZE", "crop_to_image", "image_to_crop"]
+
+#: Side of the square crop the model's coordinates refer to, in pixels.
+CROP_SIZE = 120
+
+
+def _box_terms(points: Any, boxes: Any, crop_size: int) -> tuple[Any, Any, Any, Any]:
+    if boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must end with 4 numbers (x0, y0, x1, y1), got {boxes.shape}")
+    if boxes.ndim > 1 and tuple(boxes.shape[:-1]) != tuple(points.shape[:-2]):
+        raise ValueError(
+            f"boxes {tuple(boxes.shape)} must be (4,) or match the points' batch "
+            f"{tuple(points.shape[:-2])}"
+        )
+    x0 = boxes[..., 0:1]
+    y0 = boxes[..., 1:2]
+    sx = (boxes[..., 2:3] - x0) / crop_size
+    sy = (boxes[..., 3:4] - y0) / crop_size
+    return x0, y0, sx, sy
+
+
+def crop_to_image(points: Any, boxes: Any, crop_size: int = CROP_SIZE) -> Any:
+    """Map crop-frame points to image pixels.
+
+    Args:
+        points: ``(..., N, 2|3)`` points in the crop frame (y up).
+        boxes: ``(..., 4)`` crop boxes ``(x0, y0, x1, y1)`` in image pixels, one per face of
+            the batch, or a single ``(4,)`` box for all.
+        crop_size: Side of the crop frame.
+
+    Returns:
+        ``(..., N, 2|3)`` points in image pixels: x right, y down, z toward the viewer, scaled
+        by the mean of the box's two scales.
+    """
+    x0, y0, sx, sy = _box_terms(points, boxes, crop_size)
+    columns = [x0 + (points[..., 0] - 1) * sx, y0 + (crop_size - points[..., 1]) * sy]
+    if points.shape[-1] == 3:
+        columns.append(points[..., 2] * (sx + sy) / 2)
+    return stack(columns, axis=-1)
+
+
+def image_to_crop(points: Any, boxes: Any, crop_size: int = CROP_SIZE) -> Any:
+    """Map image pixels to the crop frame; the inverse of :func:`crop_to_image`.
+
+    Args:
+        points: ``(..., N, 2|3)`` points in image pixels.
+        boxes: ``(..., 4)`` crop boxes ``(x0, y0, x1, y1)`` in image pixels.
+        crop_size: Side of the crop frame.
+
+    Returns:
+        ``(..., N, 2|3)`` points in the crop frame (y up).
+    """
+    x0, y0, sx, sy = _box_terms(points, boxes, crop_size)
+    columns = [(points[..., 0] - x0) / sx + 1, crop_size - (points[..., 1] - y0) / sy]
+    if points.shape[-1] == 3:
+        columns.append(points[..., 2] * 2 / (sx + sy))
+    return stack(columns, axis=-1)

@@ -1,0 +1,77 @@
+"""Drawing faces over images for people to look at: shaded meshes and landmarks (layer 2).
+
+Uses numpy and OpenCV only (imported here). Images are ``(H, W, 3)`` uint8 BGR, OpenCV's order.
+Points are in image pixels: x right, y down, z toward the viewer.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["draw_landmarks", "shade_mesh"]
+
+_SHIFT = 4  # fractional bits for sub-pixel polygon corners
+_LIGHT = np.array([0.3, -0.4, 1.0]) / np.linalg.norm([0.3, -0.4, 1.0])  # upper left, in front
+
+
+def shade_mesh(
+    image: np.ndarray,
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    color: tuple[int, int, int] = (200, 200, 200),
+    alpha: float = 0.8,
+) -> np.ndarray:
+    """Draw a Lambert-shaded mesh over an image (painter's algorithm, back faces culled).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 BGR image; not modified.
+        vertices: ``(N, 3)`` vertices in image pixels (x right, y down, z toward the viewer).
+        triangles: ``(F, 3)`` triangles wound counter-clockwise seen from outside in the model's
+            y-up frame (the model's own triangles).
+        color: BGR colour of a surface lit head-on.
+        alpha: Opacity of the mesh over the image.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    vertices = np.asarray(vertices, dtype=np.float64)
+    corners = vertices[triangles]  # (F, 3, 3)
+    # y points down here, which mirrors the frame: negate to get outward normals.
+    normals = -np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals[:, 1] *= -1  # express them in a y-up frame, where the light is defined
+    length = np.linalg.norm(normals, axis=1)
+    visible = (normals[:, 2] > 0) & (length > 0)
+    order = np.argsort(corners[visible, :, 2].mean(axis=1))  # far (small z) first
+    unit = normals[visible][order] / length[visible][order, None]
+    light = _LIGHT.copy()
+    light[1] *= -1
+    shade = 0.25 + 0.75 * np.clip(unit @ light, 0.0, 1.0)
+    layer = image.copy()
+    mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    polygons = np.round(corners[visible][order, :, :2] * (1 << _SHIFT)).astype(np.int32)
+    base = np.asarray(color, dtype=np.float64)
+    for polygon, brightness in zip(polygons, shade, strict=True):
+        fill = tuple(int(c) for c in base * brightness)
+        cv2.fillConvexPoly(layer, polygon, fill, lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.fillConvexPoly(mask, polygon, (255,), lineType=cv2.LINE_8, shift=_SHIFT)
+    weight = (mask.astype(np.float32) / 255.0 * alpha)[..., None]
+    blended = image.astype(np.float32) * (1 - weight) + layer.astype(np.float32) * weight
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def draw_landmarks(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    color: tuple[int, int, int] = (0, 0, 255),
+    radius: float = 2.0,
+) -> np.ndarray:
+    """Draw ``(n, 2|3)`` landmarks (image pixels) as anti-aliased dots; returns a new image."""
+    out = image.copy()
+    scale = 1 << _SHIFT
+    for x, y in np.asarray(landmarks, dtype=np.float64)[:, :2]:
+        center = (round(x * scale), round(y * scale))
+        cv2.circle(out, center, round(radius * scale), color, -1, cv2.LINE_AA, _SHIFT)
+    return out

@@ -1,0 +1,54 @@
+"""Typed errors raised by morph3d (layer 0).
+
+Every error derives from :class:`Morph3DError`, so callers can catch the whole family at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AnnotationError",
+    "ImageError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "Morph3DError",
+]
+
+
+class Morph3DError(Exception):
+    """Base class of every error raised by morph3d."""
+
+
+class ModelNotFoundError(Morph3DError, FileNotFoundError):
+    """A model file (morphable model, network weights) is missing.
+
+    The message names the path that was searched and the command that creates the file.
+    """
+
+    def __init__(self, path: str | Path, create_command: str) -> None:
+        self.path = Path(path)
+        self.create_command = create_command
+        super().__init__(f"no model file at {self.path}; create it with: {create_command}")
+
+
+class ModelFormatError(Morph3DError, ValueError):
+    """A model file exists but its content is not what morph3d expects."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"bad model file {self.path}: {reason}")
+
+
+class AnnotationError(Morph3DError, ValueError):
+    """An annotation file (landmarks, .mat, XML) is missing, unreadable or malformed."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"bad annotation file {self.path}: {reason}")
+
+
+class ImageError(Morph3DError, ValueError):
+    """An image is missing, unreadable, empty or of an unsupported type."""

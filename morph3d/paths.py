@@ -1,0 +1,69 @@
+"""Where morph3d keeps its data (layer 0).
+
+Model data is found from an explicit argument first, then the ``MORPH3D_HOME`` environment
+variable, then ``~/.cache/morph3d``. Nothing here creates directories or reads files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from morph3d.errors import ModelNotFoundError
+
+__all__ = [
+    "DEFAULT_MODEL_FILENAME",
+    "MODEL_CREATE_COMMAND",
+    "home_dir",
+    "model_path",
+    "require_file",
+]
+
+#: File name of the default morphable model inside the home directory.
+DEFAULT_MODEL_FILENAME = "bfm_dense4096.npz"
+
+#: The command that (re)creates the default model in the cache.
+MODEL_CREATE_COMMAND = "bash setup.sh  (or: python bfm/convert_bfm.py --source ../shared/data/bfm)"
+
+
+def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    """Return morph3d's data directory.
+
+    Args:
+        home: An explicit directory; wins over everything else.
+
+    Returns:
+        ``home`` if given, else ``$MORPH3D_HOME`` if set and non-empty, else ``~/.cache/morph3d``.
+    """
+    if home is not None:
+        return Path(home).expanduser()
+    env = os.environ.get("MORPH3D_HOME", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "morph3d"
+
+
+def model_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the path of the morphable-model file to use (it may not exist yet).
+
+    Args:
+        path: An explicit ``.npz`` file; wins over the home directory.
+
+    Returns:
+        ``path`` if given, else ``home_dir() / DEFAULT_MODEL_FILENAME``.
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    return home_dir() / DEFAULT_MODEL_FILENAME
+
+
+def require_file(path: str | os.PathLike[str], create_command: str) -> Path:
+    """Return ``path`` if it is an existing file, else raise.
+
+    Raises:
+        ModelNotFoundError: naming the path and ``create_command``.
+    """
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise ModelNotFoundError(resolved, create_command)
+    return resolved

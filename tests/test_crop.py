@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from morph3d.crop import CROP_SIZE, crop_to_image, image_to_crop
+
+
+def test_known_values() -> None:
+    box = np.array([100.0, 50.0, 340.0, 290.0])  # 240 px side: 2 px per crop unit
+    points = np.array([[1.0, 120.0, 10.0], [61.0, 60.0, -5.0]])
+    image = crop_to_image(points, box)
+    # (x - 1, 120 - y) is the 0-based crop pixel; then scale and shift.
+    np.testing.assert_allclose(image, [[100.0, 50.0, 20.0], [220.0, 170.0, -10.0]])
+
+
+def test_round_trip_batched_non_square() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, CROP_SIZE, size=(3, 68, 3))
+    boxes = np.array([[0, 0, 120, 120], [10, 20, 250, 200], [-5, 7, 60, 90]], dtype=float)
+    back = image_to_crop(crop_to_image(points, boxes), boxes)
+    np.testing.assert_allclose(back, points, atol=1e-10)
+
+
+def test_torch_matches_numpy_and_is_differentiable() -> None:
+    points = np.random.default_rng(1).uniform(0, 120, size=(2, 5, 2))
+    boxes = np.array([[10.0, 20, 130, 140], [0, 0, 60, 60]])
+    tensor = torch.from_numpy(points).requires_grad_()
+    out = crop_to_image(tensor, torch.from_numpy(boxes))
+    np.testing.assert_allclose(out.detach().numpy(), crop_to_image(points, boxes))
+    out.sum().backward()
+    assert tensor.grad is not None
+    # d u / d x = sx, d v / d y = -sy
+    np.testing.assert_allclose(tensor.grad[0, 0].numpy(), [1.0, -1.0])
+    np.testing.assert_allclose(tensor.grad[1, 0].numpy(), [0.5, -0.5])
+
+
+def test_mismatched_batch_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="match the points"):
+        crop_to_image(np.zeros((3, 68, 3)), np.zeros((3, 1, 4)))

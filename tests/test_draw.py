@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import numpy as np
+
+from morph3d.draw import draw_landmarks, shade_mesh
+
+# A triangle counter-clockwise in a y-up frame; in image pixels (y down) it looks clockwise.
+TRIANGLE = np.array([[0, 1, 2]])
+VERTICES = np.array([[10.0, 40.0, 0.0], [40.0, 40.0, 0.0], [10.0, 10.0, 0.0]])
+
+
+def test_front_facing_triangle_is_drawn_where_it_is() -> None:
+    image = np.zeros((50, 50, 3), dtype=np.uint8)
+    out = shade_mesh(image, VERTICES, TRIANGLE, color=(100, 150, 200), alpha=1.0)
+    assert out[30, 15].min() > 0  # inside (row = y, column = x)
+    assert out[12, 38].max() == 0  # outside, across the hypotenuse
+    assert out[45, 45].max() == 0
+    assert image.max() == 0  # the input is left alone
+
+
+def test_back_facing_triangle_is_culled() -> None:
+    image = np.zeros((50, 50, 3), dtype=np.uint8)
+    out = shade_mesh(image, VERTICES, TRIANGLE[:, ::-1], alpha=1.0)
+    assert out.max() == 0
+
+
+def test_landmarks_are_dots_at_their_pixels() -> None:
+    out = draw_landmarks(np.zeros((20, 20, 3), dtype=np.uint8), np.array([[5.0, 12.0]]), radius=2)
+    assert tuple(out[12, 5]) == (0, 0, 255)
+    assert out[2, 15].max() == 0
