@@ -5,8 +5,9 @@ The package is layered; a module imports only from its own layer or lower ones:
 ====  =====================================================================================
 0     ``errors``, ``paths``, ``annotations`` (file readers), ``_array``
 1     core: ``params``, ``pose``, ``crop``, ``mesh``, ``model`` (file format + numpy
-      decoder), ``decoder`` (torch), ``losses``, ``metrics``
-2     ``draw`` (OpenCV drawing for people to look at)
+      decoder), ``decoder`` (torch), ``losses``, ``metrics``, ``marching``, ``fitting``
+2     ``image`` (reading, cropping), ``datasets`` (finding annotated faces), ``targets``
+      (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at)
 4     ``cli`` (the ``morph3d`` command)
 ====  =====================================================================================
 

@@ -31,3 +31,13 @@ def stack(arrays: Sequence[Any], axis: int = -1) -> Any:
     if is_tensor(arrays[0]):
         return sys.modules["torch"].stack(list(arrays), dim=axis)
     return np.stack(arrays, axis=axis)
+
+
+def amin(x: Any, axis: int) -> Any:
+    """Minimum along an axis for numpy arrays and torch tensors alike."""
+    return x.amin(dim=axis) if is_tensor(x) else np.min(x, axis=axis)
+
+
+def amax(x: Any, axis: int) -> Any:
+    """Maximum along an axis for numpy arrays and torch tensors alike."""
+    return x.amax(dim=axis) if is_tensor(x) else np.max(x, axis=axis)

@@ -1,7 +1,7 @@
 """Drawing faces over images for people to look at: shaded meshes and landmarks (layer 2).
 
-Uses numpy and OpenCV only (imported here). Images are ``(H, W, 3)`` uint8 BGR, OpenCV's order.
-Points are in image pixels: x right, y down, z toward the viewer.
+Uses numpy and OpenCV only (imported here). Images are ``(H, W, 3)`` uint8 in morph3d's RGB order
+and colours are RGB. Points are in image pixels: x right, y down, z toward the viewer.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["draw_landmarks", "shade_mesh"]
+__all__ = ["contact_sheet", "draw_landmarks", "overlay_face", "shade_mesh"]
 
 _SHIFT = 4  # fractional bits for sub-pixel polygon corners
 _LIGHT = np.array([0.3, -0.4, 1.0]) / np.linalg.norm([0.3, -0.4, 1.0])  # upper left, in front
@@ -25,11 +25,11 @@ def shade_mesh(
     """Draw a Lambert-shaded mesh over an image (painter's algorithm, back faces culled).
 
     Args:
-        image: ``(H, W, 3)`` uint8 BGR image; not modified.
+        image: ``(H, W, 3)`` uint8 RGB image; not modified.
         vertices: ``(N, 3)`` vertices in image pixels (x right, y down, z toward the viewer).
         triangles: ``(F, 3)`` triangles wound counter-clockwise seen from outside in the model's
             y-up frame (the model's own triangles).
-        color: BGR colour of a surface lit head-on.
+        color: RGB colour of a surface lit head-on.
         alpha: Opacity of the mesh over the image.
 
     Returns:
@@ -65,7 +65,7 @@ def shade_mesh(
 def draw_landmarks(
     image: np.ndarray,
     landmarks: np.ndarray,
-    color: tuple[int, int, int] = (0, 0, 255),
+    color: tuple[int, int, int] = (255, 0, 0),
     radius: float = 2.0,
 ) -> np.ndarray:
     """Draw ``(n, 2|3)`` landmarks (image pixels) as anti-aliased dots; returns a new image."""
@@ -74,4 +74,70 @@ def draw_landmarks(
     for x, y in np.asarray(landmarks, dtype=np.float64)[:, :2]:
         center = (round(x * scale), round(y * scale))
         cv2.circle(out, center, round(radius * scale), color, -1, cv2.LINE_AA, _SHIFT)
+    return out
+
+
+def contact_sheet(
+    tiles: list[np.ndarray], columns: int, labels: list[str] | None = None, gap: int = 2
+) -> np.ndarray:
+    """Lay equally sized ``(T, T, 3)`` tiles out in a grid, each with an optional label.
+
+    Args:
+        tiles: The tiles, in reading order.
+        columns: Tiles per row.
+        labels: One short text per tile, written in its top-left corner.
+        gap: White pixels between tiles.
+
+    Returns:
+        The sheet, uint8 RGB.
+    """
+    if not tiles:
+        raise ValueError("no tiles")
+    side_y, side_x = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    sheet = np.full(
+        (rows * (side_y + gap) + gap, columns * (side_x + gap) + gap, 3), 255, dtype=np.uint8
+    )
+    for k, tile in enumerate(tiles):
+        row, column = divmod(k, columns)
+        y, x = gap + row * (side_y + gap), gap + column * (side_x + gap)
+        sheet[y : y + side_y, x : x + side_x] = tile
+        if labels is not None:
+            for color, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(
+                    sheet,
+                    labels[k],
+                    (x + 4, y + 14),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4,
+                    color,
+                    thickness,
+                    cv2.LINE_AA,
+                )
+    return sheet
+
+
+def overlay_face(
+    image: np.ndarray,
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    landmarks: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    alpha: float = 0.45,
+) -> np.ndarray:
+    """A face with its mesh shaded over it, its landmarks (red) and reference points (green).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        vertices: ``(N, 3)`` mesh vertices in image pixels.
+        triangles: ``(F, 3)`` the model's triangles.
+        landmarks: ``(68, 2|3)`` predicted or fitted landmarks in image pixels.
+        reference: ``(68, 2)`` ground-truth or annotated landmarks in image pixels.
+        alpha: Opacity of the mesh.
+    """
+    out = shade_mesh(image, vertices, triangles, color=(235, 215, 200), alpha=alpha)
+    if reference is not None:
+        out = draw_landmarks(out, reference, color=(40, 230, 40), radius=1.6)
+    if landmarks is not None:
+        out = draw_landmarks(out, landmarks, color=(255, 40, 40), radius=1.3)
     return out

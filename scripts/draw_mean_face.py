@@ -14,6 +14,7 @@ import numpy as np
 
 from morph3d.crop import crop_to_image
 from morph3d.draw import draw_landmarks, shade_mesh
+from morph3d.image import write_image
 from morph3d.model import load_model
 from morph3d.pose import angles_to_rotation, compose_pose, decompose_pose
 
@@ -26,10 +27,10 @@ def render_view(model, params: np.ndarray) -> np.ndarray:
     size = SIDE * SUPERSAMPLE
     vertices = crop_to_image(model.decode(params), np.array([0.0, 0.0, size, size]))
     canvas = np.full((size, size, 3), 255, dtype=np.uint8)
-    canvas = shade_mesh(canvas, vertices, model.triangles, color=(190, 205, 230), alpha=1.0)
+    canvas = shade_mesh(canvas, vertices, model.triangles, color=(230, 205, 190), alpha=1.0)
     canvas = cv2.resize(canvas, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     landmarks = vertices[model.landmark_indices] / SUPERSAMPLE
-    return draw_landmarks(canvas, landmarks, color=(40, 40, 220), radius=3.0)
+    return draw_landmarks(canvas, landmarks, color=(220, 40, 40), radius=3.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             2,
             cv2.LINE_AA,
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(args.out), picture):
-        raise OSError(f"could not write {args.out}")
+    write_image(args.out, picture)
     print(f"wrote {args.out}")
     return 0
 

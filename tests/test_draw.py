@@ -26,5 +26,5 @@ def test_back_facing_triangle_is_culled() -> None:
 
 def test_landmarks_are_dots_at_their_pixels() -> None:
     out = draw_landmarks(np.zeros((20, 20, 3), dtype=np.uint8), np.array([[5.0, 12.0]]), radius=2)
-    assert tuple(out[12, 5]) == (0, 0, 255)
+    assert tuple(out[12, 5]) == (255, 0, 0)
     assert out[2, 15].max() == 0

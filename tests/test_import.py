@@ -28,7 +28,12 @@ LAYERS = {
     "decoder": 1,
     "losses": 1,
     "metrics": 1,
+    "marching": 1,
+    "fitting": 1,
     "draw": 2,
+    "image": 2,
+    "datasets": 2,
+    "targets": 2,
     "cli": 4,
 }
 

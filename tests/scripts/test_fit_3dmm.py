@@ -1,0 +1,55 @@
+"""scripts/fit_3dmm.py end to end on a handful of real faces."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from morph3d.image import read_image
+from morph3d.targets import read_targets
+
+from ..conftest import load_script
+
+fit_3dmm = load_script("scripts/fit_3dmm.py")
+
+
+def _dataset(shared_data: Path, folder: Path) -> None:
+    folder.mkdir()
+    for pts in sorted((shared_data / "300w" / "helen_trainset").glob("*.pts"))[:4]:
+        shutil.copy(pts, folder / pts.name)
+        shutil.copy(pts.with_suffix(".jpg"), folder / pts.with_suffix(".jpg").name)
+    (folder / "corrupt.pts").write_text((folder / pts.name).read_text())
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8garbage")
+    (folder / "short.pts").write_text("1 2\n3 4\n")
+    (folder / "short.jpg").write_bytes((folder / pts.with_suffix(".jpg").name).read_bytes())
+
+
+def test_writes_targets_summary_and_sheet(shared_data: Path, tmp_path: Path) -> None:
+    _dataset(shared_data, tmp_path / "data")
+    out = tmp_path / "out" / "fits.h5"
+    code = fit_3dmm.main(["--format", "300w", "--root", str(tmp_path / "data"), "--out", str(out)])
+    assert code == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["count"] == 4 and len(summary["per_image"]) == 4
+    reasons = {item["name"]: item["reason"] for item in summary["failed"]}
+    assert set(reasons) == {"corrupt", "short"}
+    assert "cannot decode" in reasons["corrupt"] and "68 points" in reasons["short"]
+    assert summary["fit_nme_median"] < 3.0 and summary["within_3std"] == 1.0
+    assert len(read_targets(out)) == 4
+    assert read_image(out.with_suffix(".png")).shape[2] == 3
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fits.h5", "fits.json", "fits.png"]
+
+
+def test_failed_run_keeps_earlier_output(tmp_path: Path, shared_data: Path) -> None:
+    _dataset(shared_data, tmp_path / "data")
+    out = tmp_path / "fits.h5"
+    assert (
+        fit_3dmm.main(["--format", "300w", "--root", str(tmp_path / "data"), "--out", str(out)])
+        == 0
+    )
+    before = out.read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert fit_3dmm.main(["--format", "300w", "--root", str(empty), "--out", str(out)]) == 1
+    assert out.read_bytes() == before

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from morph3d.crop import crop_to_image
+from morph3d.errors import ImageError
+from morph3d.image import crop_image, read_image, write_image
+
+
+def test_write_read_round_trip_keeps_rgb(tmp_path: Path) -> None:
+    image = np.zeros((8, 10, 3), dtype=np.uint8)
+    image[..., 0] = 200  # red
+    path = write_image(tmp_path / "red.png", image)
+    back = read_image(path)
+    np.testing.assert_array_equal(back, image)
+    assert [p.name for p in tmp_path.iterdir()] == ["red.png"]
+
+
+def test_bad_images(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="no image"):
+        read_image(tmp_path / "missing.jpg")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageError, match="empty"):
+        read_image(tmp_path / "empty.jpg")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageError, match="cannot decode"):
+        read_image(tmp_path / "corrupt.jpg")
+
+
+def test_crop_follows_the_crop_frame_convention() -> None:
+    image = np.zeros((300, 400, 3), dtype=np.uint8)
+    box = np.array([100.0, 50.0, 340.0, 290.0])  # 2 image px per crop px
+    point = np.array([[31.0, 80.0, 0.0]])  # crop frame (y up): 0-based crop pixel (30, 40)
+    u, v = crop_to_image(point, box)[0, :2]
+    image[int(v), int(u)] = 255
+    crop = crop_image(image, box, 120, interpolation=0)  # nearest neighbour
+    assert crop[40, 30].max() == 255 and crop.sum() == 3 * 255
+    outside = crop_image(image, np.array([-50.0, -50.0, 10.0, 10.0]), 60)
+    assert outside[:40, :40].max() == 0  # beyond the border: black

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from morph3d.crop import crop_box_from_landmarks, crop_to_image
+from morph3d.datasets import find_faces
+from morph3d.targets import STORED_SIZE, build_targets, read_targets, write_targets
+
+
+@pytest.fixture(scope="module")
+def some_faces(shared_data: Path):
+    faces, _ = find_faces("300w", shared_data / "300w" / "afw")
+    return faces[:6]
+
+
+def test_build_write_read_round_trip(real_model, some_faces, tmp_path: Path) -> None:
+    broken = dataclasses.replace(some_faces[0], name="broken", image_path=tmp_path / "none.jpg")
+    targets, failures = build_targets([*some_faces, broken], real_model)
+    assert len(targets) == 6 and [f.name for f in failures] == ["broken"]
+    assert "no image file" in failures[0].reason
+    assert targets.image.shape == (6, STORED_SIZE, STORED_SIZE, 3)
+    assert np.all(targets.fit_nme < 5.0)
+    # The annotation maps back to the original image's landmarks through the crop box.
+    back = crop_to_image(targets.annotation.astype(np.float64), targets.crop_box)
+    np.testing.assert_allclose(back, np.stack([f.landmarks for f in some_faces]), atol=1e-3)
+    np.testing.assert_allclose(
+        targets.crop_box, crop_box_from_landmarks(np.stack([f.landmarks for f in some_faces]))
+    )
+    path = write_targets(tmp_path / "t.h5", targets)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.h5"]
+    loaded = read_targets(path)
+    assert loaded.name == targets.name and loaded.attrs["channel_order"] == "RGB"
+    np.testing.assert_array_equal(loaded.image, targets.image)
+    np.testing.assert_allclose(loaded.params, targets.params)
+    np.testing.assert_allclose(
+        real_model.landmarks(loaded.params), loaded.model_landmarks, atol=1e-3
+    )
+
+
+def test_stored_image_is_centred_on_the_crop(real_model, some_faces) -> None:
+    targets, _ = build_targets(some_faces[:1], real_model)
+    wide, crop = targets.image_box[0], targets.crop_box[0]
+    np.testing.assert_allclose((wide[:2] + wide[2:]) / 2, (crop[:2] + crop[2:]) / 2)
+    np.testing.assert_allclose(wide[2] - wide[0], 2 * (crop[2] - crop[0]))
+
+
+def test_read_rejects_other_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="fit_3dmm"):
+        read_targets(tmp_path / "none.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["x"] = np.zeros(3)
+    with pytest.raises(ValueError, match="not a targets file"):
+        read_targets(tmp_path / "other.h5")
