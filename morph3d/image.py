@@ -6,13 +6,13 @@ Images are ``(H, W, 3)`` uint8 arrays in **RGB** order, the order the networks a
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from morph3d.errors import ImageError
+from morph3d.files import atomic_path
 
 __all__ = ["crop_image", "read_image", "write_image"]
 
@@ -81,13 +81,6 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     )
     if not ok:
         raise ImageError(f"cannot encode an image as {target.suffix!r}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(encoded.tobytes())
     return target

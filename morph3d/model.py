@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from morph3d.errors import ModelFormatError
+from morph3d.files import atomic_path
 from morph3d.params import ParamLayout
 from morph3d.paths import MODEL_CREATE_COMMAND, model_path, require_file
 
@@ -128,8 +128,6 @@ class MorphableModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to ``path`` atomically (a temporary file renamed into place)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {
             "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
             "mean": self.mean.astype(np.float32),
@@ -142,15 +140,9 @@ class MorphableModel:
             "param_std": np.asarray(self.layout.std, dtype=np.float64),
             "metadata": np.asarray(json.dumps(self.metadata, sort_keys=True)),
         }
-        handle, temporary = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return target
+        with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+            np.savez(stream, **arrays)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MorphableModel:

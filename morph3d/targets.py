@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ import numpy as np
 from morph3d.crop import CROP_SIZE, crop_box_from_landmarks, image_to_crop, scale_box
 from morph3d.datasets import AnnotatedFace, Failure
 from morph3d.errors import ImageError
+from morph3d.files import atomic_path
 from morph3d.fitting import FitConfig, LandmarkFitter
 from morph3d.image import crop_image, read_image
 from morph3d.model import MorphableModel
@@ -226,11 +226,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets) -> Path:
     """Write targets to an HDF5 file atomically (a temporary file renamed into place)."""
     import h5py
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         with h5py.File(temporary, "w") as out:
             text = h5py.string_dtype("utf-8")
             out.create_dataset("name", data=np.asarray(targets.name, dtype=object), dtype=text)
@@ -241,11 +237,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets) -> Path:
                 out.create_dataset(name, data=data, chunks=chunks)
             for key, value in targets.attrs.items():
                 out.attrs[key] = value
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return Path(path)
 
 
 def read_targets(path: str | os.PathLike[str]) -> Targets:

@@ -12,10 +12,7 @@ outputs as they were. A face that cannot be read or fitted is recorded with the 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -28,21 +25,13 @@ from morph3d.crop import CROP_SIZE, crop_to_image
 from morph3d.datasets import find_faces
 from morph3d.draw import contact_sheet, overlay_face
 from morph3d.errors import Morph3DError
+from morph3d.files import write_json
 from morph3d.fitting import FitConfig
 from morph3d.image import write_image
 from morph3d.model import load_model
 from morph3d.targets import FLAG_AT_BOUND, STORED_SIZE, Targets, build_targets, write_targets
 
 TILE = 160
-
-
-def write_json(path: Path, content: dict) -> None:
-    """Write JSON atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(content, stream, indent=1)
-    os.replace(temporary, path)
 
 
 def render_sheet(targets: Targets, model, count: int, columns: int) -> np.ndarray:

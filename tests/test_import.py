@@ -20,6 +20,7 @@ LAYERS = {
     "paths": 0,
     "annotations": 0,
     "_array": 0,
+    "files": 0,
     "params": 1,
     "pose": 1,
     "crop": 1,
