@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from morph3d import __version__
+from morph3d.datasets import DatasetFormat
 from morph3d.errors import Morph3DError
 
 __all__ = ["main"]
@@ -32,6 +34,55 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+_DATASETS: dict[str, DatasetFormat] = {"aflw2000-3d": "mat", "300w": "300w", "dlib": "dlib"}
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from morph3d.datasets import find_faces, split_indices
+    from morph3d.evaluation import evaluate_faces
+    from morph3d.files import write_json
+    from morph3d.model import load_model
+    from morph3d.plots import plot_ced
+    from morph3d.predict import TorchPredictor
+
+    model = load_model(args.model)
+    predictor = TorchPredictor(args.weights, model, device=args.device)
+    faces, failures = find_faces(_DATASETS[args.dataset], args.root)
+    if args.split != "all":
+        train, val = split_indices([face.name for face in faces], args.val_fraction)
+        faces = [faces[i] for i in (val if args.split == "val" else train)]
+    result = evaluate_faces(
+        faces, predictor, model, crop=args.crop, progress=partial(tqdm, leave=False)
+    )
+    result.failures = failures + result.failures
+    report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
+    report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
+    report["split"] = args.split
+    write_json(args.json, report)
+    print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
+    print(f"  NME (bbox)        mean {report['nme_mean']:.3f}  median {report['nme_median']:.3f}")
+    print(f"  NME (inter-ocular) mean {report['nme_interocular_mean']:.3f}")
+    if "yaw_bins" in report:
+        for label, item in report["yaw_bins"].items():
+            value = "-" if item["nme"] is None else f"{item['nme']:.3f}"
+            print(f"  |yaw| {label:<10} {item['count']:>5} faces  NME {value}")
+        print(f"  balanced {report['nme_balanced']:.3f}")
+    if args.plot:
+        import json
+
+        runs: dict[str, Sequence[float]] = {args.label or args.json.stem: list(result.nme)}
+        for other in args.compare or []:
+            content = json.loads(other.read_text())
+            runs[other.stem] = [item["nme"] for item in content["per_image"].values()]
+        plot_ced(runs, args.plot, title=f"{args.dataset}, NME (bbox)")
+        print(f"  wrote {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``morph3d`` command."""
     parser = argparse.ArgumentParser(prog="morph3d", description=__doc__)
@@ -40,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe the installed morphable model")
     info.add_argument("--model", help="model file (default: $MORPH3D_HOME or ~/.cache/morph3d)")
     info.set_defaults(run=_info)
+
+    evaluate = commands.add_parser("evaluate", help="landmark NME on an annotated dataset")
+    evaluate.add_argument("--dataset", required=True, choices=sorted(_DATASETS))
+    evaluate.add_argument("--root", required=True, type=Path, help="dataset folder (or XML)")
+    evaluate.add_argument("--crop", default="gt", choices=["gt"], help="how faces are cropped")
+    evaluate.add_argument("--json", required=True, type=Path, help="output report")
+    evaluate.add_argument("--weights", type=Path, help="network weights (default: shipped x1.0)")
+    evaluate.add_argument("--model", type=Path, help="morphable model (default: the cache)")
+    evaluate.add_argument("--plot", type=Path, help="CED curves PNG")
+    evaluate.add_argument("--compare", type=Path, nargs="*", help="other reports on the plot")
+    evaluate.add_argument("--label", help="this run's name on the plot")
+    evaluate.add_argument("--split", default="all", choices=["all", "train", "val"])
+    evaluate.add_argument("--val-fraction", type=float, default=0.1)
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

@@ -8,8 +8,11 @@ coordinates are used as they are.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,7 +22,14 @@ import numpy as np
 from morph3d.annotations import read_dlib_xml, read_mat, read_pts
 from morph3d.errors import AnnotationError
 
-__all__ = ["AnnotatedFace", "DatasetFormat", "Failure", "find_faces"]
+__all__ = [
+    "AnnotatedFace",
+    "DatasetFormat",
+    "Failure",
+    "find_faces",
+    "photo_name",
+    "split_indices",
+]
 
 DatasetFormat = Literal["300w", "mat", "dlib"]
 
@@ -129,3 +139,30 @@ def find_faces(
     else:
         raise ValueError(f"unknown dataset format {dataset_format!r}")
     return sorted(faces, key=lambda face: face.name), failures
+
+
+def photo_name(face_name: str) -> str:
+    """The photo a face comes from: its name without a trailing ``_<k>`` or ``#<k>``.
+
+    300W numbers the faces of one photo ``<photo>_1``, ``<photo>_2``, ...; dlib faces are named
+    ``<xml>/<image>#<k>`` here.
+    """
+    return re.sub(r"(_\d+|#\d+)$", "", face_name)
+
+
+def split_indices(names: Sequence[str], val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed training / validation split of faces.
+
+    A face is held out when the SHA-1 of its photo name (:func:`photo_name`), read as a number
+    in [0, 1), is below ``val_fraction``: the split depends on nothing but the names, and all
+    faces of one photo fall on the same side.
+
+    Returns:
+        Indices of the training faces and of the validation faces.
+    """
+    held_out = []
+    for name in names:
+        digest = hashlib.sha1(photo_name(name).encode()).digest()
+        held_out.append(int.from_bytes(digest[:8], "big") / 2**64 < val_fraction)
+    mask = np.asarray(held_out, dtype=bool)
+    return np.flatnonzero(~mask), np.flatnonzero(mask)

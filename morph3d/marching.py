@@ -25,7 +25,7 @@ import numpy as np
 
 from morph3d.model import MorphableModel
 
-__all__ = ["JAW", "ContourLines", "contour_lines", "select_silhouette"]
+__all__ = ["JAW", "ContourLines", "contour_lines", "march_landmarks", "select_silhouette"]
 
 #: The 68-point scheme's jaw landmarks; 8 is the chin.
 JAW = tuple(range(17))
@@ -104,3 +104,35 @@ def select_silhouette(lines: ContourLines, candidates: np.ndarray, pose: np.ndar
     reach = np.einsum("bkcj,bj->bkc", np.asarray(candidates)[..., :2], axis)  # (B, K, C)
     best = np.argmax(reach * lines.side[None, :, None], axis=2)  # (B, K)
     return lines.candidates[np.arange(len(lines.home))[None], best]
+
+
+def march_landmarks(
+    model: MorphableModel, params: np.ndarray, lines: ContourLines | None = None
+) -> np.ndarray:
+    """Landmarks of decoded faces with the jaw on the silhouette, as 2D annotations place it.
+
+    Args:
+        model: The morphable model.
+        params: ``(B, 62)`` raw parameters.
+        lines: The model's contour lines (computed when not given).
+
+    Returns:
+        ``(B, 68, 3)`` landmarks in the crop frame: the fixed landmarks with the jaw marched.
+    """
+    lines = lines or contour_lines(model)
+    params = np.asarray(params, dtype=np.float64).reshape(-1, model.layout.size)
+    landmarks = model.landmarks(params)
+    # Decode only the candidate vertices: (B, K, C, 3).
+    basis = model.basis.reshape(model.n_vertices, 3, -1)[lines.candidates]
+    coefficients = params[:, model.layout.coefficients]
+    shapes = model.mean[lines.candidates] + np.einsum("kcjm,bm->bkcj", basis, coefficients)
+    pose = model.layout.pose_matrix(params)
+    candidates = np.einsum("bij,bkcj->bkci", pose[:, :, :3], shapes) + pose[:, None, None, :, 3]
+    chosen = select_silhouette(lines, candidates, pose)  # (B, K)
+    column = np.argmax(lines.candidates[None] == chosen[..., None], axis=2)  # (B, K)
+    home_column = np.argmax(lines.candidates == lines.home[:, None], axis=1)  # (K,)
+    rows = np.arange(len(lines.home))
+    batch = np.arange(len(params))[:, None]
+    shift = candidates[batch, rows[None], column] - candidates[:, rows, home_column]
+    landmarks[:, lines.landmarks] += shift
+    return landmarks

@@ -13,11 +13,24 @@ from morph3d.errors import ModelNotFoundError
 
 __all__ = [
     "DEFAULT_MODEL_FILENAME",
+    "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
     "home_dir",
     "model_path",
     "require_file",
+    "weights_path",
 ]
+
+#: File name of the default trained network (ShuffleNetV2 x1.0).
+DEFAULT_WEIGHTS = "shufflenetv2_x1.pt"
+
+#: Where the project keeps the weights it trains (a repository checkout).
+ASSETS_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
+
+WEIGHTS_CREATE_COMMAND = (
+    "python scripts/train.py --data TARGETS.h5 --run RUN --export assets/models "
+    "(the repository ships assets/models/)"
+)
 
 #: File name of the default morphable model inside the home directory.
 DEFAULT_MODEL_FILENAME = "bfm_dense4096.npz"
@@ -67,3 +80,23 @@ def require_file(path: str | os.PathLike[str], create_command: str) -> Path:
     if not resolved.is_file():
         raise ModelNotFoundError(resolved, create_command)
     return resolved
+
+
+def weights_path(path: str | os.PathLike[str] | None = None, name: str = DEFAULT_WEIGHTS) -> Path:
+    """Find trained network weights.
+
+    Args:
+        path: An explicit file; wins over everything else.
+        name: File name looked for in ``home_dir()/models`` and then in the repository's
+            ``assets/models``.
+
+    Raises:
+        ModelNotFoundError: nothing found; the message names the places searched.
+    """
+    if path is not None:
+        return require_file(path, WEIGHTS_CREATE_COMMAND)
+    places = [home_dir() / "models" / name, ASSETS_MODELS / name]
+    for place in places:
+        if place.is_file():
+            return place
+    raise ModelNotFoundError(" or ".join(str(p) for p in places), WEIGHTS_CREATE_COMMAND)

@@ -1,7 +1,9 @@
 """Draw the mean face of the morphable model with its 68 landmarks: docs/mean_face.png.
 
-Two views side by side: the mean parameters as they decode into the 120x120 crop frame, and the
-same face turned by 40 degrees of yaw.
+Two views side by side: the mean shape and expression under the mean pose made rigid, and the
+same face turned by 40 degrees of yaw. (The statistics' mean pose matrix itself is not a scaled
+rotation: its rows have different lengths, because the 300W-LP crops it was measured on were
+stretched to squares. decompose_pose keeps the rotation and one scale.)
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.model)
     frontal = model.layout.mean.copy()
     pose = decompose_pose(frontal[:12])
+    frontal[:12] = pose.matrix.reshape(-1)
     turned = frontal.copy()
     rotation = angles_to_rotation(np.array([40.0, 0.0, 0.0])) @ pose.rotation
     turned[:12] = compose_pose(pose.scale, rotation, pose.translation).reshape(-1)
     views = [render_view(model, frontal), render_view(model, turned)]
     picture = np.concatenate(views, axis=1)
-    for k, label in enumerate(["mean parameters", "yaw +40 deg"]):
+    for k, label in enumerate(["mean face", "yaw +40 deg"]):
         cv2.putText(
             picture,
             label,

@@ -35,6 +35,12 @@ LAYERS = {
     "image": 2,
     "datasets": 2,
     "targets": 2,
+    "network": 2,
+    "augment": 2,
+    "training": 2,
+    "predict": 2,
+    "evaluation": 2,
+    "plots": 2,
     "cli": 4,
 }
 

@@ -51,3 +51,18 @@ def test_needs_a_grid(tiny_model) -> None:
     flat = dataclasses.replace(tiny_model, grid=np.zeros((0, 0), dtype=np.int64))
     with pytest.raises(ValueError, match="grid"):
         contour_lines(flat)
+
+
+def test_march_landmarks_matches_the_fitter(real_model) -> None:
+    from morph3d.fitting import LandmarkFitter
+    from morph3d.marching import march_landmarks
+
+    params = np.stack([_turned(real_model, yaw) for yaw in (-45.0, 0.0, 30.0)])
+    targets = real_model.landmarks(params)[..., :2] + 0.3
+    fit = LandmarkFitter(real_model).fit(targets)
+    np.testing.assert_allclose(march_landmarks(real_model, fit.params), fit.landmarks, atol=1e-4)
+    marched = march_landmarks(real_model, params)
+    fixed = real_model.landmarks(params)
+    np.testing.assert_array_equal(marched[:, 17:], fixed[:, 17:])  # only the jaw moves
+    assert np.abs(marched[0, 9:17] - fixed[0, 9:17]).max() == 0  # yaw < 0: right side near
+    assert np.abs(marched[0, :8] - fixed[0, :8]).max() > 1.0  # left side far: moved

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from morph3d.augment import (
+    MIRROR_68,
+    AugmentConfig,
+    Similarity,
+    augment,
+    centre_crop,
+    photometric,
+    warp_crop,
+    warp_landmarks,
+)
+from morph3d.crop import CROP_SIZE
+
+
+def _dot_image(points_crop_frame: np.ndarray) -> np.ndarray:
+    """A black stored image (240 px) with one bright pixel per point, each in its own channel."""
+    stored = np.zeros((240, 240, 3), dtype=np.uint8)
+    for channel, (x, y) in enumerate(points_crop_frame[:, :2]):
+        stored[round(CROP_SIZE - y) + 60, round(x - 1) + 60, channel] = 255
+    return stored
+
+
+@pytest.mark.parametrize(
+    "similarity",
+    [
+        Similarity(),
+        Similarity(angle=35.0, scale=1.1, shift=(0.08, -0.05)),
+        Similarity(angle=-25.0, scale=0.9, shift=(-0.1, 0.1), flip=True),
+        Similarity(flip=True),
+    ],
+)
+def test_drawn_landmarks_land_where_the_transform_says(similarity: Similarity) -> None:
+    points = np.array([[31.0, 80.0, 4.0], [90.0, 30.0, -2.0], [61.0, 61.0, 0.0]])
+    crop = warp_crop(_dot_image(points), similarity).astype(np.float64)
+    moved = warp_landmarks(points, similarity)
+    for channel, (x, y, _) in enumerate(moved):
+        weights = crop[..., channel]
+        assert weights.sum() > 0
+        rows, columns = np.indices(weights.shape)
+        centre = (np.sum(columns * weights), np.sum(rows * weights)) / weights.sum()
+        # crop pixel (x - 1, 120 - y), to within bilinear smearing
+        np.testing.assert_allclose(centre, [x - 1, CROP_SIZE - y], atol=0.6)
+    np.testing.assert_allclose(moved[:, 2], points[:, 2] / similarity.scale)
+
+
+def test_flip_mirrors_the_landmark_order() -> None:
+    assert sorted(MIRROR_68) == list(range(68))
+    np.testing.assert_array_equal(MIRROR_68[MIRROR_68], np.arange(68))
+    assert MIRROR_68[36] == 45 and MIRROR_68[48] == 54 and MIRROR_68[8] == 8
+    points = np.zeros((68, 3))
+    points[:, 0] = np.arange(68)  # x encodes the index
+    flipped = warp_landmarks(points, Similarity(flip=True))
+    # Landmark k of the mirror image comes from landmark MIRROR_68[k], mirrored in x.
+    np.testing.assert_allclose(flipped[:, 0], CROP_SIZE - 1 - (MIRROR_68 - 1) + 1)
+
+
+def test_identity_and_input_size() -> None:
+    rng = np.random.default_rng(0)
+    stored = rng.integers(0, 255, (240, 240, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(centre_crop(stored), stored[60:180, 60:180])
+    assert centre_crop(stored, 96).shape == (96, 96, 3)
+
+
+def test_photometric_keeps_the_shape_and_changes_pixels() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
+    config = AugmentConfig(blur=1.0, noise=1.0, jpeg=1.0)
+    out = photometric(image, rng, config)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - image).mean() > 1
+    same = photometric(image, rng, AugmentConfig(0, 0, 0, 0, 0, 0, 0, 0, 0))
+    np.testing.assert_array_equal(same, image)
+
+
+def test_augment_is_reproducible() -> None:
+    stored = np.random.default_rng(1).integers(0, 255, (240, 240, 3), dtype=np.uint8)
+    points = np.random.default_rng(2).uniform(20, 100, (68, 3))
+    first = augment(stored, points, np.random.default_rng(5), AugmentConfig())
+    second = augment(stored, points, np.random.default_rng(5), AugmentConfig())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])

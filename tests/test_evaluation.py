@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from morph3d.crop import crop_box_from_landmarks
+from morph3d.datasets import AnnotatedFace, find_faces
+from morph3d.evaluation import evaluate_faces
+
+
+class MeanPredictor:
+    """Predicts the same parameters for every crop."""
+
+    def __init__(self, params: np.ndarray) -> None:
+        self.params = params
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        return np.tile(self.params, (len(crops), 1))
+
+
+def test_hand_computed_nme(real_model, shared_data: Path) -> None:
+    image = shared_data / "aflw2000_3d_samples" / "image00050.jpg"
+    truth = np.zeros((68, 2))
+    truth[:, 0] = np.linspace(150, 300, 68)  # a 150 x 100 box: sqrt(w h) = 122.47
+    truth[:, 1] = np.linspace(150, 250, 68)
+    face = AnnotatedFace("one", image, truth, yaw=40.0, silhouette_jaw=False)
+    params = real_model.layout.mean
+    result = evaluate_faces([face], MeanPredictor(params), real_model)
+    # By hand: the mean face's landmarks, moved from the crop frame into the image.
+    x0, y0, x1, _y1 = crop_box_from_landmarks(truth)
+    crop_points = real_model.landmarks(params)
+    scale = (x1 - x0) / 120
+    u = x0 + (crop_points[:, 0] - 1) * scale
+    v = y0 + (120 - crop_points[:, 1]) * scale
+    distance = np.sqrt((u - truth[:, 0]) ** 2 + (v - truth[:, 1]) ** 2).mean()
+    expected = 100 * distance / math.sqrt(150 * 100)
+    assert result.nme[0] == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(result.landmarks[0], np.stack([u, v], axis=1))
+    report = result.summary(with_yaw_bins=True)
+    assert report["count"] == 1 and report["yaw_bins"]["[30, 60)"]["count"] == 1
+    assert report["nme_balanced"] == report["nme_mean"]
+    assert len(report["per_image"]["one"]["landmarks"]) == 68
+
+
+def test_unreadable_images_are_listed(real_model, shared_data: Path, tmp_path: Path) -> None:
+    faces, _ = find_faces("mat", shared_data / "aflw2000_3d_samples")
+    broken = dataclasses.replace(faces[0], name="broken", image_path=tmp_path / "x.jpg")
+    result = evaluate_faces([*faces, broken], MeanPredictor(real_model.layout.mean), real_model)
+    assert result.names == [f.name for f in faces]
+    assert [f.name for f in result.failures] == ["broken"]
+    assert "no image file" in result.failures[0].reason

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from morph3d.image import read_image
+from morph3d.plots import plot_ced, plot_training_curves
+
+
+def test_training_curves(tmp_path: Path) -> None:
+    history = [
+        {"epoch": k, "train_loss": 100.0 / k, "val_nme": 10.0 / k, "val_nme_fit": 9.0 / k}
+        for k in range(1, 6)
+    ]
+    image = read_image(plot_training_curves(history, tmp_path / "curves.png"))
+    assert image.shape[0] > 100 and image.std() > 10
+
+
+def test_ced(tmp_path: Path) -> None:
+    runs = {"a": np.linspace(1, 5, 50), "b": np.linspace(2, 8, 50)}
+    image = read_image(plot_ced(runs, tmp_path / "ced.png"))
+    assert image.shape[1] > 300 and image.std() > 10
+    assert [p.name for p in tmp_path.iterdir()] == ["ced.png"]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from morph3d.augment import AugmentConfig
+from morph3d.datasets import find_faces, photo_name, split_indices
+from morph3d.predict import TorchPredictor, load_regressor
+from morph3d.targets import build_targets
+from morph3d.training import TrainConfig, Trainer, target_statistics
+
+STILL = AugmentConfig(0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def test_split_keeps_photos_together() -> None:
+    names = [f"helen/{k}_{j}" for k in range(400) for j in (1, 2)]
+    train, val = split_indices(names, 0.1)
+    assert len(train) + len(val) == len(names) and 0.05 < len(val) / len(names) < 0.15
+    held = {photo_name(names[i]) for i in val}
+    assert held.isdisjoint(photo_name(names[i]) for i in train)
+    assert photo_name("dlib/img#3") == "dlib/img" and photo_name("afw/12_1") == "afw/12"
+    again = split_indices(list(reversed(names)), 0.1)[1]
+    assert {names[::-1][i] for i in again} == {names[i] for i in val}
+
+
+@pytest.fixture(scope="module")
+def small_targets(shared_data: Path, real_model):
+    faces, _ = find_faces("300w", shared_data / "300w" / "helen_trainset")
+    targets, _ = build_targets(faces[:8], real_model)
+    return targets
+
+
+def test_statistics_without_augmentation_are_the_targets(small_targets) -> None:
+    mean, std = target_statistics(small_targets.params, STILL, draws=1)
+    np.testing.assert_allclose(mean, small_targets.params.mean(axis=0), rtol=1e-10, atol=1e-12)
+    assert std[11] == 1.0 and np.all(std > 0)  # the constant depth gets 1
+    _, wide = target_statistics(small_targets.params, AugmentConfig())
+    assert wide[3] > std[3]  # augmented translations spread more
+
+
+def _config(**changes) -> TrainConfig:
+    base = TrainConfig(
+        width=0.5,
+        input_size=64,
+        epochs=12,
+        batch_size=8,
+        val_fraction=0.0,
+        augment=STILL,
+        schedule="constant",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_short_run_drives_the_loss_down(small_targets, real_model, tmp_path: Path) -> None:
+    trainer = Trainer(small_targets, real_model, _config(), tmp_path)
+    history = trainer.fit()
+    losses = [row["train_loss"] for row in history]
+    assert losses[-1] < 0.7 * losses[0], losses
+    # No validation faces: no best weights, but everything else.
+    written = {path.name for path in tmp_path.iterdir()}
+    assert written == {"checkpoint.pt", "log.json", "log.csv", "curves.png"}
+
+
+def test_checkpoint_round_trip_and_resume(small_targets, real_model, tmp_path: Path) -> None:
+    config = _config(epochs=2, val_fraction=0.5)
+    trainer = Trainer(small_targets, real_model, config, tmp_path)
+    trainer.fit()
+    restored = Trainer(small_targets, real_model, config, tmp_path)
+    restored.load_checkpoint()
+    assert restored.epoch == 2 and restored.history == trainer.history
+    for key, value in trainer.network.state_dict().items():
+        torch.testing.assert_close(restored.network.state_dict()[key], value)
+    longer = Trainer(small_targets, real_model, dataclasses.replace(config, epochs=3), tmp_path)
+    longer.load_checkpoint()
+    assert [row["epoch"] for row in longer.fit()] == [1, 2, 3]
+    # The best weights load on their own, with weights_only, statistics included.
+    network = load_regressor(tmp_path / "best.pt")
+    assert network.width == 0.5
+    torch.testing.assert_close(network.param_std, trainer.network.param_std)
+    crops = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+    params = TorchPredictor(network, real_model).predict(crops)
+    assert params.shape == (2, 62) and np.all(np.isfinite(params))
+
+
+def test_load_regressor_rejects_other_files(tmp_path: Path) -> None:
+    torch.save({"something": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a morph3d regressor"):
+        load_regressor(tmp_path / "other.pt")
