@@ -83,6 +83,32 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from morph3d.model import load_model
+    from morph3d.onnx_export import export_onnx
+    from morph3d.paths import weights_path
+    from morph3d.predict import TorchPredictor, load_regressor
+    from morph3d.runtime import OnnxPredictor
+
+    source = weights_path(args.weights)
+    network = load_regressor(source)
+    out = args.output or source.with_suffix(".onnx")
+    export_onnx(network, out, args.input_size)
+    model = load_model(args.model)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (8, args.input_size, args.input_size, 3), dtype=np.uint8)
+    reference = model.landmarks(TorchPredictor(network, model).predict(crops))
+    exported = model.landmarks(OnnxPredictor(out).predict(crops))
+    difference = float(np.abs(reference - exported).max())
+    print(f"exported {source} -> {out}; max landmark difference vs torch {difference:.2e} px")
+    if difference >= 1e-3:
+        print("morph3d: error: the ONNX model disagrees with torch", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``morph3d`` command."""
     parser = argparse.ArgumentParser(prog="morph3d", description=__doc__)
@@ -106,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--val-fraction", type=float, default=0.1)
     evaluate.add_argument("--device", default="cpu")
     evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser("export", help="export trained weights to ONNX, checked")
+    export.add_argument("--weights", type=Path, help="state dict (default: shipped x1.0)")
+    export.add_argument("-o", "--output", type=Path, help="ONNX file (default: beside weights)")
+    export.add_argument("--input-size", type=int, default=120)
+    export.add_argument("--model", type=Path, help="morphable model (default: the cache)")
+    export.set_defaults(run=_export)
     return parser
 
 

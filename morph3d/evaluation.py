@@ -15,7 +15,7 @@ ground-truth landmarks, exactly as training does.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -28,15 +28,11 @@ from morph3d.image import crop_image, read_image
 from morph3d.marching import contour_lines, march_landmarks
 from morph3d.metrics import nme, yaw_bin_summary
 from morph3d.model import MorphableModel
+from morph3d.progress import Progress, no_progress
 
 __all__ = ["CropMode", "Evaluation", "Predictor", "evaluate_faces"]
 
 CropMode = Literal["gt"]
-Progress = Callable[..., Iterable[Any]]
-
-
-def _no_progress(iterable: Iterable[Any], **_: Any) -> Iterable[Any]:
-    return iterable
 
 
 class Predictor(Protocol):
@@ -94,7 +90,7 @@ def evaluate_faces(
     crop: CropMode = "gt",
     input_size: int = CROP_SIZE,
     batch_size: int = 64,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Evaluation:
     """Predict every face and score it against its ground truth.
 

@@ -14,7 +14,7 @@ import numpy as np
 from morph3d.errors import ImageError
 from morph3d.files import atomic_path
 
-__all__ = ["crop_image", "read_image", "write_image"]
+__all__ = ["crop_image", "crops_to_input", "read_image", "write_image"]
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -84,3 +84,10 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     with atomic_path(target) as temporary:
         temporary.write_bytes(encoded.tobytes())
     return target
+
+
+def crops_to_input(crops: np.ndarray) -> np.ndarray:
+    """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 3, S, S)`` float32 network input,
+    ``(pixel - 127.5) / 128``: the one normalisation of torch and ONNX Runtime inference."""
+    array = np.asarray(crops, dtype=np.float32).transpose(0, 3, 1, 2)
+    return (np.ascontiguousarray(array) - np.float32(127.5)) / np.float32(128.0)

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from morph3d.image import crops_to_input
+
 __all__ = ["WIDTHS", "Regressor", "to_input"]
 
 #: ShuffleNetV2 widths torchvision offers, and their constructors.
@@ -66,6 +68,6 @@ class Regressor(nn.Module):
 
 
 def to_input(crops: np.ndarray) -> torch.Tensor:
-    """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 3, S, S)`` float32 network input."""
-    array = np.ascontiguousarray(np.asarray(crops).transpose(0, 3, 1, 2), dtype=np.float32)
-    return (torch.from_numpy(array) - 127.5) / 128.0
+    """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 3, S, S)`` float32 tensor
+    (see :func:`morph3d.image.crops_to_input`)."""
+    return torch.from_numpy(crops_to_input(crops))

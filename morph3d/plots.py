@@ -54,6 +54,9 @@ def plot_training_curves(
     if np.isfinite(best):
         right.axhline(best, color="gray", lw=0.8, ls="--")
         right.text(epochs[0], best, f" best {best:.2f}", va="bottom", fontsize=8)
+        # Early spikes would flatten the part people look at: cap the axis at 4x the best.
+        top = max((row.get("val_nme", 0.0) for row in history), default=0.0)
+        right.set_ylim(0, min(top * 1.05, 4 * best))
     figure.tight_layout()
     return _save(figure, path)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from morph3d.fitting import FitConfig, LandmarkFitter
 from morph3d.image import crop_image, read_image
 from morph3d.model import MorphableModel
 from morph3d.pose import decompose_pose
+from morph3d.progress import Progress, no_progress
 
 __all__ = [
     "FLAG_AT_BOUND",
@@ -67,12 +68,6 @@ FLAG_POOR_FIT = 2
 FLAG_OUTSIDE = 4
 _POOR_FIT_NME = 5.0
 FORMAT_VERSION = 1
-
-Progress = Callable[..., Iterable[Any]]
-
-
-def _no_progress(iterable: Iterable[Any], **_: Any) -> Iterable[Any]:
-    return iterable
 
 
 @dataclass
@@ -120,7 +115,7 @@ def build_targets(
     model: MorphableModel,
     config: FitConfig | None = None,
     batch_size: int = 256,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> tuple[Targets, list[Failure]]:
     """Crop and fit every face.
 

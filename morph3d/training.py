@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,17 +37,12 @@ from morph3d.marching import march_landmarks
 from morph3d.metrics import nme
 from morph3d.model import MorphableModel
 from morph3d.network import Regressor, to_input
+from morph3d.progress import Progress, no_progress
 from morph3d.targets import Targets
 
 __all__ = ["TrainConfig", "Trainer", "target_statistics"]
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[..., Iterable[Any]]
-
-
-def _no_progress(iterable: Iterable[Any], **_: Any) -> Iterable[Any]:
-    return iterable
 
 
 @dataclass(frozen=True)
@@ -230,7 +225,7 @@ class Trainer:
             return wing_loss(predicted, target[..., :2])
         return l2_loss(predicted, target[..., :2])
 
-    def train_epoch(self, progress: Progress = _no_progress) -> dict[str, float]:
+    def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
         """Train one epoch; returns its loss and timing."""
         config = self.config
         rng = np.random.default_rng([config.seed, self.epoch])
@@ -296,7 +291,7 @@ class Trainer:
 
     # -- the run -------------------------------------------------------------------------------
 
-    def fit(self, progress: Progress = _no_progress) -> list[dict[str, float]]:
+    def fit(self, progress: Progress = no_progress) -> list[dict[str, float]]:
         """Train from the current epoch to ``config.epochs``; returns the history."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         while self.epoch < self.config.epochs:

@@ -21,6 +21,7 @@ LAYERS = {
     "annotations": 0,
     "_array": 0,
     "files": 0,
+    "progress": 0,
     "params": 1,
     "pose": 1,
     "crop": 1,
@@ -41,6 +42,8 @@ LAYERS = {
     "predict": 2,
     "evaluation": 2,
     "plots": 2,
+    "onnx_export": 2,
+    "runtime": 2,
     "cli": 4,
 }
 

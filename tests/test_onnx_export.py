@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from morph3d.network import Regressor
+from morph3d.onnx_export import export_onnx
+from morph3d.predict import TorchPredictor
+from morph3d.runtime import OnnxPredictor, physical_cores
+
+
+def _random_network(model) -> Regressor:
+    torch.manual_seed(0)
+    network = Regressor(0.5)
+    torch.nn.init.normal_(network.backbone.fc.weight, std=0.05)
+    network.set_statistics(model.layout.mean, model.layout.std)
+    return network.eval()
+
+
+def test_onnx_matches_torch(real_model, tmp_path: Path) -> None:
+    network = _random_network(real_model)
+    path = export_onnx(network, tmp_path / "net.onnx")
+    crops = np.random.default_rng(1).integers(0, 256, (5, 120, 120, 3), dtype=np.uint8)
+    reference = TorchPredictor(network, real_model).predict(crops)
+    exported = OnnxPredictor(path, threads=2).predict(crops)
+    assert exported.shape == (5, 62)
+    difference = np.abs(real_model.landmarks(reference) - real_model.landmarks(exported)).max()
+    assert difference < 1e-3
+    assert np.abs(reference - real_model.layout.mean).max() > 0  # not a constant network
+
+
+def test_runtime_needs_no_torch(real_model, tmp_path: Path) -> None:
+    path = export_onnx(_random_network(real_model), tmp_path / "net.onnx")
+    code = (
+        "import sys, json, numpy as np;"
+        "from morph3d.runtime import OnnxPredictor;"
+        f"p = OnnxPredictor({str(path)!r}).predict(np.zeros((1, 120, 120, 3), np.uint8));"
+        "print(json.dumps(['torch' in sys.modules, p.shape[1]]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(output.stdout) == [False, 62]
+    assert physical_cores() >= 1

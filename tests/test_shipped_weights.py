@@ -1,0 +1,38 @@
+"""The weights the project ships in assets/models: they load, export and predict faces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from morph3d.datasets import find_faces, split_indices
+from morph3d.evaluation import evaluate_faces
+from morph3d.paths import ASSETS_MODELS, DEFAULT_WEIGHTS
+from morph3d.predict import TorchPredictor
+from morph3d.runtime import OnnxPredictor
+
+WEIGHTS = ASSETS_MODELS / DEFAULT_WEIGHTS
+
+
+def test_card_describes_the_weights() -> None:
+    card = json.loads(WEIGHTS.with_suffix(".json").read_text())
+    assert card["weights"] == WEIGHTS.name
+    assert card["val_nme_bbox"] <= 4.5
+    assert WEIGHTS.stat().st_size < 8_000_000
+
+
+@pytest.fixture(scope="module")
+def held_out(shared_data: Path):
+    faces, _ = find_faces("300w", shared_data / "300w")
+    _, val = split_indices([face.name for face in faces], 0.1)
+    return [faces[i] for i in val[:24]]
+
+
+def test_torch_and_onnx_predict_held_out_faces(real_model, held_out) -> None:
+    torch_result = evaluate_faces(held_out, TorchPredictor(WEIGHTS, real_model), real_model)
+    onnx_result = evaluate_faces(held_out, OnnxPredictor(WEIGHTS.with_suffix(".onnx")), real_model)
+    assert np.median(torch_result.nme) < 6.0  # the shipped model finds the landmarks
+    np.testing.assert_allclose(onnx_result.landmarks, torch_result.landmarks, atol=1e-2)
