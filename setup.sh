@@ -5,12 +5,14 @@
 #   bash setup.sh [BFM_DIR]
 #
 # BFM_DIR (or $MORPH3D_BFM_DIR) is the shared bfm/ directory; default ../shared/data/bfm.
+# $MORPH3D_DETECTORS_DIR holds the face detectors; default ../shared/data/detectors.
 # The model cache is $MORPH3D_HOME or ~/.cache/morph3d. Running it again is safe and quick.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 say() { printf '[setup] %s\n' "$*"; }
 
 bfm_dir="${1:-${MORPH3D_BFM_DIR:-$(cd .. && pwd)/shared/data/bfm}}"
+detectors_dir="${MORPH3D_DETECTORS_DIR:-$(cd .. && pwd)/shared/data/detectors}"
 apt_packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libopengl0 libglib2.0-0)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -48,4 +50,6 @@ say "installing morph3d[dev] into .venv (torch and torchvision as pip resolves t
 
 say "converting the morphable model from $bfm_dir"
 .venv/bin/python bfm/convert_bfm.py --source "$bfm_dir"
+say "copying the face detectors from $detectors_dir"
+.venv/bin/python scripts/prepare_detectors.py --source "$detectors_dir"
 say "done: run the tests with  .venv/bin/python -m pytest -q"

@@ -17,6 +17,8 @@ __all__ = [
     "MODEL_CREATE_COMMAND",
     "home_dir",
     "model_path",
+    "detector_path",
+    "detectors_dir",
     "require_file",
     "weights_path",
 ]
@@ -100,3 +102,24 @@ def weights_path(path: str | os.PathLike[str] | None = None, name: str = DEFAULT
         if place.is_file():
             return place
     raise ModelNotFoundError(" or ".join(str(p) for p in places), WEIGHTS_CREATE_COMMAND)
+
+
+DETECTORS_CREATE_COMMAND = (
+    "bash setup.sh  (or: python scripts/prepare_detectors.py --source ../shared/data/detectors)"
+)
+
+
+def detectors_dir() -> Path:
+    """``home_dir() / "detectors"``: where setup puts the face-detector weights."""
+    return home_dir() / "detectors"
+
+
+def detector_path(name: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """The weights file ``name`` of a face detector (or ``path`` when given).
+
+    Raises:
+        ModelNotFoundError: the file is missing; the message names the command that installs it.
+    """
+    return require_file(
+        path if path is not None else detectors_dir() / name, DETECTORS_CREATE_COMMAND
+    )

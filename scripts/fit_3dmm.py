@@ -17,11 +17,11 @@ import time
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.crop import CROP_SIZE, crop_to_image
+from morph3d.augment import centre_crop
+from morph3d.crop import crop_to_image
 from morph3d.datasets import find_faces
 from morph3d.draw import contact_sheet, overlay_face
 from morph3d.errors import Morph3DError
@@ -29,7 +29,7 @@ from morph3d.files import write_json
 from morph3d.fitting import FitConfig
 from morph3d.image import write_image
 from morph3d.model import load_model
-from morph3d.targets import FLAG_AT_BOUND, STORED_SIZE, Targets, build_targets, write_targets
+from morph3d.targets import FLAG_AT_BOUND, Targets, build_targets, write_targets
 
 TILE = 160
 
@@ -37,12 +37,10 @@ TILE = 160
 def render_sheet(targets: Targets, model, count: int, columns: int) -> np.ndarray:
     """The ``count`` worst fits, each its crop with the fitted mesh and landmarks."""
     order = np.argsort(-targets.fit_nme)[:count]
-    margin = (STORED_SIZE - CROP_SIZE * STORED_SIZE // (2 * CROP_SIZE)) // 2  # crop inside image
     tiles, labels = [], []
     box = np.array([0.0, 0.0, TILE, TILE])
     for k in order:
-        crop = targets.image[k, margin : STORED_SIZE - margin, margin : STORED_SIZE - margin]
-        tile = cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA)
+        tile = centre_crop(targets.image[k], TILE)
         vertices = crop_to_image(model.decode(targets.params[k]), box)
         tile = overlay_face(
             tile,

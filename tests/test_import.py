@@ -44,6 +44,7 @@ LAYERS = {
     "plots": 2,
     "onnx_export": 2,
     "runtime": 2,
+    "detect": 3,
     "cli": 4,
 }
 

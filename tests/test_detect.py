@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from morph3d.annotations import read_dlib_xml
+from morph3d.detect import Detection, create_detector, non_maximum_suppression
+from morph3d.image import read_image
+
+BACKENDS = ["ultralight", "yunet"]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union
+
+
+def test_non_maximum_suppression() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10.5]], float)
+    scores = np.array([0.9, 0.95, 0.5, 0.1])
+    np.testing.assert_array_equal(non_maximum_suppression(boxes, scores, 0.3), [1, 2])
+    np.testing.assert_array_equal(non_maximum_suppression(boxes, scores, 0.99), [1, 0, 2, 3])
+    assert non_maximum_suppression(np.zeros((0, 4)), np.zeros(0), 0.3).size == 0
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def detector(request):
+    return create_detector(request.param)
+
+
+def test_finds_the_annotated_dlib_faces(detector, shared_data: Path) -> None:
+    total = found = 0
+    for image in read_dlib_xml(shared_data / "dlib_faces" / "testing_with_face_landmarks.xml"):
+        detections = detector.detect(read_image(image.path))
+        assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
+        for face in image.faces:
+            total += 1
+            found += max((_iou(face.box, d.box) for d in detections), default=0.0) > 0.3
+    assert total == 25 and found >= 24
+
+
+def test_no_face_and_odd_sizes(detector, shared_data: Path) -> None:
+    assert detector.detect(np.full((240, 320, 3), 127, np.uint8)) == []
+    assert detector.detect(np.zeros((7, 5, 3), np.uint8)) == []
+    photo = read_image(shared_data / "photos" / "two_people.jpg")
+    faces = detector.detect(photo)
+    assert len(faces) == 2 and all(isinstance(face, Detection) for face in faces)
+    narrow = detector.detect(np.ascontiguousarray(photo[:, : photo.shape[1] // 2]))
+    assert len(narrow) >= 1
+
+
+def test_bad_input(detector) -> None:
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        create_detector("dlib")  # type: ignore[arg-type]
