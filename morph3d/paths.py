@@ -15,10 +15,10 @@ __all__ = [
     "DEFAULT_MODEL_FILENAME",
     "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
-    "home_dir",
-    "model_path",
     "detector_path",
     "detectors_dir",
+    "home_dir",
+    "model_path",
     "require_file",
     "weights_path",
 ]
