@@ -40,10 +40,11 @@ _DATASETS: dict[str, DatasetFormat] = {"aflw2000-3d": "mat", "300w": "300w", "dl
 def _evaluate(args: argparse.Namespace) -> int:
     from functools import partial
 
+    import numpy as np
     from tqdm import tqdm
 
-    from morph3d.datasets import find_faces, split_indices
-    from morph3d.evaluation import evaluate_faces
+    from morph3d.datasets import AnnotatedFace, find_faces, split_indices
+    from morph3d.evaluation import Boxer, evaluate_faces
     from morph3d.files import write_json
     from morph3d.model import load_model
     from morph3d.plots import plot_ced
@@ -55,12 +56,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)
         faces = [faces[i] for i in (val if args.split == "val" else train)]
+    boxer: Boxer | None = None
+    if args.crop == "detector":
+        from morph3d.detect import box_iou, create_detector, crop_box_from_detection
+
+        detector = create_detector(args.detector)
+
+        def detected_box(face: AnnotatedFace, image: np.ndarray) -> np.ndarray | None:
+            # The detection that overlaps the annotated face most (a photo may hold several).
+            detections = detector.detect(image)
+            if not detections:
+                return None
+            truth = np.r_[face.landmarks.min(axis=0), face.landmarks.max(axis=0)]
+            overlaps = box_iou(truth, np.stack([d.box for d in detections]))
+            best = int(np.argmax(overlaps))
+            if overlaps[best] < 0.2:
+                return None
+            return crop_box_from_detection(detections[best].box, args.detector)
+
+        boxer = detected_box
+
     result = evaluate_faces(
-        faces, predictor, model, crop=args.crop, progress=partial(tqdm, leave=False)
-    )
+        faces, predictor, model, boxer=boxer, refine=args.refine,
+        progress=partial(tqdm, leave=False),
+    )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
     report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
+    report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
@@ -121,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="landmark NME on an annotated dataset")
     evaluate.add_argument("--dataset", required=True, choices=sorted(_DATASETS))
     evaluate.add_argument("--root", required=True, type=Path, help="dataset folder (or XML)")
-    evaluate.add_argument("--crop", default="gt", choices=["gt"], help="how faces are cropped")
+    evaluate.add_argument(
+        "--crop", default="gt", choices=["gt", "detector"],
+        help="crop from the ground-truth landmarks, or from a face detector's box",
+    )  # fmt: skip
+    evaluate.add_argument("--detector", default="ultralight", choices=["ultralight", "yunet"])
+    evaluate.add_argument("--refine", type=int, default=0, help="re-crop passes from predictions")
     evaluate.add_argument("--json", required=True, type=Path, help="output report")
     evaluate.add_argument("--weights", type=Path, help="network weights (default: shipped x1.0)")
     evaluate.add_argument("--model", type=Path, help="morphable model (default: the cache)")

@@ -23,15 +23,27 @@ from morph3d.paths import detector_path
 from morph3d.runtime import physical_cores
 
 __all__ = [
+    "DETECTOR_CROP",
     "Detection",
     "FaceDetector",
     "UltraLightDetector",
     "YuNetDetector",
+    "box_iou",
     "create_detector",
+    "crop_box_from_detection",
     "non_maximum_suppression",
 ]
 
 Backend = Literal["ultralight", "yunet"]
+
+#: Detector box -> network crop, per backend: ``(dx, dy, k)`` with the crop centred at
+#: ``(cx + dx * w, cy + dy * h)`` and of side ``k * sqrt(w * h)``. Medians over the 1,250
+#: annotated 300W and dlib faces, measured by ``scripts/measure_detector_crop.py`` (median
+#: absolute deviations: ultralight 0.019, 0.022, 0.055; yunet 0.019, 0.018, 0.046).
+DETECTOR_CROP: dict[str, tuple[float, float, float]] = {
+    "ultralight": (-0.0023, 0.1282, 1.3736),
+    "yunet": (-0.0017, 0.1179, 1.3785),
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,21 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
     return image
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``(4,)`` box with ``(N, 4)`` boxes (``x0, y0, x1, y1``)."""
+    box = np.asarray(box, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    overlap = width * height
+
+    def area(b: np.ndarray) -> np.ndarray:
+        return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+    union = area(box) + area(boxes) - overlap
+    return overlap / np.maximum(union, 1e-12)
 
 
 def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -179,6 +206,24 @@ class YuNetDetector:
                 )
             )
         return detections
+
+
+def crop_box_from_detection(box: np.ndarray, backend: Backend = "ultralight") -> np.ndarray:
+    """The square crop box the network expects for a detector's box (see :data:`DETECTOR_CROP`).
+
+    Args:
+        box: ``(4,)`` detector box ``x0, y0, x1, y1`` in image pixels.
+        backend: Which detector produced it.
+
+    Returns:
+        ``(4,)`` crop box, comparable to :func:`morph3d.crop.crop_box_from_landmarks`.
+    """
+    dx, dy, k = DETECTOR_CROP[backend]
+    x0, y0, x1, y1 = np.asarray(box, dtype=np.float64)
+    width, height = x1 - x0, y1 - y0
+    centre_x, centre_y = (x0 + x1) / 2 + dx * width, (y0 + y1) / 2 + dy * height
+    half = k * np.sqrt(max(width * height, 0.0)) / 2
+    return np.array([centre_x - half, centre_y - half, centre_x + half, centre_y + half])
 
 
 def create_detector(backend: Backend = "ultralight", **options: object) -> FaceDetector:

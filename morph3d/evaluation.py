@@ -8,16 +8,18 @@
   marches to the silhouette of the predicted face; NME with the bbox and the inter-ocular
   (outer eye corners) normalisers.
 
-``crop="gt"`` cuts each face with :func:`morph3d.crop.crop_box_from_landmarks` from its
-ground-truth landmarks, exactly as training does.
+By default each face is cut with :func:`morph3d.crop.crop_box_from_landmarks` from its
+ground-truth landmarks, exactly as training does ("GT crop"). A ``boxer`` replaces that with
+another source of boxes (a face detector); ``refine`` passes then re-crop each face from its
+own predicted landmarks and predict again.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 
@@ -30,9 +32,10 @@ from morph3d.metrics import nme, yaw_bin_summary
 from morph3d.model import MorphableModel
 from morph3d.progress import Progress, no_progress
 
-__all__ = ["CropMode", "Evaluation", "Predictor", "evaluate_faces"]
+__all__ = ["Boxer", "Evaluation", "Predictor", "evaluate_faces"]
 
-CropMode = Literal["gt"]
+#: ``(face, image) -> (4,) crop box``, or None when it finds no face.
+Boxer: TypeAlias = Callable[[AnnotatedFace, np.ndarray], "np.ndarray | None"]
 
 
 class Predictor(Protocol):
@@ -87,7 +90,8 @@ def evaluate_faces(
     faces: Sequence[AnnotatedFace],
     predictor: Predictor,
     model: MorphableModel,
-    crop: CropMode = "gt",
+    boxer: Boxer | None = None,
+    refine: int = 0,
     input_size: int = CROP_SIZE,
     batch_size: int = 64,
     progress: Progress = no_progress,
@@ -98,7 +102,9 @@ def evaluate_faces(
         faces: Faces with ground-truth landmarks (0-based image pixels).
         predictor: The network (torch or ONNX Runtime).
         model: The morphable model.
-        crop: ``"gt"``: crop from the ground-truth landmarks.
+        boxer: ``(face, image) -> (4,) crop box or None`` (None: no face found, a failure);
+            default: the crop from the ground-truth landmarks.
+        refine: Extra passes that re-crop from the predicted landmarks.
         input_size: Side of the network input in pixels.
         batch_size: Faces predicted at once.
         progress: Wraps an iterable to show progress (called with ``desc``, ``total``).
@@ -106,8 +112,6 @@ def evaluate_faces(
     Returns:
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
     """
-    if crop != "gt":
-        raise ValueError(f"crop mode {crop!r} is not available (only 'gt')")
     lines = contour_lines(model)
     names: list[str] = []
     predicted: list[np.ndarray] = []
@@ -116,25 +120,34 @@ def evaluate_faces(
     failures: list[Failure] = []
     starts = range(0, len(faces), batch_size)
     for start in progress(starts, desc="evaluating", total=len(starts), unit="batch"):
-        batch, crops, boxes = [], [], []
+        batch, images, boxes = [], [], []
         for face in faces[start : start + batch_size]:
             try:
                 image = read_image(face.image_path)
             except ImageError as error:
                 failures.append(Failure(face.name, str(error)))
                 continue
-            box = crop_box_from_landmarks(face.landmarks)
-            crops.append(crop_image(image, box, input_size))
+            box = crop_box_from_landmarks(face.landmarks) if boxer is None else boxer(face, image)
+            if box is None:
+                failures.append(Failure(face.name, "no face detected"))
+                continue
+            images.append(image)
             boxes.append(box)
             batch.append(face)
         if not batch:
             continue
-        params = predictor.predict(np.stack(crops))
-        fixed = model.landmarks(params)
-        marched = march_landmarks(model, params, lines)
         silhouette = np.array([face.silhouette_jaw for face in batch])
-        landmarks = np.where(silhouette[:, None, None], marched, fixed)
-        predicted.append(crop_to_image(landmarks[..., :2], np.stack(boxes)))
+        for _ in range(refine + 1):
+            crops = [crop_image(im, box, input_size) for im, box in zip(images, boxes, strict=True)]
+            params = predictor.predict(np.stack(crops))
+            fixed = model.landmarks(params)
+            marched = march_landmarks(model, params, lines)
+            landmarks = crop_to_image(
+                np.where(silhouette[:, None, None], marched, fixed)[..., :2], np.stack(boxes)
+            )
+            # The next pass crops from the model's own landmarks (the crop training used).
+            boxes = list(crop_box_from_landmarks(crop_to_image(fixed[..., :2], np.stack(boxes))))
+        predicted.append(landmarks)
         truths.extend(face.landmarks for face in batch)
         names.extend(face.name for face in batch)
         yaws.extend(face.yaw for face in batch)

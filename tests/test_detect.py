@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 
 from morph3d.annotations import read_dlib_xml
-from morph3d.detect import Detection, create_detector, non_maximum_suppression
+from morph3d.detect import (
+    Detection,
+    box_iou,
+    create_detector,
+    crop_box_from_detection,
+    non_maximum_suppression,
+)
 from morph3d.image import read_image
 
 BACKENDS = ["ultralight", "yunet"]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union
 
 
 def test_non_maximum_suppression() -> None:
@@ -39,7 +38,8 @@ def test_finds_the_annotated_dlib_faces(detector, shared_data: Path) -> None:
         assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
         for face in image.faces:
             total += 1
-            found += max((_iou(face.box, d.box) for d in detections), default=0.0) > 0.3
+            overlaps = box_iou(face.box, np.array([d.box for d in detections]))
+            found += bool(detections) and overlaps.max() > 0.3
     assert total == 25 and found >= 24
 
 
@@ -61,3 +61,16 @@ def test_bad_input(detector) -> None:
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="backend"):
         create_detector("dlib")  # type: ignore[arg-type]
+
+
+def test_box_iou_known_values() -> None:
+    boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 21, 21]], float)
+    np.testing.assert_allclose(box_iou(np.array([0, 0, 10, 10.0]), boxes), [1.0, 50 / 150, 0.0])
+
+
+def test_detector_box_maps_to_a_square_crop() -> None:
+    crop = crop_box_from_detection(np.array([100.0, 100.0, 200.0, 220.0]), "ultralight")
+    side = crop[2] - crop[0]
+    assert side == pytest.approx(crop[3] - crop[1])
+    assert side == pytest.approx(1.3736 * np.sqrt(100 * 120))
+    assert (crop[1] + crop[3]) / 2 > 160  # the landmarks sit lower than the detector box

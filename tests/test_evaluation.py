@@ -53,3 +53,19 @@ def test_unreadable_images_are_listed(real_model, shared_data: Path, tmp_path: P
     assert result.names == [f.name for f in faces]
     assert [f.name for f in result.failures] == ["broken"]
     assert "no image file" in result.failures[0].reason
+
+
+def test_boxer_and_refinement(real_model, shared_data: Path) -> None:
+    faces, _ = find_faces("mat", shared_data / "aflw2000_3d_samples")
+    predictor = MeanPredictor(real_model.layout.mean)
+
+    def only_first(face, image):
+        return crop_box_from_landmarks(face.landmarks) if face is faces[0] else None
+
+    result = evaluate_faces(faces, predictor, real_model, boxer=only_first)
+    assert result.names == [faces[0].name]
+    assert {f.reason for f in result.failures} == {"no face detected"}
+    once = evaluate_faces(faces[:1], predictor, real_model)
+    twice = evaluate_faces(faces[:1], predictor, real_model, refine=1)
+    # Refining re-crops around the first prediction: a different crop, a different answer.
+    assert not np.allclose(once.landmarks, twice.landmarks)
