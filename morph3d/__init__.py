@@ -7,8 +7,11 @@ The package is layered; a module imports only from its own layer or lower ones:
 1     core: ``params``, ``pose``, ``crop``, ``mesh``, ``model`` (file format + numpy
       decoder), ``decoder`` (torch), ``losses``, ``metrics``, ``marching``, ``fitting``
 2     ``image`` (reading, cropping), ``datasets`` (finding annotated faces), ``targets``
-      (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at)
-4     ``cli`` (the ``morph3d`` command)
+      (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at),
+      ``augment``, ``network``, ``training``, ``predict`` (torch), ``onnx_export``,
+      ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``
+3     ``detect`` (face detectors)
+4     ``api`` (``reconstruct``, ``Reconstructor``), ``cli`` (the ``morph3d`` command)
 ====  =====================================================================================
 
 ``import morph3d`` is light: it loads none of torch, cv2, onnxruntime or pyrender. Names below
@@ -26,12 +29,15 @@ from morph3d.errors import (
     ModelFormatError,
     ModelNotFoundError,
     Morph3DError,
+    NoFaceError,
 )
 
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported lazily by __getattr__.
 _LAZY = {
+    "reconstruct": "morph3d.api",
+    "Reconstructor": "morph3d.api",
     "MorphableModel": "morph3d.model",
     "load_model": "morph3d.model",
     "ParamLayout": "morph3d.params",
@@ -50,16 +56,20 @@ __all__ = [
     "ModelNotFoundError",
     "Morph3DError",
     "MorphableModel",
+    "NoFaceError",
     "ParamLayout",
     "Pose",
+    "Reconstructor",
     "__version__",
     "decompose_pose",
     "load_model",
     "nme",
+    "reconstruct",
     "wing_loss",
 ]
 
 if TYPE_CHECKING:
+    from morph3d.api import Reconstructor, reconstruct
     from morph3d.decoder import Decoder
     from morph3d.losses import wing_loss
     from morph3d.metrics import nme

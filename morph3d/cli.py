@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from morph3d import __version__
 from morph3d.datasets import DatasetFormat
 from morph3d.errors import Morph3DError
@@ -132,6 +134,92 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconstruct(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from morph3d.api import Reconstructor
+    from morph3d.draw import draw_pose_axes, overlay_face
+    from morph3d.errors import ImageError
+    from morph3d.files import atomic_path, write_json
+    from morph3d.image import read_image, write_image
+    from morph3d.pose import decompose_pose
+
+    boxes = None
+    if args.box:
+        try:
+            boxes = np.array([[float(v) for v in args.box.split(",")]])
+        except ValueError:
+            boxes = np.zeros((0, 0))
+        if boxes.shape != (1, 4) or not (boxes[0, 2] > boxes[0, 0] and boxes[0, 3] > boxes[0, 1]):
+            print(f"morph3d: error: --box must be x0,y0,x1,y1, got {args.box!r}", file=sys.stderr)
+            return 2
+    reconstructor = Reconstructor(
+        weights=args.weights, detector=args.detector, runtime=args.runtime, refine=args.refine
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in tqdm(args.images, unit="image", disable=len(args.images) < 2):
+        try:
+            image = read_image(path)
+        except ImageError as error:
+            print(f"morph3d: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        faces = reconstructor.faces(image, boxes)
+        if not faces:
+            print(f"morph3d: {path}: no face found", file=sys.stderr)
+            failed += 1
+            continue
+        for k, face in enumerate(faces):
+            stem = args.out / f"{path.stem}_{k}"
+            mesh = reconstructor.mesh(image, face)
+            data = mesh.export(file_type=args.format)  # OBJ comes back as text
+            with atomic_path(stem.with_suffix(f".{args.format}")) as temporary:
+                temporary.write_bytes(data.encode() if isinstance(data, str) else data)
+            write_json(
+                stem.with_suffix(".json"),
+                {
+                    "image": str(path),
+                    "landmarks": np.round(face.landmarks, 3).tolist(),
+                    "pose": {"yaw": face.pose[0], "pitch": face.pose[1], "roll": face.pose[2]},
+                    "box": face.box.tolist(),
+                    "detection_box": face.detection_box.tolist(),
+                    "score": face.score,
+                },
+            )
+            picture = overlay_face(image, face.vertices, reconstructor.model.triangles,
+                                   landmarks=face.landmarks)  # fmt: skip
+            rotation = decompose_pose(face.params[:12]).rotation
+            picture = draw_pose_axes(picture, rotation, face.landmarks[30],
+                                     0.4 * (face.box[2] - face.box[0]))  # fmt: skip
+            write_image(stem.with_suffix(".png"), picture)
+    print(f"reconstructed {len(args.images) - failed} of {len(args.images)} images into {args.out}")
+    return 1 if failed else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from morph3d.bench import print_report, run_benchmark
+    from morph3d.files import write_json
+    from morph3d.paths import ASSETS_MODELS
+
+    photos = args.photos
+    if not photos:
+        shared = ASSETS_MODELS.parents[2] / "shared" / "data" / "photos"
+        photos = sorted(shared.glob("*.jpg"))
+    if not photos:
+        print("morph3d: error: no photos; pass --photos", file=sys.stderr)
+        return 2
+    weights = args.weights or sorted(ASSETS_MODELS.glob("*.onnx"))
+    if not weights:
+        print("morph3d: error: no .onnx networks; pass --weights", file=sys.stderr)
+        return 2
+    report = run_benchmark(photos, weights, args.repeats, args.threads)
+    print_report(report)
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``morph3d`` command."""
     parser = argparse.ArgumentParser(prog="morph3d", description=__doc__)
@@ -167,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--input-size", type=int, default=120)
     export.add_argument("--model", type=Path, help="morphable model (default: the cache)")
     export.set_defaults(run=_export)
+
+    rebuild = commands.add_parser("reconstruct", help="3D face meshes from photos")
+    rebuild.add_argument("images", nargs="+", type=Path)
+    rebuild.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    rebuild.add_argument("--format", default="obj", choices=["obj", "ply", "glb"])
+    rebuild.add_argument("--box", help="x0,y0,x1,y1: use this face box instead of detection")
+    rebuild.add_argument("--weights", type=Path, help="network (.onnx, or .pt with torch)")
+    rebuild.add_argument("--detector", default="ultralight", choices=["ultralight", "yunet"])
+    rebuild.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    rebuild.add_argument("--refine", type=int, default=1, help="re-crop passes")
+    rebuild.set_defaults(run=_reconstruct)
+
+    bench = commands.add_parser("bench", help="time every stage of reconstruction")
+    bench.add_argument("--json", type=Path, help="write the figures here")
+    bench.add_argument("--photos", type=Path, nargs="*", help="default: ../shared/data/photos")
+    bench.add_argument("--weights", type=Path, nargs="*", help="default: assets/models/*.onnx")
+    bench.add_argument("--repeats", type=int, default=50)
+    bench.add_argument("--threads", type=int, default=2)
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["contact_sheet", "draw_landmarks", "overlay_face", "shade_mesh"]
+__all__ = [
+    "contact_sheet",
+    "draw_landmarks",
+    "draw_pose_axes",
+    "overlay_face",
+    "shade_mesh",
+]
 
 _SHIFT = 4  # fractional bits for sub-pixel polygon corners
 _LIGHT = np.array([0.3, -0.4, 1.0]) / np.linalg.norm([0.3, -0.4, 1.0])  # upper left, in front
@@ -140,4 +146,34 @@ def overlay_face(
         out = draw_landmarks(out, reference, color=(40, 230, 40), radius=1.6)
     if landmarks is not None:
         out = draw_landmarks(out, landmarks, color=(255, 40, 40), radius=1.3)
+    return out
+
+
+def draw_pose_axes(
+    image: np.ndarray, rotation: np.ndarray, origin: np.ndarray, length: float
+) -> np.ndarray:
+    """Draw a head's axes: x red, y green, z (out of the face) blue; returns a new image.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        rotation: ``(3, 3)`` rotation in the model's y-up crop frame.
+        origin: ``(2,)`` image pixel where the axes start (e.g. the nose tip).
+        length: Axis length in pixels.
+    """
+    out = image.copy()
+    start = np.asarray(origin, dtype=np.float64)[:2]
+    scale = 1 << _SHIFT
+    for axis, color in zip(range(3), ((255, 40, 40), (40, 220, 40), (40, 90, 255)), strict=True):
+        direction = np.array([rotation[0, axis], -rotation[1, axis]])  # y flips into the image
+        end = start + length * direction
+        cv2.arrowedLine(
+            out,
+            (round(start[0] * scale), round(start[1] * scale)),
+            (round(end[0] * scale), round(end[1] * scale)),
+            color,
+            max(1, round(length / 40)),
+            cv2.LINE_AA,
+            _SHIFT,
+            0.15,
+        )
     return out

@@ -13,6 +13,7 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFoundError",
     "Morph3DError",
+    "NoFaceError",
 ]
 
 
@@ -52,3 +53,7 @@ class AnnotationError(Morph3DError, ValueError):
 
 class ImageError(Morph3DError, ValueError):
     """An image is missing, unreadable, empty or of an unsupported type."""
+
+
+class NoFaceError(Morph3DError, LookupError):
+    """The image holds no face that the detector finds."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -14,7 +15,17 @@ import numpy as np
 from morph3d.errors import ImageError
 from morph3d.files import atomic_path
 
-__all__ = ["crop_image", "crops_to_input", "read_image", "write_image"]
+ChannelOrder = Literal["rgb", "bgr"]
+
+__all__ = [
+    "ChannelOrder",
+    "as_rgb",
+    "crop_image",
+    "crops_to_input",
+    "read_image",
+    "sample_colors",
+    "write_image",
+]
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -91,3 +102,47 @@ def crops_to_input(crops: np.ndarray) -> np.ndarray:
     ``(pixel - 127.5) / 128``: the one normalisation of torch and ONNX Runtime inference."""
     array = np.asarray(crops, dtype=np.float32).transpose(0, 3, 1, 2)
     return (np.ascontiguousarray(array) - np.float32(127.5)) / np.float32(128.0)
+
+
+def as_rgb(image: Any, channel_order: ChannelOrder = "rgb") -> np.ndarray:
+    """Any supported image as ``(H, W, 3)`` uint8 RGB.
+
+    Args:
+        image: A file path, a numpy array or a PIL image. Arrays are ``(H, W)`` gray,
+            ``(H, W, 3)`` colour or ``(H, W, 4)`` with alpha (dropped); uint8, or floats in
+            [0, 1].
+        channel_order: Channel order of colour arrays: ``"rgb"`` (default) or ``"bgr"``
+            (OpenCV frames). Files and PIL images know their own.
+
+    Raises:
+        ImageError: unreadable file, empty image, or an unsupported shape or type.
+    """
+    if isinstance(image, str | os.PathLike):
+        return read_image(image)
+    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"unsupported image type {type(image).__name__}")
+    if image.size == 0:
+        raise ImageError(f"empty image of shape {image.shape}")
+    if image.dtype.kind == "f":
+        if not np.all(np.isfinite(image)):
+            raise ImageError("the image has NaN or infinite values")
+        image = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ImageError(f"unsupported image dtype {image.dtype} (use uint8 or floats in [0, 1])")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        color = np.ascontiguousarray(image[..., :3])
+        return color[..., ::-1].copy() if channel_order == "bgr" else color
+    raise ImageError(f"unsupported image shape {image.shape}")
+
+
+def sample_colors(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` uint8 colours of an image at ``(N, 2+)`` pixel positions (bilinear, clamped)."""
+    height, width = image.shape[:2]
+    x = np.clip(points[:, 0], 0, width - 1).astype(np.float32)
+    y = np.clip(points[:, 1], 0, height - 1).astype(np.float32)
+    sampled = cv2.remap(image, x[None], y[None], interpolation=cv2.INTER_LINEAR)
+    return sampled[0]

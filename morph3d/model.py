@@ -113,15 +113,23 @@ class MorphableModel:
         basis = self.basis.reshape(self.n_vertices, 3, -1)[rows].reshape(3 * len(rows), -1)
         return self._decode(params, self.mean[rows], basis)
 
+    @cached_property
+    def _basis64(self) -> np.ndarray:
+        return self.basis.astype(np.float64)
+
     def _decode(self, params: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:
         params = np.asarray(params)
         dtype = np.float64 if params.dtype == np.float64 else np.float32
         params = params.astype(dtype, copy=False)
         if params.shape[-1] != self.layout.size:
             raise ValueError(f"expected {self.layout.size} parameters, got shape {params.shape}")
-        coefficients = params[..., self.layout.coefficients]  # (..., K+E)
-        offsets: np.ndarray = coefficients @ basis.T.astype(dtype)  # (..., 3N)
-        shapes = mean.reshape(-1).astype(dtype) + offsets
+        if basis is self.basis and dtype == np.float64:
+            basis = self._basis64  # cast once, not on every call
+        coefficients = params[..., self.layout.coefficients].reshape(-1, basis.shape[1])
+        # basis @ coefficients walks the (3N, K) basis row by row: faster than the transpose.
+        offsets = (basis.astype(dtype, copy=False) @ coefficients.T).T  # (B, 3N)
+        offsets = offsets.reshape(*params.shape[:-1], -1)
+        shapes = mean.reshape(-1).astype(dtype, copy=False) + offsets
         shapes = shapes.reshape(*params.shape[:-1], -1, 3)  # (..., N, 3)
         pose = self.layout.pose_matrix(params)  # (..., 3, 4)
         return shapes @ np.swapaxes(pose[..., :3], -1, -2) + pose[..., None, :, 3]

