@@ -28,3 +28,13 @@ def test_landmarks_are_dots_at_their_pixels() -> None:
     out = draw_landmarks(np.zeros((20, 20, 3), dtype=np.uint8), np.array([[5.0, 12.0]]), radius=2)
     assert tuple(out[12, 5]) == (255, 0, 0)
     assert out[2, 15].max() == 0
+
+
+def test_pose_axes_point_along_the_rotation() -> None:
+    from morph3d.draw import draw_pose_axes
+
+    out = draw_pose_axes(np.zeros((100, 100, 3), np.uint8), np.eye(3), np.array([50.0, 50.0]), 40)
+    red = out[..., 0] > 150
+    green = out[..., 1] > 150
+    assert red[50, 80] and not red[50, 20]  # x axis: to the right
+    assert green[20, 50] and not green[80, 50]  # y axis: up in the image (y-up frame)

@@ -40,3 +40,37 @@ def test_crop_follows_the_crop_frame_convention() -> None:
     assert crop[40, 30].max() == 255 and crop.sum() == 3 * 255
     outside = crop_image(image, np.array([-50.0, -50.0, 10.0, 10.0]), 60)
     assert outside[:40, :40].max() == 0  # beyond the border: black
+
+
+def test_as_rgb_accepts_the_documented_inputs() -> None:
+    from PIL import Image
+
+    from morph3d.image import as_rgb
+
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(as_rgb(rgb), rgb)
+    np.testing.assert_array_equal(as_rgb(rgb[..., ::-1], channel_order="bgr"), rgb)
+    rgba = np.concatenate([rgb, np.zeros((6, 8, 1), np.uint8)], axis=2)
+    np.testing.assert_array_equal(as_rgb(rgba), rgb)
+    np.testing.assert_array_equal(as_rgb(Image.fromarray(rgb)), rgb)
+    np.testing.assert_array_equal(as_rgb(rgb / 255.0), rgb)
+    gray = as_rgb(rgb[..., 0])
+    assert gray.shape == (6, 8, 3) and np.all(gray[..., 0] == gray[..., 2])
+    for bad, message in (
+        (np.zeros((0, 4, 3), np.uint8), "empty"),
+        (np.zeros((4, 4, 2), np.uint8), "shape"),
+        (np.zeros((4, 4, 3), np.int32), "dtype"),
+        (np.full((4, 4, 3), np.nan), "NaN"),
+        ([1, 2, 3], "unsupported image type"),
+    ):
+        with pytest.raises(ImageError, match=message):
+            as_rgb(bad)
+
+
+def test_sample_colors_bilinear_and_clamped() -> None:
+    from morph3d.image import sample_colors
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    image[0, 1] = 200
+    colors = sample_colors(image, np.array([[1.0, 0.0], [0.5, 0.0], [5.0, -3.0]]))
+    np.testing.assert_array_equal(colors[:, 0], [200, 100, 200])
