@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--weights", type=Path, help="network (.onnx, or .pt with torch)")
     rebuild.add_argument("--detector", default="ultralight", choices=["ultralight", "yunet"])
     rebuild.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
-    rebuild.add_argument("--refine", type=int, default=1, help="re-crop passes")
+    rebuild.add_argument("--refine", type=int, default=0, help="re-crop passes")
     rebuild.set_defaults(run=_reconstruct)
 
     bench = commands.add_parser("bench", help="time every stage of reconstruction")

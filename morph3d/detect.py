@@ -144,6 +144,8 @@ class UltraLightDetector:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or physical_cores()
+        # Spinning worker threads would steal the cores from the numpy work between runs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
             str(detector_path(name, path)), options, providers=["CPUExecutionProvider"]

@@ -43,18 +43,20 @@ def measure(trainer: Trainer, steps: int) -> dict[str, float]:
     fixed = batch(0)
     for _ in range(3):  # warm-up
         step(*fixed)
-    started = time.perf_counter()
-    for _ in range(steps):
+    # Alternate short blocks of bare steps and whole steps, so that drifts in the machine's
+    # speed hit both alike; compare medians of single steps.
+    bare_times, data_times, whole_times = [], [], []
+    for k in range(steps):
+        started = time.perf_counter()
         step(*fixed)
-    bare = (time.perf_counter() - started) / steps
-    started = time.perf_counter()
-    for k in range(steps):
-        batch(k)
-    data = (time.perf_counter() - started) / steps
-    started = time.perf_counter()
-    for k in range(steps):
-        step(*batch(k))
-    whole = (time.perf_counter() - started) / steps
+        bare_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        made = batch(k)
+        loaded = time.perf_counter()
+        step(*made)
+        whole_times.append(time.perf_counter() - started)
+        data_times.append(loaded - started)
+    bare, data, whole = (float(np.median(t)) for t in (bare_times, data_times, whole_times))
     return {
         "bare_step_s": bare,
         "data_s": data,
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--widths", type=float, nargs="+", default=[0.5, 1.0])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     targets = read_targets(args.data)
