@@ -148,12 +148,13 @@ class Reconstructor:
         given = [given[k] for k in order]
         scores = [scores[k] for k in order]
         crop_boxes = np.stack([crop_box_from_detection(b, self.detector_backend) for b in given])
-        for _ in range(self.refine + 1):
+        for attempt in range(self.refine + 1):
+            if attempt:  # re-crop from the previous pass's landmarks
+                crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
             crops = np.stack([crop_image(rgb, box, CROP_SIZE) for box in crop_boxes])
             params = self.predictor.predict(crops)
-            used = crop_boxes
-            landmarks = crop_to_image(self.model.landmarks(params), used)
-            crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
+            landmarks = crop_to_image(self.model.landmarks(params), crop_boxes)
+        used = crop_boxes
         # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
         vertices = crop_to_image(
             self.model.decode(params.astype(np.float32))[:, : self.n_surface], used
