@@ -148,12 +148,10 @@ class Reconstructor:
         given = [given[k] for k in order]
         scores = [scores[k] for k in order]
         crop_boxes = np.stack([crop_box_from_detection(b, self.detector_backend) for b in given])
-        for attempt in range(self.refine + 1):
-            if attempt:  # re-crop from the previous pass's landmarks
-                crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
-            crops = np.stack([crop_image(rgb, box, CROP_SIZE) for box in crop_boxes])
-            params = self.predictor.predict(crops)
-            landmarks = crop_to_image(self.model.landmarks(params), crop_boxes)
+        params, landmarks = self._predict(rgb, crop_boxes)
+        for _ in range(self.refine):  # re-crop from the previous pass's landmarks
+            crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
+            params, landmarks = self._predict(rgb, crop_boxes)
         used = crop_boxes
         # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
         vertices = crop_to_image(
@@ -166,6 +164,11 @@ class Reconstructor:
             )
             for k in range(len(given))
         ]
+
+    def _predict(self, rgb: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw parameters ``(K, 62)`` and image-pixel landmarks ``(K, 68, 3)`` for crop boxes."""
+        params = self.predictor.predict(np.stack([crop_image(rgb, b, CROP_SIZE) for b in boxes]))
+        return params, crop_to_image(self.model.landmarks(params), boxes)
 
     def mesh(self, image: Any, face: FaceResult) -> Any:
         """A ``trimesh.Trimesh`` of a face, coloured from the image, with metadata."""
