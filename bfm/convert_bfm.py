@@ -30,7 +30,7 @@ import morph3d
 from morph3d.mesh import grid_triangles, mesh_quality
 from morph3d.model import MorphableModel, load_model
 from morph3d.params import ParamLayout
-from morph3d.paths import model_path
+from morph3d.paths import SHARED_DATA, model_path
 
 GRID_SIDE = 64
 SOURCE_FILES = (
@@ -75,7 +75,7 @@ def default_source() -> Path:
     env = os.environ.get("MORPH3D_BFM_DIR", "").strip()
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bfm"
+    return SHARED_DATA / "bfm"
 
 
 def source_hash(source: Path) -> str:

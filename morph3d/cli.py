@@ -200,12 +200,11 @@ def _reconstruct(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from morph3d.bench import print_report, run_benchmark
     from morph3d.files import write_json
-    from morph3d.paths import ASSETS_MODELS
+    from morph3d.paths import ASSETS_MODELS, SHARED_DATA
 
     photos = args.photos
     if not photos:
-        shared = ASSETS_MODELS.parents[2] / "shared" / "data" / "photos"
-        photos = sorted(shared.glob("*.jpg"))
+        photos = sorted((SHARED_DATA / "photos").glob("*.jpg"))
     if not photos:
         print("morph3d: error: no photos; pass --photos", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MODEL_FILENAME",
     "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
+    "SHARED_DATA",
     "detector_path",
     "detectors_dir",
     "home_dir",
@@ -26,8 +27,15 @@ __all__ = [
 #: File name of the default trained network (ShuffleNetV2 x1.0).
 DEFAULT_WEIGHTS = "shufflenetv2_x1.pt"
 
-#: Where the project keeps the weights it trains (a repository checkout).
-ASSETS_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
+#: The repository checkout this package lives in (an editable install).
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+#: Where the project keeps the weights it trains.
+ASSETS_MODELS = REPOSITORY / "assets" / "models"
+
+#: The shared data folder beside the checkout (``../shared/data``), the default source of the
+#: tools that convert data into the cache.
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
 
 WEIGHTS_CREATE_COMMAND = (
     "python scripts/train.py --data TARGETS.h5 --run RUN --export assets/models "

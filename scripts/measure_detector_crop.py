@@ -26,8 +26,7 @@ from morph3d.datasets import find_faces
 from morph3d.detect import box_iou, create_detector
 from morph3d.files import write_json
 from morph3d.image import read_image
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from morph3d.paths import SHARED_DATA
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    faces = find_faces("300w", SHARED / "300w")[0] + find_faces("dlib", SHARED / "dlib_faces")[0]
+    faces = (
+        find_faces("300w", SHARED_DATA / "300w")[0]
+        + find_faces("dlib", SHARED_DATA / "dlib_faces")[0]
+    )
     report = {}
     for backend in ("ultralight", "yunet"):
         detector = create_detector(backend)

@@ -18,7 +18,7 @@ from pathlib import Path
 import onnx
 
 from morph3d.files import atomic_path
-from morph3d.paths import detectors_dir
+from morph3d.paths import SHARED_DATA, detectors_dir
 
 ULTRA_LIGHT = ("version-RFB-320.onnx", "version-RFB-640.onnx", "version-slim-320.onnx")
 AS_IS = ("face_detection_yunet.onnx", "ultra_light_LICENSE")
@@ -26,7 +26,7 @@ AS_IS = ("face_detection_yunet.onnx", "ultra_light_LICENSE")
 
 def default_source() -> Path:
     """``../shared/data/detectors`` beside the repository."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "detectors"
+    return SHARED_DATA / "detectors"
 
 
 def _digest(path: Path) -> str:
