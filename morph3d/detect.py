@@ -170,6 +170,10 @@ class UltraLightDetector:
         return [Detection(corners[k].astype(np.float64), float(probability[k])) for k in keep]
 
 
+YUNET_MIN_SIDE = 64
+"""Images smaller than this (pixels per side) are padded before YuNet sees them."""
+
+
 class YuNetDetector:
     """OpenCV's YuNet face detector (``cv2.FaceDetectorYN``) with 5 keypoints per face.
 
@@ -193,10 +197,27 @@ class YuNetDetector:
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an ``(H, W, 3)`` uint8 RGB image, best first."""
         image = _check_image(image)
-        self.detector.setInputSize((image.shape[1], image.shape[0]))
-        _, faces = self.detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        height, width = image.shape[:2]
+        # YuNet's strides need a few cells per side: on tiny inputs OpenCV returns garbage
+        # (non-finite boxes), so pad small images with black up to YUNET_MIN_SIDE.
+        padded = cv2.copyMakeBorder(
+            image,
+            0,
+            max(YUNET_MIN_SIDE - height, 0),
+            0,
+            max(YUNET_MIN_SIDE - width, 0),
+            cv2.BORDER_CONSTANT,
+            value=(0, 0, 0),
+        )
+        self.detector.setInputSize((padded.shape[1], padded.shape[0]))
+        _, faces = self.detector.detect(cv2.cvtColor(padded, cv2.COLOR_RGB2BGR))
         if faces is None:
             return []
+        finite = np.isfinite(faces).all(axis=1)
+        centre_x = faces[:, 0] + faces[:, 2] / 2
+        centre_y = faces[:, 1] + faces[:, 3] / 2
+        inside = (centre_x >= 0) & (centre_x < width) & (centre_y >= 0) & (centre_y < height)
+        faces = faces[finite & inside & (faces[:, 2] > 0) & (faces[:, 3] > 0)]
         detections = []
         for face in faces[np.argsort(-faces[:, 14])]:
             x, y, w, h = (float(v) for v in face[:4])

@@ -45,7 +45,9 @@ def test_finds_the_annotated_dlib_faces(detector, shared_data: Path) -> None:
 
 def test_no_face_and_odd_sizes(detector, shared_data: Path) -> None:
     assert detector.detect(np.full((240, 320, 3), 127, np.uint8)) == []
-    assert detector.detect(np.zeros((7, 5, 3), np.uint8)) == []
+    for size in [(1, 1), (7, 5), (20, 63), (64, 64)]:
+        for _ in range(3):  # YuNet once returned non-finite boxes on a 7x5 input
+            assert detector.detect(np.zeros((*size, 3), np.uint8)) == []
     photo = read_image(shared_data / "photos" / "two_people.jpg")
     faces = detector.detect(photo)
     assert len(faces) == 2 and all(isinstance(face, Detection) for face in faces)
