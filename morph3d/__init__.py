@@ -30,6 +30,7 @@ from morph3d.errors import (
     ModelNotFoundError,
     Morph3DError,
     NoFaceError,
+    VideoError,
 )
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "reconstruct": "morph3d.api",
     "Reconstructor": "morph3d.api",
+    "Tracker": "morph3d.tracker",
     "MorphableModel": "morph3d.model",
     "load_model": "morph3d.model",
     "ParamLayout": "morph3d.params",
@@ -60,6 +62,8 @@ __all__ = [
     "ParamLayout",
     "Pose",
     "Reconstructor",
+    "Tracker",
+    "VideoError",
     "__version__",
     "decompose_pose",
     "load_model",
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from morph3d.model import MorphableModel, load_model
     from morph3d.params import ParamLayout
     from morph3d.pose import Pose, decompose_pose
+    from morph3d.tracker import Tracker
 
 
 def __getattr__(name: str) -> Any:

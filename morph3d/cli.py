@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -219,6 +220,89 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tracker_config(args: argparse.Namespace) -> Any:
+    """The :class:`~morph3d.tracker.TrackerConfig` of the smoothing options."""
+    from morph3d.filters import FilterConfig
+    from morph3d.tracker import TrackerConfig
+
+    default = TrackerConfig()
+    return TrackerConfig(
+        filter=FilterConfig(
+            min_cutoff=default.filter.min_cutoff if args.min_cutoff is None else args.min_cutoff,
+            beta=default.filter.beta if args.beta is None else args.beta,
+            d_cutoff=default.filter.d_cutoff,
+        ),
+        smooth=args.smooth,
+    )
+
+
+def _track(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from morph3d.draw import draw_label, draw_landmarks, draw_wireframe
+    from morph3d.files import write_json
+    from morph3d.tracker import Tracker, face_record, track_video
+    from morph3d.video import VideoReader, VideoWriter
+
+    video = VideoReader(args.video)
+    tracker = Tracker(
+        _tracker_config(args), weights=args.weights, detector=args.detector, fps=video.fps
+    )
+    model = tracker.reconstructor.model
+    frames = []
+    with VideoWriter(args.output, video.fps, (video.width, video.height)) as writer:
+        for frame, faces in track_video(video, tracker, tqdm):
+            picture = frame.image
+            for face in faces:
+                picture = draw_wireframe(picture, face.vertices, model.grid, model.triangles)
+                picture = draw_landmarks(picture, face.landmarks, color=(255, 60, 60), radius=1.5)
+                draw_label(picture, f"{face.id}", (face.box[0] + 4, face.box[1] + 20))
+            writer.write(picture)
+            faces_json = [face_record(face) for face in faces]
+            frames.append({"index": frame.index, "time": round(frame.time, 4), "faces": faces_json})
+    if video.failed:
+        print(f"morph3d: {video.failure_report()}", file=sys.stderr)
+    if not frames:
+        print(f"morph3d: error: no frame of {args.video} could be decoded", file=sys.stderr)
+        return 2
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "video": str(args.video),
+                "fps": video.fps,
+                "width": video.width,
+                "height": video.height,
+                "frames_declared": video.declared_frames,
+                "frames_decoded": len(frames),
+                "skipped_frames": video.failed,
+                "tracker": asdict(tracker.config),
+                "frames": frames,
+            },
+        )
+    ids = sorted({face["id"] for frame in frames for face in frame["faces"]})
+    with_face = sum(bool(frame["faces"]) for frame in frames)
+    print(
+        f"tracked {len(frames)} frames ({with_face} with a face; ids {ids}; "
+        f"{tracker.detector_calls} detector calls, {tracker.lost_tracks} lost tracks) "
+        f"into {args.output}"
+    )
+    return 0
+
+
+def _add_smoothing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--smooth", default="vertices", choices=["vertices", "params", "none"],
+        help="where the 1€ filter runs (default: vertices)",
+    )  # fmt: skip
+    parser.add_argument("--min-cutoff", type=float, help="1€ filter cut-off at rest, Hz")
+    parser.add_argument("--beta", type=float, help="1€ filter speed coefficient")
+    parser.add_argument("--detector", default="ultralight", choices=["ultralight", "yunet"])
+    parser.add_argument("--weights", type=Path, help="network (.onnx, default: shipped x1.0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``morph3d`` command."""
     parser = argparse.ArgumentParser(prog="morph3d", description=__doc__)
@@ -273,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=50)
     bench.add_argument("--threads", type=int, default=2)
     bench.set_defaults(run=_bench)
+
+    track = commands.add_parser("track", help="track faces through a video")
+    track.add_argument("video", type=Path)
+    track.add_argument("-o", "--output", required=True, type=Path, help="annotated video")
+    track.add_argument("--json", type=Path, help="per-frame faces (id, box, landmarks, pose)")
+    _add_smoothing_options(track)
+    track.set_defaults(run=_track)
     return parser
 
 

@@ -9,13 +9,17 @@ so with ``sx = (x1 - x0) / CROP_SIZE`` and ``sy = (y1 - y0) / CROP_SIZE``::
     v = y0 + (CROP_SIZE - y) * sy
     w = z * (sx + sy) / 2          # depth, toward the viewer, at the image's scale
 
-Both functions take numpy arrays or torch tensors (differentiable) with matching leading batch
-dimensions.
+The point functions take numpy arrays or torch tensors (differentiable) with matching leading
+batch dimensions. Because the map is affine, it can also be folded into the pose of the
+parameters (:func:`params_to_image`): the decoder then returns image pixels directly, which is
+the frame in which a tracker compares and smooths the parameters of consecutive frames.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from morph3d._array import amax, amin, stack
 
@@ -25,6 +29,8 @@ __all__ = [
     "crop_box_from_landmarks",
     "crop_to_image",
     "image_to_crop",
+    "params_to_crop",
+    "params_to_image",
     "scale_box",
 ]
 
@@ -125,3 +131,53 @@ def image_to_crop(points: Any, boxes: Any, crop_size: int = CROP_SIZE) -> Any:
     if points.shape[-1] == 3:
         columns.append(points[..., 2] * 2 / (sx + sy))
     return stack(columns, axis=-1)
+
+
+def _image_affine(boxes: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(D, o)`` with ``image = D @ crop + o``: ``D`` ``(..., 3)`` diagonal, ``o`` ``(..., 3)``."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must end with 4 numbers (x0, y0, x1, y1), got {boxes.shape}")
+    sx = (boxes[..., 2] - boxes[..., 0]) / crop_size
+    sy = (boxes[..., 3] - boxes[..., 1]) / crop_size
+    diagonal = np.stack([sx, -sy, (sx + sy) / 2], axis=-1)
+    offset = np.stack(
+        [boxes[..., 0] - sx, boxes[..., 1] + crop_size * sy, np.zeros_like(sx)], axis=-1
+    )
+    return diagonal, offset
+
+
+def params_to_image(
+    params: np.ndarray, boxes: np.ndarray, crop_size: int = CROP_SIZE
+) -> np.ndarray:
+    """Fold the crop-to-image map into the pose of raw parameters.
+
+    Decoding the result gives what :func:`crop_to_image` gives for the decoded ``params``:
+    points in image pixels. Shape and expression coefficients are unchanged.
+
+    Args:
+        params: ``(..., 62)`` raw parameters in the crop frame of ``boxes``.
+        boxes: ``(..., 4)`` crop boxes in image pixels.
+        crop_size: Side of the crop frame.
+
+    Returns:
+        ``(..., 62)`` float64 parameters whose pose maps model points to image pixels.
+    """
+    diagonal, offset = _image_affine(boxes, crop_size)
+    out = np.array(params, dtype=np.float64)
+    pose = out[..., :12].reshape(*out.shape[:-1], 3, 4)
+    pose *= diagonal[..., :, None]
+    pose[..., 3] += offset
+    out[..., :12] = pose.reshape(*out.shape[:-1], 12)
+    return out
+
+
+def params_to_crop(params: np.ndarray, boxes: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
+    """The inverse of :func:`params_to_image`: image-frame parameters into a box's crop frame."""
+    diagonal, offset = _image_affine(boxes, crop_size)
+    out = np.array(params, dtype=np.float64)
+    pose = out[..., :12].reshape(*out.shape[:-1], 3, 4)
+    pose[..., 3] -= offset
+    pose /= diagonal[..., :, None]
+    out[..., :12] = pose.reshape(*out.shape[:-1], 12)
+    return out

@@ -9,10 +9,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from morph3d.mesh import vertex_normals
+
 __all__ = [
     "contact_sheet",
+    "draw_label",
     "draw_landmarks",
     "draw_pose_axes",
+    "draw_wireframe",
     "overlay_face",
     "shade_mesh",
 ]
@@ -66,6 +70,52 @@ def shade_mesh(
     weight = (mask.astype(np.float32) / 255.0 * alpha)[..., None]
     blended = image.astype(np.float32) * (1 - weight) + layer.astype(np.float32) * weight
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def draw_wireframe(
+    image: np.ndarray,
+    vertices: np.ndarray,
+    grid: np.ndarray,
+    triangles: np.ndarray,
+    color: tuple[int, int, int] = (90, 220, 255),
+    step: int = 4,
+) -> np.ndarray:
+    """Draw a grid mesh as thin anti-aliased lines along every ``step``-th row and column of its
+    grid, leaving out the parts that face away; returns a new image.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB image; not modified.
+        vertices: ``(N, 3)`` vertices in image pixels (x right, y down, z toward the viewer).
+        grid: ``(rows, columns)`` vertex index of each grid node (``MorphableModel.grid``).
+        triangles: ``(F, 3)`` the model's own triangles (for the facing test).
+        color: RGB line colour.
+        step: Grid spacing of the drawn lines.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    # The image frame mirrors the model's y-up frame, so outward normals point to -z here.
+    front = vertex_normals(vertices, triangles)[:, 2] < 0
+    segments = []
+    for lines in (grid[::step], grid.T[::step]):
+        start, end = lines[:, :-1].reshape(-1), lines[:, 1:].reshape(-1)
+        keep = front[start] & front[end]
+        segments.append(np.stack([vertices[start[keep], :2], vertices[end[keep], :2]], axis=1))
+    points = np.round(np.concatenate(segments) * (1 << _SHIFT)).astype(np.int32)
+    out = image.copy()
+    cv2.polylines(out, list(points), False, color, 1, cv2.LINE_AA, _SHIFT)
+    return out
+
+
+def draw_label(
+    image: np.ndarray, text: str, origin: tuple[float, float], scale: float = 0.6
+) -> np.ndarray:
+    """Write white text with a dark outline at ``origin`` (its lower-left corner), in place;
+    returns the image."""
+    position = (round(origin[0]), round(origin[1]))
+    for color, thickness in (((0, 0, 0), 4), ((255, 255, 255), 2)):
+        cv2.putText(
+            image, text, position, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA
+        )
+    return image
 
 
 def draw_landmarks(

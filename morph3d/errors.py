@@ -14,6 +14,7 @@ __all__ = [
     "ModelNotFoundError",
     "Morph3DError",
     "NoFaceError",
+    "VideoError",
 ]
 
 
@@ -57,3 +58,7 @@ class ImageError(Morph3DError, ValueError):
 
 class NoFaceError(Morph3DError, LookupError):
     """The image holds no face that the detector finds."""
+
+
+class VideoError(Morph3DError, ValueError):
+    """A video cannot be opened, decoded or written."""

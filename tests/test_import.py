@@ -32,6 +32,7 @@ LAYERS = {
     "metrics": 1,
     "marching": 1,
     "fitting": 1,
+    "filters": 1,
     "draw": 2,
     "image": 2,
     "datasets": 2,
@@ -44,10 +45,13 @@ LAYERS = {
     "plots": 2,
     "onnx_export": 2,
     "runtime": 2,
+    "video": 2,
+    "synthetic": 2,
     "detect": 3,
     "cli": 4,
     "api": 4,
     "bench": 4,
+    "tracker": 4,
 }
 
 

@@ -1,0 +1,125 @@
+"""The 1€ filter for noisy real-time signals (layer 1).
+
+Casiez, Roussel and Vogel, "1€ Filter: A Simple Speed-based Low-pass Filter for Noisy Input in
+Interactive Systems", CHI 2012. Each sample is low-passed with a first-order filter whose
+smoothing factor follows from a cut-off frequency and the time since the previous sample::
+
+    alpha(fc) = 1 / (1 + tau / Te),   tau = 1 / (2 pi fc)
+    fc        = min_cutoff + beta * |dx/dt|
+
+where the speed ``dx/dt`` is itself low-passed at ``d_cutoff``. Slow signals are smoothed hard
+(``min_cutoff``, little jitter); fast ones get a higher cut-off (``beta``, little lag).
+
+:class:`OneEuroFilter` filters whole arrays at once (every element its own filter). Speeds can be
+divided by a ``scale`` (e.g. the face's size in pixels) so that ``beta`` does not depend on how big
+the face is, and measured jointly over the last axis (the speed of a point rather than of each
+coordinate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FilterConfig", "OneEuroFilter", "smoothing_factor"]
+
+
+def smoothing_factor(cutoff: np.ndarray | float, period: float) -> np.ndarray:
+    """``alpha = 1 / (1 + tau / Te)`` with ``tau = 1 / (2 pi cutoff)`` and ``Te = period``."""
+    tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
+    return 1.0 / (1.0 + tau / period)
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Parameters of the 1€ filter.
+
+    Attributes:
+        min_cutoff: Cut-off frequency (Hz) at rest: lower means steadier and slower.
+        beta: Speed coefficient (Hz per unit of speed, speed in ``scale`` units per second):
+            higher means less lag when moving.
+        d_cutoff: Cut-off frequency (Hz) of the low-passed speed.
+    """
+
+    min_cutoff: float = 1.0
+    beta: float = 0.0
+    d_cutoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.min_cutoff <= 0 or self.d_cutoff <= 0 or self.beta < 0:
+            raise ValueError(f"cut-offs must be > 0 and beta >= 0, got {self}")
+
+
+class OneEuroFilter:
+    """A 1€ filter over arrays of a fixed shape, one filter per element.
+
+    Args:
+        config: Filter parameters.
+        joint_axis: When true, the speed is the Euclidean norm over the last axis (one cut-off
+            per point of an ``(..., n, d)`` array); otherwise every element has its own.
+
+    The first sample passes unchanged. Timestamps must increase; a repeated timestamp returns
+    the previous output.
+    """
+
+    def __init__(self, config: FilterConfig | None = None, joint_axis: bool = False) -> None:
+        self.config = config or FilterConfig()
+        self.joint_axis = joint_axis
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next sample passes unchanged."""
+        self._value: np.ndarray | None = None
+        self._speed: np.ndarray | None = None
+        self._time: float | None = None
+
+    @property
+    def value(self) -> np.ndarray | None:
+        """The last output (``None`` before the first sample)."""
+        return self._value
+
+    def __call__(
+        self, x: np.ndarray, timestamp: float, scale: np.ndarray | float = 1.0
+    ) -> np.ndarray:
+        """Filter one sample.
+
+        Args:
+            x: The new sample (same shape every call).
+            timestamp: Its time in seconds.
+            scale: Speeds are divided by this before ``beta`` applies (broadcast against the
+                speed: ``x``'s shape, or without the last axis when ``joint_axis``).
+
+        Returns:
+            The filtered sample, float64, ``x``'s shape.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if self._value is None or self._time is None or self._speed is None:
+            self._value = x.copy()
+            self._speed = np.zeros_like(x)
+            self._time = float(timestamp)
+            return self._value.copy()
+        if x.shape != self._value.shape:
+            raise ValueError(f"sample shape {x.shape} differs from {self._value.shape}")
+        period = float(timestamp) - self._time
+        if period <= 0:
+            return self._value.copy()
+        config = self.config
+        speed = (x - self._value) / period
+        self._speed = self._speed + smoothing_factor(config.d_cutoff, period) * (
+            speed - self._speed
+        )
+        magnitude = (
+            np.linalg.norm(self._speed, axis=-1, keepdims=True)
+            if self.joint_axis
+            else np.abs(self._speed)
+        )
+        if self.joint_axis:
+            magnitude = magnitude / np.expand_dims(np.asarray(scale, dtype=np.float64), -1)
+        else:
+            magnitude = magnitude / np.asarray(scale, dtype=np.float64)
+        alpha = smoothing_factor(config.min_cutoff + config.beta * magnitude, period)
+        self._value = self._value + alpha * (x - self._value)
+        self._time = float(timestamp)
+        return self._value.copy()
