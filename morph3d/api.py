@@ -148,10 +148,10 @@ class Reconstructor:
         given = [given[k] for k in order]
         scores = [scores[k] for k in order]
         crop_boxes = np.stack([crop_box_from_detection(b, self.detector_backend) for b in given])
-        params, landmarks = self._predict(rgb, crop_boxes)
+        params, landmarks, _ = self.predict(rgb, crop_boxes)
         for _ in range(self.refine):  # re-crop from the previous pass's landmarks
             crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
-            params, landmarks = self._predict(rgb, crop_boxes)
+            params, landmarks, _ = self.predict(rgb, crop_boxes)
         used = crop_boxes
         # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
         vertices = crop_to_image(
@@ -165,10 +165,22 @@ class Reconstructor:
             for k in range(len(given))
         ]
 
-    def _predict(self, rgb: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw parameters ``(K, 62)`` and image-pixel landmarks ``(K, 68, 3)`` for crop boxes."""
-        params = self.predictor.predict(np.stack([crop_image(rgb, b, CROP_SIZE) for b in boxes]))
-        return params, crop_to_image(self.model.landmarks(params), boxes)
+    def predict(
+        self, rgb: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the network on crop boxes of an RGB image, all in one batch.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 RGB image.
+            boxes: ``(K, 4)`` crop boxes in image pixels.
+
+        Returns:
+            Raw parameters ``(K, 62)`` in each box's crop frame, image-pixel landmarks
+            ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
+        """
+        crops = np.stack([crop_image(rgb, b, CROP_SIZE) for b in boxes])
+        params = self.predictor.predict(crops)
+        return params, crop_to_image(self.model.landmarks(params), boxes), crops
 
     def mesh(self, image: Any, face: FaceResult) -> Any:
         """A ``trimesh.Trimesh`` of a face, coloured from the image, with metadata."""

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from morph3d.api import Reconstructor
@@ -72,6 +73,9 @@ class TrackerConfig:
             prediction counts as a failure.
         max_zoom: Largest factor by which a face's size may change between frames.
         min_inside: Fraction of the landmarks that must lie inside the frame.
+        min_similarity: Appearance similarity (normalised cross-correlation of small grey
+            thumbnails of consecutive crops) below which the detector is asked at once; a
+            track it does not support then is dropped.
         memory: Seconds during which a lost track's id can be taken over by a new detection.
         match_iou: Box overlap for a detection to match a track.
         max_faces: Most faces tracked at once (the largest are kept).
@@ -87,6 +91,7 @@ class TrackerConfig:
     max_jump: float = 0.3
     max_zoom: float = 1.5
     min_inside: float = 0.5
+    min_similarity: float = 0.5
     memory: float = 2.0
     match_iou: float = 0.3
     max_faces: int = 8
@@ -127,6 +132,8 @@ class _Track:
         self.filter = OneEuroFilter(config.filter, joint_axis=self.joint)
         self.raw_landmarks: np.ndarray | None = None
         self.landmarks: np.ndarray | None = None
+        self.signature: np.ndarray | None = None
+        self.confirmed_box: np.ndarray | None = None  # where the detector last agreed
         self.misses = 0
         self.time = time
 
@@ -173,13 +180,16 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track (ids start again from 0)."""
         self._tracks: list[_Track] = []
-        self._lost: list[tuple[int, np.ndarray, float]] = []  # id, last box, time lost
+        # id, (last box, last box the detector confirmed), time lost
+        self._lost: list[tuple[int, np.ndarray, float]] = []
         self._next_id = 0
         self._frames = 0
         self._last_check = -np.inf
         #: Detector calls so far, and tracks lost so far (by failure, not by leaving).
         self.detector_calls = 0
         self.lost_tracks = 0
+        #: Appearance similarity of the last tracked crop to the one before (1 = identical).
+        self.similarity = 1.0
 
     @property
     def track_ids(self) -> list[int]:
@@ -211,9 +221,10 @@ class Tracker:
 
         # 1. every track: crop from its previous landmarks, one batch
         failed = False
+        suspicious: set[int] = set()
         if self._tracks:
             boxes = np.stack([track.next_box(config.crop_from) for track in self._tracks])
-            params, landmarks = self.reconstructor._predict(rgb, boxes)
+            params, landmarks, crops = self.reconstructor.predict(rgb, boxes)
             kept = []
             for k, track in enumerate(self._tracks):
                 reason = self._failure(track, landmarks[k], width, height)
@@ -221,13 +232,19 @@ class Tracker:
                     self._lose(track, boxes[k], time, counted=reason == "failed")
                     failed = failed or reason == "failed"
                     continue
+                signature = _signature(crops[k])
+                if track.signature is not None:  # None after a detector crop: not comparable
+                    self.similarity = float(np.mean(signature * track.signature))
+                    if self.similarity < config.min_similarity:
+                        suspicious.add(track.id)
+                track.signature = signature
                 faces[track.id] = self._smooth(track, params[k], landmarks[k], boxes[k], time)
                 kept.append(track)
             self._tracks = kept
 
         # 2. the detector, when there is a reason to call it
         due = time - self._last_check >= config.detect_interval
-        if not self._tracks or failed or due:
+        if not self._tracks or failed or suspicious or due:
             self._last_check = time
             self.detector_calls += 1
             detections = self.reconstructor.detector.detect(rgb)
@@ -238,7 +255,9 @@ class Tracker:
             for track in list(self._tracks):
                 supported = _overlaps(current[track.id], found, config.match_iou)
                 track.misses = 0 if supported else track.misses + 1
-                if track.misses >= config.max_misses:
+                if supported:
+                    track.confirmed_box = current[track.id]
+                if track.misses >= config.max_misses or (track.misses and track.id in suspicious):
                     self._lose(track, current[track.id], time, counted=True)
                     self._tracks.remove(track)
                     faces.pop(track.id, None)
@@ -247,9 +266,10 @@ class Tracker:
             new = sorted(new, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))[: max(room, 0)]
             if new:
                 boxes = np.stack(new)
-                params, landmarks = self.reconstructor._predict(rgb, boxes)
+                params, landmarks, crops = self.reconstructor.predict(rgb, boxes)
                 for k in range(len(new)):
                     track = _Track(self._claim_id(boxes[k], time), config, time)
+                    track.confirmed_box = boxes[k]
                     face = self._smooth(track, params[k], landmarks[k], boxes[k], time, True)
                     self._tracks.append(track)
                     faces[track.id] = face
@@ -277,14 +297,15 @@ class Tracker:
         return ""
 
     def _lose(self, track: _Track, box: np.ndarray, time: float, counted: bool) -> None:
-        self._lost.append((track.id, box, time))
+        places = np.stack([box] if track.confirmed_box is None else [box, track.confirmed_box])
+        self._lost.append((track.id, places, time))
         self.lost_tracks += int(counted)
 
     def _claim_id(self, box: np.ndarray, time: float) -> int:
         """The id of a recently lost track under ``box``, else a new id."""
         best, best_iou = None, self.config.match_iou
-        for k, (_, lost_box, _) in enumerate(self._lost):
-            overlap = float(box_iou(box, lost_box[None])[0])
+        for k, (_, places, _) in enumerate(self._lost):
+            overlap = float(box_iou(box, places).max())
             if overlap >= best_iou:
                 best, best_iou = k, overlap
         if best is not None:
@@ -342,6 +363,15 @@ class Tracker:
             box=np.asarray(box, dtype=np.float64),
             detected=detected,
         )
+
+
+def _signature(crop: np.ndarray) -> np.ndarray:
+    """A zero-mean, unit-variance 24x24 grey thumbnail of the middle of a crop."""
+    side = crop.shape[0]
+    middle = crop[side // 6 : side - side // 6, side // 6 : side - side // 6]
+    grey = cv2.resize(middle.mean(axis=2, dtype=np.float32), (24, 24), interpolation=cv2.INTER_AREA)
+    grey -= grey.mean()
+    return grey / max(float(grey.std()), 1e-3)
 
 
 def _overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float) -> bool:

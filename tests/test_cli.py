@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from morph3d.cli import main
@@ -59,3 +60,39 @@ def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> N
          "--weights", str(tmp_path / "missing.pt")]
     )  # fmt: skip
     assert code == 2 and "scripts/train.py" in capsys.readouterr().err
+
+
+def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path) -> None:
+    from morph3d.video import VideoReader, VideoWriter
+
+    clip = tmp_path / "clip.mp4"
+    source = VideoReader(shared_data / "videos" / "d0.mp4")
+    with VideoWriter(clip, source.fps, (source.width, source.height)) as writer:
+        for frame in source:
+            if frame.index == 12:
+                break
+            writer.write(frame.image)
+    out, report = tmp_path / "out" / "tracked.mp4", tmp_path / "out" / "tracked.json"
+    assert main(["track", str(clip), "-o", str(out), "--json", str(report)]) == 0
+    video = VideoReader(out)
+    assert (video.fps, video.width, video.height) == (source.fps, source.width, source.height)
+    assert sum(1 for _ in video) == 12
+    data = json.loads(report.read_text())
+    assert data["fps"] == source.fps and data["frames_decoded"] == 12
+    assert data["skipped_frames"] == [] and data["tracker"]["smooth"] == "vertices"
+    assert [frame["index"] for frame in data["frames"]] == list(range(12))
+    for frame in data["frames"]:
+        (face,) = frame["faces"]
+        assert face["id"] == 0 and len(face["box"]) == 4 and len(face["params"]) == 62
+        landmarks = np.array(face["landmarks"])
+        assert landmarks.shape == (68, 3) and len(face["pose"]) == 3
+        assert (landmarks[:, :2] > 0).all() and (landmarks[:, :2] < 512).all()
+    assert data["frames"][0]["faces"][0]["detected"] is True
+
+
+def test_track_refuses_a_non_video(tmp_path: Path, capsys) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("nope")
+    assert main(["track", str(junk), "-o", str(tmp_path / "out.mp4")]) == 2
+    assert "cannot open" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()

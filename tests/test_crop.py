@@ -40,3 +40,18 @@ def test_mismatched_batch_is_refused() -> None:
 
     with pytest.raises(ValueError, match="match the points"):
         crop_to_image(np.zeros((3, 68, 3)), np.zeros((3, 1, 4)))
+
+
+def test_params_fold_into_image_pixels(tiny_model, random_params) -> None:
+    from morph3d.crop import params_to_crop, params_to_image
+
+    boxes = np.array([[10.0, 20, 130, 140], [0, 0, 60, 60], [-5, 3, 90, 98], [7, 7, 8, 9]])
+    image_params = params_to_image(random_params, boxes)
+    np.testing.assert_allclose(
+        tiny_model.decode(image_params),
+        crop_to_image(tiny_model.decode(random_params), boxes),
+        rtol=1e-9,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(image_params[:, 12:], random_params[:, 12:])
+    np.testing.assert_allclose(params_to_crop(image_params, boxes), random_params, rtol=1e-12)

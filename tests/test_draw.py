@@ -38,3 +38,20 @@ def test_pose_axes_point_along_the_rotation() -> None:
     green = out[..., 1] > 150
     assert red[50, 80] and not red[50, 20]  # x axis: to the right
     assert green[20, 50] and not green[80, 50]  # y axis: up in the image (y-up frame)
+
+
+def test_wireframe_draws_front_facing_grid_lines(tiny_model) -> None:
+    from morph3d.crop import crop_to_image
+    from morph3d.draw import draw_wireframe
+
+    params = tiny_model.layout.mean.copy()
+    vertices = crop_to_image(tiny_model.decode(params), np.array([0.0, 0.0, 120.0, 120.0]))
+    image = np.zeros((120, 120, 3), dtype=np.uint8)
+    grid, triangles = tiny_model.grid, tiny_model.triangles
+    out = draw_wireframe(image, vertices, grid, triangles, color=(0, 255, 0), step=1)
+    assert image.max() == 0 and out[..., 1].max() > 0 and out[..., 0].max() == 0
+    middle = (vertices[grid[0, 0], :2] + vertices[grid[0, 1], :2]) / 2  # on the first row's edge
+    assert out[round(middle[1]), round(middle[0]), 1] > 0
+    # the same surface seen from behind (x mirrored) faces away and is not drawn
+    mirrored = vertices * np.array([-1.0, 1.0, 1.0]) + np.array([120.0, 0.0, 0.0])
+    assert draw_wireframe(image, mirrored, grid, triangles).max() == 0

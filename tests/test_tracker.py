@@ -1,0 +1,112 @@
+"""The tracker on synthetic videos made from real photos: motion, loss, ids, smoothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from morph3d.api import Reconstructor
+from morph3d.crop import crop_to_image
+from morph3d.image import read_image
+from morph3d.metrics import jitter, landmark_box_size
+from morph3d.synthetic import lissajous_path, moving_frames, still_frames
+from morph3d.tracker import Tracker, TrackerConfig
+
+
+@pytest.fixture(scope="module")
+def reconstructor() -> Reconstructor:
+    return Reconstructor()
+
+
+@pytest.fixture(scope="module")
+def portrait(shared_data: Path) -> np.ndarray:
+    """A 320x320 head-and-shoulders picture (face about 100 px)."""
+    photo = read_image(shared_data / "photos" / "obama.jpg")
+    return cv2.resize(photo[80:960, 10:890], (320, 320), interpolation=cv2.INTER_AREA)
+
+
+def test_follows_a_moving_face(reconstructor, portrait) -> None:
+    shifts = lissajous_path(45, 30.0, amplitude=30.0, period=1.5)
+    tracker = Tracker(reconstructor=reconstructor)
+    tracks = [tracker.update(frame) for frame in moving_frames(portrait, shifts)]
+    assert all(len(faces) == 1 and faces[0].id == 0 for faces in tracks)
+    assert [faces[0].detected for faces in tracks] == [True] + [False] * 44
+    assert tracker.lost_tracks == 0
+    raw = np.array([faces[0].raw_landmarks for faces in tracks])
+    smooth = np.array([faces[0].landmarks for faces in tracks])
+    size = float(np.median(landmark_box_size(raw)))
+    for points, tolerance in ((raw, 0.04), (smooth, 0.06)):
+        motion = points[:, :, :2].mean(axis=1) - points[0, :, :2].mean(axis=0)
+        error = np.linalg.norm(motion - (shifts - shifts[0]), axis=1)
+        assert error.max() < tolerance * size, (error.max(), size)
+
+
+def test_filter_steadies_a_still_face(reconstructor, portrait) -> None:
+    frames = still_frames(portrait, 40)
+    runs = {}
+    for smooth in ("none", "vertices", "params"):
+        tracker = Tracker(TrackerConfig(smooth=smooth), reconstructor)
+        runs[smooth] = np.array([tracker.update(frame)[0].landmarks for frame in frames])
+    raw = jitter(runs["none"])
+    assert raw > 0
+    assert jitter(runs["vertices"]) < 0.5 * raw and jitter(runs["params"]) < 0.5 * raw
+
+
+def test_outputs_agree(reconstructor, portrait) -> None:
+    model = reconstructor.model
+    for smooth in ("none", "params"):
+        tracker = Tracker(TrackerConfig(smooth=smooth), reconstructor)
+        for frame in still_frames(portrait, 4):
+            face = tracker.update(frame)[0]
+            # the reported parameters decode, in the box's crop frame, to the landmarks and mesh
+            decoded = crop_to_image(model.decode(face.params), face.box)
+            np.testing.assert_allclose(decoded[model.landmark_indices], face.landmarks, atol=1e-3)
+            np.testing.assert_allclose(decoded[: len(face.vertices)], face.vertices, atol=1e-3)
+        if smooth == "none":
+            np.testing.assert_allclose(face.landmarks, face.raw_landmarks, atol=1e-3)
+    assert face.vertices.shape == (reconstructor.n_surface, 3) and face.pose.shape == (3,)
+
+
+def test_a_vanishing_face_is_dropped_and_keeps_its_id(reconstructor, portrait) -> None:
+    grey = np.full_like(portrait, 128)
+    frames = still_frames(portrait, 5) + [grey] * 5 + still_frames(portrait, 5, seed=1)
+    tracker = Tracker(reconstructor=reconstructor)
+    ids = [[face.id for face in tracker.update(frame)] for frame in frames]
+    assert ids == [[0]] * 5 + [[]] * 5 + [[0]] * 5
+    assert tracker.lost_tracks == 1
+    # with no memory of lost tracks, the returning face gets a new id
+    tracker = Tracker(replace(TrackerConfig(), memory=0.05), reconstructor)
+    ids = [[face.id for face in tracker.update(frame)] for frame in frames]
+    assert ids[-1] == [1]
+
+
+def test_a_face_that_leaves_the_frame(reconstructor, portrait) -> None:
+    shifts = np.stack([np.linspace(0, 480, 30), np.zeros(30)], axis=1)
+    wide = np.zeros((320, 640, 3), np.uint8)
+    wide[:, 160:480] = portrait  # face in the middle; it slides out to the right
+    frames = []
+    for dx, _ in shifts:
+        matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, 0.0]])
+        frames.append(cv2.warpAffine(wide, matrix, (640, 320)))
+    tracker = Tracker(reconstructor=reconstructor)
+    counts = [len(tracker.update(frame)) for frame in frames]
+    assert counts[0] == 1 and counts[-1] == 0
+    first_gone = counts.index(0)
+    assert all(c == 0 for c in counts[first_gone:]) and tracker.lost_tracks == 0
+
+
+def test_two_faces_keep_their_ids(reconstructor, shared_data: Path) -> None:
+    photo = read_image(shared_data / "photos" / "two_people.jpg")
+    tracker = Tracker(reconstructor=reconstructor)
+    left_ids = set()
+    for frame in still_frames(photo, 8):
+        faces = tracker.update(frame)
+        assert [face.id for face in faces] == [0, 1]
+        left_ids.add(min(faces, key=lambda face: face.box[0]).id)
+    assert len(left_ids) == 1 and tracker.track_ids == [0, 1]
+    tracker.reset()
+    assert tracker.track_ids == []
