@@ -67,7 +67,9 @@ def test_scale_makes_beta_size_free() -> None:
     outputs = []
     for size in (1.0, 2.0):
         smoother = OneEuroFilter(FilterConfig(0.5, 5.0, 1.0))
-        outputs.append([smoother(np.array(size * x), t, size) for x, t in zip(path, times, strict=True)])
+        outputs.append(
+            [smoother(np.array(size * x), t, size) for x, t in zip(path, times, strict=True)]
+        )
     np.testing.assert_allclose(np.array(outputs[1]), 2 * np.array(outputs[0]), rtol=1e-12)
 
 
