@@ -5,13 +5,16 @@ The package is layered; a module imports only from its own layer or lower ones:
 ====  =====================================================================================
 0     ``errors``, ``paths``, ``annotations`` (file readers), ``_array``
 1     core: ``params``, ``pose``, ``crop``, ``mesh``, ``model`` (file format + numpy
-      decoder), ``decoder`` (torch), ``losses``, ``metrics``, ``marching``, ``fitting``
-2     ``image`` (reading, cropping), ``datasets`` (finding annotated faces), ``targets``
+      decoder), ``decoder`` (torch), ``losses``, ``metrics``, ``marching``, ``fitting``,
+      ``filters`` (the 1€ filter)
+2     ``image`` (reading, cropping), ``video`` (reading, writing), ``synthetic`` (test videos
+      from a photo), ``datasets`` (finding annotated faces), ``targets``
       (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at),
       ``augment``, ``network``, ``training``, ``predict`` (torch), ``onnx_export``,
       ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``
 3     ``detect`` (face detectors)
-4     ``api`` (``reconstruct``, ``Reconstructor``), ``cli`` (the ``morph3d`` command)
+4     ``api`` (``reconstruct``, ``Reconstructor``), ``tracker`` (``Tracker``), ``bench``,
+      ``cli`` (the ``morph3d`` command)
 ====  =====================================================================================
 
 ``import morph3d`` is light: it loads none of torch, cv2, onnxruntime or pyrender. Names below

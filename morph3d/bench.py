@@ -29,7 +29,7 @@ from morph3d.detect import crop_box_from_detection
 from morph3d.image import crop_image, read_image
 from morph3d.runtime import physical_cores
 
-__all__ = ["run_benchmark"]
+__all__ = ["machine_info", "run_benchmark"]
 
 
 def _times(function: Callable[[], Any], repeats: int) -> list[float]:
@@ -116,6 +116,25 @@ def _stage_times(
     }
 
 
+def machine_info(threads: int | None = None) -> dict[str, Any]:
+    """The machine a benchmark ran on: processor, cores, Python, inference threads."""
+    processor = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "processor": processor,
+        "logical_cpus": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "threads": threads or physical_cores(),
+        "python": platform.python_version(),
+    }
+
+
 def run_benchmark(
     photos: Sequence[Path], weights: Sequence[Path], repeats: int = 50, threads: int = 2
 ) -> dict[str, Any]:
@@ -123,13 +142,7 @@ def run_benchmark(
     images = [read_image(path) for path in photos]
     standard = [_letterbox(image) for image in images]
     report: dict[str, Any] = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "logical_cpus": os.cpu_count(),
-            "physical_cores": physical_cores(),
-            "threads": threads,
-            "python": platform.python_version(),
-        },
+        "machine": machine_info(threads),
         "photos": [str(path) for path in photos],
         "repeats": repeats,
         "networks": {},

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
+    "EYES_68",
     "YAW_BIN_EDGES",
     "YawBinSummary",
     "acceleration_jitter",
@@ -195,21 +196,31 @@ def track_lag(estimate: np.ndarray, truth: np.ndarray, max_lag: float = 10.0) ->
 
 
 #: 0-based 68-point indices of each eye: corners (outer, inner) and two upper/lower lid pairs.
-_EYES = (
+EYES_68 = (
     ((36, 39), ((37, 41), (38, 40))),
     ((42, 45), ((43, 47), (44, 46))),
 )
 
+EyeIndices = tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]
 
-def eye_aperture(landmarks: np.ndarray) -> np.ndarray:
-    """Eyelid opening over eye width for ``(..., 68, 2|3)`` landmarks: ``(..., 2)`` (the eyes
-    of points 36-41 and 42-47), the mean of the two upper-to-lower lid distances over the
-    corner-to-corner distance."""
+
+def eye_aperture(landmarks: np.ndarray, eyes: EyeIndices = EYES_68) -> np.ndarray:
+    """Eyelid opening over eye width, per eye: ``(..., n_eyes)``.
+
+    For each eye, the mean of its upper-to-lower lid distances over its corner-to-corner
+    distance (the "eye aspect ratio").
+
+    Args:
+        landmarks: ``(..., n, 2|3)`` landmarks.
+        eyes: Per eye ``((corner, corner), ((upper, lower), ...))`` point indices; the default
+            is the 68-point scheme (points 36-41 and 42-47).
+    """
     points = np.asarray(landmarks, dtype=np.float64)[..., :2]
-    if points.shape[-2] != 68:
-        raise ValueError(f"expected 68 landmarks, got {points.shape}")
+    largest = max(max(corners + tuple(i for pair in lids for i in pair)) for corners, lids in eyes)
+    if points.shape[-2] <= largest:
+        raise ValueError(f"expected more than {largest} landmarks, got {points.shape}")
     out = []
-    for (a, b), lids in _EYES:
+    for (a, b), lids in eyes:
         width = np.linalg.norm(points[..., a, :] - points[..., b, :], axis=-1)
         opening = np.mean(
             [np.linalg.norm(points[..., u, :] - points[..., d, :], axis=-1) for u, d in lids],

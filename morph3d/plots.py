@@ -1,4 +1,5 @@
-"""Plots people look at: training curves and cumulative error distributions (layer 2).
+"""Plots people look at: training curves, cumulative error distributions, tracking steadiness
+and eye aperture over time (layer 2).
 
 matplotlib is imported here only, with its non-interactive Agg backend.
 """
@@ -13,7 +14,7 @@ import numpy as np
 
 from morph3d.files import atomic_path
 
-__all__ = ["plot_ced", "plot_training_curves"]
+__all__ = ["plot_ced", "plot_eye_aperture", "plot_steadiness", "plot_training_curves"]
 
 
 def _pyplot():
@@ -85,5 +86,60 @@ def plot_ced(
     axis.set(xlabel="NME (%)", ylabel="share of faces", title=title, xlim=(0, limit), ylim=(0, 1))
     axis.grid(alpha=0.3)
     axis.legend(loc="lower right")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_steadiness(
+    panels: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    fps: float,
+    ylabel: str = "x (px)",
+) -> Path:
+    """One panel per test (e.g. still and moving), each with one curve per track.
+
+    Args:
+        panels: Panel title -> (curve label -> ``(T,)`` values per frame).
+        path: Output image.
+        fps: Frame rate, for the time axis.
+        ylabel: Label of the value axis.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for axis, (title, curves) in zip(axes[0], panels.items(), strict=True):
+        for label, values in curves.items():
+            values = np.asarray(values, dtype=np.float64)
+            style = {"color": "black", "lw": 1.0, "ls": "--"} if label == "truth" else {"lw": 1.0}
+            axis.plot(np.arange(len(values)) / fps, values, label=label, **style)
+        axis.set(xlabel="time (s)", ylabel=ylabel, title=title)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_eye_aperture(
+    clips: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    fps: Mapping[str, float],
+) -> Path:
+    """Eye aperture over time, one row per clip, one curve per tracker.
+
+    Args:
+        clips: Clip name -> (tracker label -> ``(T,)`` aperture, NaN where no face).
+        path: Output image.
+        fps: Clip name -> frame rate.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(len(clips), 1, figsize=(10, 1.9 * len(clips)), squeeze=False)
+    for axis, (name, curves) in zip(axes[:, 0], clips.items(), strict=True):
+        for label, values in curves.items():
+            values = np.asarray(values, dtype=np.float64)
+            axis.plot(np.arange(len(values)) / fps[name], values, label=label, lw=0.9)
+        axis.set_ylabel(f"{name}\naperture")
+        axis.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
+    axes[0, 0].set_title("eye aperture (eyelid distance / eye width, both eyes averaged)")
+    axes[-1, 0].set_xlabel("time (s)")
     figure.tight_layout()
     return _save(figure, path)
