@@ -67,6 +67,8 @@ class Reconstructor:
         refine: Passes that re-crop from the predicted landmarks and predict again (default 0,
             see the module docstring).
         threads: Inference threads (default: the physical cores).
+        spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
+            cores; turn it off when other heavy work (rendering) shares the frame.
 
     Raises:
         ModelNotFoundError: a model, weights or detector file is missing (the message names
@@ -81,6 +83,7 @@ class Reconstructor:
         runtime: Runtime = "onnx",
         refine: int = 0,
         threads: int | None = None,
+        spin: bool = True,
     ) -> None:
         self.model: MorphableModel = load_model(model)
         self.runtime = runtime
@@ -92,7 +95,7 @@ class Reconstructor:
             from morph3d.runtime import OnnxPredictor
 
             default = DEFAULT_WEIGHTS.replace(".pt", ".onnx")
-            self.predictor: Any = OnnxPredictor(weights_path(weights, default), threads)
+            self.predictor: Any = OnnxPredictor(weights_path(weights, default), threads, spin)
         elif runtime == "torch":
             import torch
 
