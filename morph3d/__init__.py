@@ -11,10 +11,11 @@ The package is layered; a module imports only from its own layer or lower ones:
       from a photo), ``datasets`` (finding annotated faces), ``targets``
       (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at),
       ``augment``, ``network``, ``training``, ``predict`` (torch), ``onnx_export``,
-      ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``
+      ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``, ``effects`` (AR effects and
+      their anchoring)
 3     ``detect`` (face detectors)
-4     ``api`` (``reconstruct``, ``Reconstructor``), ``tracker`` (``Tracker``), ``bench``,
-      ``cli`` (the ``morph3d`` command)
+4     ``api`` (``reconstruct``, ``Reconstructor``), ``tracker`` (``Tracker``), ``bench``
+5     ``render`` (pyrender AR: ``AR``, ``Renderer``), ``cli`` (the ``morph3d`` command)
 ====  =====================================================================================
 
 ``import morph3d`` is light: it loads none of torch, cv2, onnxruntime or pyrender. Names below

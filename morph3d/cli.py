@@ -292,6 +292,72 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ar(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from morph3d.image import read_image, write_image
+    from morph3d.render import AR, augment_video
+    from morph3d.video import VideoReader, is_video
+
+    if args.camera is None and args.input is None:
+        print("morph3d: error: give an INPUT image or video, or --camera N", file=sys.stderr)
+        return 2
+    if args.camera is None and args.output is None:
+        print("morph3d: error: -o OUTPUT is required for a file input", file=sys.stderr)
+        return 2
+    if args.camera is not None and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        print("morph3d: error: --camera needs a display for its preview window", file=sys.stderr)
+        return 2
+    config = _tracker_config(args)
+    options = {"config": config, "weights": args.weights, "detector": args.detector}
+    if args.camera is not None:
+        return _ar_camera(AR(args.effect, shading=args.shading, **options), args.camera)
+    if not is_video(args.input):
+        image = read_image(args.input)
+        ar = AR(args.effect, shading=args.shading, **options)
+        write_image(args.output, ar(image))
+        faces = len(ar.tracker.track_ids)
+        print(f"{args.effect} on {faces} face{'s' * (faces != 1)}: {args.output}")
+        return 0
+    video = VideoReader(args.input)
+    ar = AR(args.effect, shading=args.shading, fps=video.fps, **options)
+    times = augment_video(video, args.output, ar, tqdm)
+    if video.failed:
+        print(f"morph3d: {video.failure_report()}", file=sys.stderr)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in times.per_frame_ms().items())
+    print(f"{times.frames} frames at {times.fps():.1f} fps into {args.output}")
+    print(f"ms per frame: {stages}")
+    return 0
+
+
+def _ar_camera(ar: Any, index: int) -> int:
+    """Live preview of a webcam with the effect; q or Esc quits."""
+    import cv2
+
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        print(f"morph3d: error: cannot open camera {index}", file=sys.stderr)
+        return 2
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            out = ar(frame, channel_order="bgr")
+            cv2.imshow("morph3d ar (q quits)", cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                break
+    finally:
+        capture.release()
+        cv2.destroyAllWindows()
+        ar.close()
+    return 0
+
+
 def _add_smoothing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smooth", default="vertices", choices=["vertices", "params", "none"],
@@ -364,6 +430,18 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--json", type=Path, help="per-frame faces (id, box, landmarks, pose)")
     _add_smoothing_options(track)
     track.set_defaults(run=_track)
+
+    ar = commands.add_parser("ar", help="3D effects on the faces of a video, image or webcam")
+    ar.add_argument("input", nargs="?", type=Path, help="video (.mp4, ...) or image")
+    ar.add_argument("--effect", default="dog", help="dog, glasses, hat, or an effect's .glb")
+    ar.add_argument("-o", "--output", type=Path, help="output video, or PNG for an image")
+    ar.add_argument("--camera", type=int, help="live preview of webcam N (needs a display)")
+    ar.add_argument(
+        "--shading", default="baked", choices=["baked", "pbr"],
+        help="per-vertex lighting (fast on a CPU) or pyrender's PBR shader (better on a GPU)",
+    )  # fmt: skip
+    _add_smoothing_options(ar)
+    ar.set_defaults(run=_ar)
     return parser
 
 

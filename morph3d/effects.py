@@ -61,7 +61,9 @@ RIGID_LANDMARKS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
 Role = Literal["visible", "occluder"]
 
 
-def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def similarity_transform(
+    source: np.ndarray, target: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     """The least-squares similarity ``target ≈ scale * rotation @ source + translation``.
 
     Umeyama's closed form (a proper rotation, no reflection).
@@ -205,26 +207,25 @@ def load_effect(effect: str | os.PathLike[str], model: MorphableModel) -> Effect
     for path in (glb, spec_path):
         if not path.is_file():
             raise ModelNotFoundError(
-                f"no effect file {path}; shipped effects: {', '.join(EFFECTS)} "
-                "(python scripts/make_effects.py writes them)"
+                path, "python scripts/make_effects.py (shipped: dog, glasses, hat)"
             )
     try:
         spec = json.loads(spec_path.read_text())
         parts_spec = spec["parts"]
     except (ValueError, KeyError, TypeError) as error:
-        raise ModelFormatError(f"{spec_path}: not an effect description ({error})") from error
+        raise ModelFormatError(spec_path, f"not an effect description ({error})") from error
     scene = trimesh.load(glb, force="scene")
     space = FaceSpace.of(model)
     parts = []
     for name, part in parts_spec.items():
         if name not in scene.geometry:
-            raise ModelFormatError(f"{spec_path}: part {name!r} is not a mesh of {glb.name}")
+            raise ModelFormatError(spec_path, f"part {name!r} is not a mesh of {glb.name}")
         role = part.get("role", "visible")
         if role not in ("visible", "occluder"):
-            raise ModelFormatError(f"{spec_path}: part {name!r} has unknown role {role!r}")
+            raise ModelFormatError(spec_path, f"part {name!r} has unknown role {role!r}")
         try:
             anchor = space.anchor_vertices(part.get("anchor", {}))
         except (IndexError, TypeError, ValueError) as error:
-            raise ModelFormatError(f"{spec_path}: bad anchor of {name!r} ({error})") from error
+            raise ModelFormatError(spec_path, f"bad anchor of {name!r} ({error})") from error
         parts.append(EffectPart(name, scene.geometry[name], anchor, role))
     return Effect(spec.get("name", glb.stem), tuple(parts), space, spec.get("description", ""))

@@ -286,7 +286,8 @@ class BakedPart:
             shininess, 512
         )
         rgb = self.color * (0.45 + 0.75 * diffuse[:, None]) + 0.6 * highlight[:, None]
-        return np.concatenate([np.clip(rgb, 0, 1), np.full((len(rgb), 1), self.alpha)], axis=1)
+        # alpha lives in the material (which makes pyrender blend); the shader multiplies both
+        return np.concatenate([np.clip(rgb, 0, 1), np.ones((len(rgb), 1))], axis=1)
 
     def mesh(self, pose: np.ndarray) -> Any:
         """A pyrender mesh lit for ``pose`` (its rotation; the pose itself goes on the node)."""

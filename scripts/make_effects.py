@@ -64,7 +64,9 @@ def ellipsoid(
     return finish(mesh, look)
 
 
-def rod(start: tuple[float, ...], end: tuple[float, ...], radius: float, look: Any) -> trimesh.Trimesh:
+def rod(
+    start: tuple[float, ...], end: tuple[float, ...], radius: float, look: Any
+) -> trimesh.Trimesh:
     """A cylinder from ``start`` to ``end`` with rounded (spherical) ends."""
     mesh = trimesh.creation.capsule(
         height=float(np.linalg.norm(np.subtract(end, start))), radius=radius, count=[12, 12]
@@ -81,6 +83,13 @@ def rotation_z(degrees: float) -> np.ndarray:
     angle = np.radians(degrees)
     return np.array(
         [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+
+
+def rotation_y(degrees: float) -> np.ndarray:
+    angle = np.radians(degrees)
+    return np.array(
+        [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
     )
 
 
@@ -106,13 +115,14 @@ def dog() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     parts, spec = {}, {}
     parts["nose"] = ellipsoid((0.0, -0.36, 0.56), (0.17, 0.115, 0.11), nose)
     spec["nose"] = {"anchor": {"landmarks": [30]}, "note": "follows the nose tip"}
-    for side, sign, column in (("left", -1, 10), ("right", 1, 53)):
-        tilt = rotation_z(sign * 28) @ rotation_x(-12)
-        centre = (sign * 0.86, 0.93, -0.40)
-        parts[f"{side}_ear"] = ellipsoid(centre, (0.22, 0.46, 0.08), fur, tilt)
-        inner_centre = tuple(np.add(centre, tilt @ np.array([0.0, -0.02, 0.06])))
-        parts[f"{side}_inner_ear"] = ellipsoid(inner_centre, (0.13, 0.33, 0.03), inner, tilt)
-        anchor = {"grid": [[0, column]], "note": "top of the forehead grid row"}
+    for side, sign, column in (("left", -1, 8), ("right", 1, 55)):
+        # floppy: hanging beside the head, the lower end flaring out, the inside turned forward
+        tilt = rotation_z(sign * 18) @ rotation_y(sign * 40)
+        centre = (sign * 1.02, 0.42, -0.42)
+        parts[f"{side}_ear"] = ellipsoid(centre, (0.24, 0.58, 0.08), fur, tilt)
+        inner_centre = tuple(np.add(centre, tilt @ np.array([0.0, 0.02, 0.055])))
+        parts[f"{side}_inner_ear"] = ellipsoid(inner_centre, (0.14, 0.42, 0.035), inner, tilt)
+        anchor = {"grid": [[0, column]], "note": "outer end of the forehead grid's top row"}
         spec[f"{side}_ear"] = {"anchor": anchor}
         spec[f"{side}_inner_ear"] = {"anchor": anchor}
     parts["head"] = head_proxy()
@@ -163,11 +173,12 @@ def hat() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
         mesh.apply_transform(transform)
         return mesh
 
-    brim = placed(trimesh.creation.cylinder(radius=1.0, height=0.05, sections=64), (0, 1.05, -0.95))
-    crown_centre = tuple(np.add((0, 1.05, -0.95), tilt @ np.array([0.0, 0.5, 0.0])))
-    crown = placed(trimesh.creation.cylinder(radius=0.64, height=1.0, sections=64), crown_centre)
-    band_centre = tuple(np.add((0, 1.05, -0.95), tilt @ np.array([0.0, 0.11, 0.0])))
-    band = placed(trimesh.creation.cylinder(radius=0.655, height=0.17, sections=64), band_centre)
+    base = (0.0, 0.95, -0.9)  # middle of the brim, resting on the upper head
+    brim = placed(trimesh.creation.cylinder(radius=1.0, height=0.05, sections=64), base)
+    crown_centre = tuple(np.add(base, tilt @ np.array([0.0, 0.5, 0.0])))
+    crown = placed(trimesh.creation.cylinder(radius=0.66, height=1.0, sections=64), crown_centre)
+    band_centre = tuple(np.add(base, tilt @ np.array([0.0, 0.11, 0.0])))
+    band = placed(trimesh.creation.cylinder(radius=0.675, height=0.17, sections=64), band_centre)
     parts["hat"] = finish(trimesh.util.concatenate([brim, crown]), felt)
     spec["hat"] = {"anchor": anchor}
     parts["band"] = finish(band, ribbon)

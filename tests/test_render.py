@@ -1,0 +1,146 @@
+"""The AR renderer: pixels read back from EGL renders, occlusion, compositing, whole frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyrender
+import pytest
+import trimesh
+
+from morph3d.cli import main
+from morph3d.image import read_image
+from morph3d.render import AR, BakedPart, Renderer, composite, image_to_scene
+from morph3d.video import VideoReader, VideoWriter
+
+
+def _box(color: tuple[float, float, float, float], extents: float = 20.0) -> trimesh.Trimesh:
+    mesh = trimesh.creation.box(extents=(extents,) * 3)
+    mesh.visual = trimesh.visual.TextureVisuals(
+        material=trimesh.visual.material.PBRMaterial(
+            baseColorFactor=[round(255 * c) for c in color],
+            roughnessFactor=0.8,
+            alphaMode="BLEND" if color[3] < 1 else "OPAQUE",
+        )
+    )
+    return mesh
+
+
+def _at(x: float, y: float, z: float) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, 3] = [x, y, z]
+    return pose
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(160, 120)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_an_object_lands_where_its_projection_says(renderer, flat) -> None:
+    box = _box((0.9, 0.1, 0.1, 1.0))
+    pose = _at(50.0, -40.0, 0.0)  # scene (50, -40): image column 50, row 40
+    mesh = BakedPart(box).mesh(pose) if flat else pyrender.Mesh.from_trimesh(box)
+    layer = renderer.render([(mesh, pose)], flat=flat)
+    alpha = layer[..., 3]
+    # the cube's face spans x 40..60, y 30..50: edge pixels are half covered
+    assert alpha[31:50, 41:60].min() == 255
+    assert alpha[:, :39].max() == 0 and alpha[:, 62:].max() == 0
+    assert alpha[:29].max() == 0 and alpha[52:].max() == 0
+    assert 80 < alpha[40, 40] < 180 and 80 < alpha[30, 50] < 180  # anti-aliased
+    red = layer[40, 50, :3].astype(int)
+    assert red[0] > 2 * red[1] and red[0] > 2 * red[2]
+
+
+def test_what_is_behind_the_face_is_hidden(renderer) -> None:
+    # an occluding square over image columns 30..70, rows 20..60, at depth z = 5
+    square = image_to_scene(np.array([[30, 20, 5], [70, 20, 5], [70, 60, 5], [30, 60, 5.0]]))
+    triangles = np.array([[0, 2, 1], [0, 3, 2]])  # counter-clockwise seen from +z (y up)
+    behind = _box((0.1, 0.8, 0.1, 1.0))
+    pose = _at(70.0, -40.0, -20.0)  # spans columns 60..80, behind the square
+    layer = renderer.render(
+        [(BakedPart(behind).mesh(pose), pose)], [((square, triangles), np.eye(4))], flat=True
+    )
+    alpha = layer[..., 3]
+    assert alpha[35:46, 61:69].max() == 0  # under the square: hidden
+    assert alpha[35:46, 72:79].min() == 255  # beside it: shown
+    front = _at(70.0, -40.0, 30.0)
+    layer = renderer.render(
+        [(BakedPart(behind).mesh(front), front)], [((square, triangles), np.eye(4))], flat=True
+    )
+    assert layer[35:46, 61:79, 3].min() == 255  # in front of it: shown everywhere
+
+
+def test_tinted_glass_keeps_its_alpha(renderer) -> None:
+    glass = _box((0.2, 0.4, 1.0, 0.35))
+    pose = _at(80.0, -60.0, 0.0)
+    layer = renderer.render([(BakedPart(glass).mesh(pose), pose)], flat=True)
+    alpha = int(layer[60, 80, 3])
+    assert abs(alpha - 0.35 * 255) <= 3  # not 0.35 squared, as plain blending would give
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    out = composite(frame, layer)
+    assert out[60, 80, 0] < 200 and out[60, 80, 2] > out[60, 80, 0]  # tinted blue
+
+
+def test_composite_is_premultiplied_over() -> None:
+    frame = np.full((4, 4, 3), 200, np.uint8)
+    layer = np.zeros((4, 4, 4), np.uint8)
+    layer[1, 2] = (64, 0, 0, 128)  # half covered by a dark red
+    out = composite(frame, layer)
+    kept = round(200 * (1 - 128 / 255))
+    assert out[1, 2].tolist() == [kept + 64, kept, kept]
+    assert np.array_equal(np.delete(out.reshape(-1, 3), 6, axis=0), np.full((15, 3), 200))
+    assert np.array_equal(composite(frame, np.zeros_like(layer)), frame)
+
+
+@pytest.fixture(scope="module")
+def portrait(shared_data: Path) -> np.ndarray:
+    photo = read_image(shared_data / "photos" / "obama.jpg")
+    return cv2.resize(photo[80:960, 10:890], (320, 320), interpolation=cv2.INTER_AREA)
+
+
+def test_effects_sit_on_a_real_face(portrait) -> None:
+    ar = AR("dog")
+    out = ar(portrait)
+    (face,) = ar.tracker.update(portrait)
+    x, y = np.round(face.landmarks[30, :2]).astype(int)  # nose tip
+    assert out[y, x].max() < 60 and portrait[y, x].mean() > 80  # the black dog nose is there
+    changed = np.abs(out.astype(int) - portrait).sum(axis=2) > 30
+    columns = np.nonzero(changed)[1]
+    box = face.box
+    assert box[0] - 20 < columns.min() and columns.max() < box[2] + 20  # near the head only
+    ar.close()
+
+
+def test_a_frame_without_a_face_is_unchanged() -> None:
+    ar = AR("hat")
+    grey = np.full((96, 128, 3), 128, np.uint8)
+    assert np.array_equal(ar(grey), grey)
+    ar.close()
+
+
+def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, capsys) -> None:
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out" / "face_glasses.png"
+    assert main(["ar", str(image), "--effect", "glasses", "-o", str(out)]) == 0
+    result = read_image(out)
+    assert result.shape == portrait.shape and np.abs(result.astype(int) - portrait).max() > 60
+    clip = tmp_path / "clip.mp4"
+    source = VideoReader(shared_data / "videos" / "d11.mp4")
+    with VideoWriter(clip, source.fps, (source.width, source.height)) as writer:
+        for frame in source:
+            if frame.index == 8:
+                break
+            writer.write(frame.image)
+    video_out = tmp_path / "out" / "clip_hat.mp4"
+    assert main(["ar", str(clip), "--effect", "hat", "-o", str(video_out)]) == 0
+    written = VideoReader(video_out)
+    assert written.fps == source.fps and sum(1 for _ in written) == 8
+    assert "ms per frame" in capsys.readouterr().out
+    assert main(["ar", str(clip), "--effect", "wings", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert not (tmp_path / "x.mp4").exists()
+    assert main(["ar", "--effect", "dog"]) == 2
