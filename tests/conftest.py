@@ -87,3 +87,16 @@ def load_script(relative: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def short_clip(source: Path, path: Path, frames: int) -> Path:
+    """Copy the first ``frames`` frames of a video into ``path`` (same fps and size)."""
+    from morph3d.video import VideoReader, VideoWriter
+
+    video = VideoReader(source)
+    with VideoWriter(path, video.fps, (video.width, video.height)) as writer:
+        for frame in video:
+            if frame.index == frames:
+                break
+            writer.write(frame.image)
+    return path

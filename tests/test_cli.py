@@ -8,6 +8,8 @@ import pytest
 
 from morph3d.cli import main
 
+from .conftest import short_clip
+
 
 def test_info_describes_a_model(tiny_model, tmp_path: Path, capsys) -> None:
     path = tiny_model.save(tmp_path / "tiny.npz")
@@ -63,15 +65,10 @@ def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> N
 
 
 def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path) -> None:
-    from morph3d.video import VideoReader, VideoWriter
+    from morph3d.video import VideoReader
 
-    clip = tmp_path / "clip.mp4"
     source = VideoReader(shared_data / "videos" / "d0.mp4")
-    with VideoWriter(clip, source.fps, (source.width, source.height)) as writer:
-        for frame in source:
-            if frame.index == 12:
-                break
-            writer.write(frame.image)
+    clip = short_clip(source.path, tmp_path / "clip.mp4", 12)
     out, report = tmp_path / "out" / "tracked.mp4", tmp_path / "out" / "tracked.json"
     assert main(["track", str(clip), "-o", str(out), "--json", str(report)]) == 0
     video = VideoReader(out)

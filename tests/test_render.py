@@ -13,7 +13,9 @@ import trimesh
 from morph3d.cli import main
 from morph3d.image import read_image
 from morph3d.render import AR, BakedPart, Renderer, composite, image_to_scene
-from morph3d.video import VideoReader, VideoWriter
+from morph3d.video import VideoReader
+
+from .conftest import short_clip
 
 
 def _box(color: tuple[float, float, float, float], extents: float = 20.0) -> trimesh.Trimesh:
@@ -129,13 +131,8 @@ def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, cap
     assert main(["ar", str(image), "--effect", "glasses", "-o", str(out)]) == 0
     result = read_image(out)
     assert result.shape == portrait.shape and np.abs(result.astype(int) - portrait).max() > 60
-    clip = tmp_path / "clip.mp4"
     source = VideoReader(shared_data / "videos" / "d11.mp4")
-    with VideoWriter(clip, source.fps, (source.width, source.height)) as writer:
-        for frame in source:
-            if frame.index == 8:
-                break
-            writer.write(frame.image)
+    clip = short_clip(source.path, tmp_path / "clip.mp4", 8)
     video_out = tmp_path / "out" / "clip_hat.mp4"
     assert main(["ar", str(clip), "--effect", "hat", "-o", str(video_out)]) == 0
     written = VideoReader(video_out)
