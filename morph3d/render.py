@@ -280,11 +280,8 @@ class BakedPart:
         normals = self.normals @ rotation.T
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         diffuse = np.clip(normals @ LIGHT, 0.0, None)
-        halfway = HALFWAY
-        shininess = 2.0 / max(self.roughness, 0.05) ** 4
-        highlight = (1.0 - self.roughness) * np.clip(normals @ halfway, 0.0, None) ** min(
-            shininess, 512
-        )
+        shininess = min(2.0 / max(self.roughness, 0.05) ** 4, 512.0)
+        highlight = (1.0 - self.roughness) * np.clip(normals @ HALFWAY, 0.0, None) ** shininess
         rgb = self.color * (0.45 + 0.75 * diffuse[:, None]) + 0.6 * highlight[:, None]
         # alpha lives in the material (which makes pyrender blend); the shader multiplies both
         return np.concatenate([np.clip(rgb, 0, 1), np.ones((len(rgb), 1))], axis=1)
@@ -352,13 +349,14 @@ class AR:
             if self.renderer is not None:
                 self.renderer.close()
             self.renderer = Renderer(width, height)
-        model_vertices = self.tracker.reconstructor.model.landmark_indices
+        model = self.tracker.reconstructor.model
         objects, occluders = [], []
         for face in faces:
             scene = image_to_scene(face.vertices)
-            full = np.empty((int(model_vertices.max()) + 1, 3))
+            # every model vertex the anchors may name: the surface, then the landmark rows
+            full = np.full((model.n_vertices, 3), np.nan)
             full[: len(scene)] = scene
-            full[model_vertices] = image_to_scene(face.landmarks)
+            full[model.landmark_indices] = image_to_scene(face.landmarks)
             for mesh, pose, hides in zip(
                 self.meshes, self.effect.poses(full), self.occluding, strict=True
             ):
