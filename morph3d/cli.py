@@ -251,7 +251,7 @@ def _track(args: argparse.Namespace) -> int:
         _tracker_config(args), weights=args.weights, detector=args.detector, fps=video.fps
     )
     model = tracker.reconstructor.model
-    frames = []
+    frames: list[dict[str, Any]] = []
     with VideoWriter(args.output, video.fps, (video.width, video.height)) as writer:
         for frame, faces in track_video(video, tracker, tqdm):
             picture = frame.image

@@ -214,7 +214,7 @@ def load_effect(effect: str | os.PathLike[str], model: MorphableModel) -> Effect
         parts_spec = spec["parts"]
     except (ValueError, KeyError, TypeError) as error:
         raise ModelFormatError(spec_path, f"not an effect description ({error})") from error
-    scene = trimesh.load(glb, force="scene")
+    scene: Any = trimesh.load(glb, force="scene")
     space = FaceSpace.of(model)
     parts = []
     for name, part in parts_spec.items():

@@ -23,6 +23,8 @@ one-minus-source-alpha``), so anti-aliased edges and tinted glass composite over
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -64,7 +66,22 @@ def _premultiplied_blend(source: int, destination: int) -> None:
 
 # pyrender calls glBlendFunc(SRC_ALPHA, ONE_MINUS_SRC_ALPHA) for transparent materials, which
 # squares alpha over a clear background; route its calls through the separate-alpha version.
-pyrender.renderer.glBlendFunc = _premultiplied_blend  # type: ignore[attr-defined]
+pyrender.renderer.glBlendFunc = _premultiplied_blend
+
+
+def _load_triton_first() -> None:
+    """Load Triton's compiler library (when installed, as torch's CUDA wheels do) before Mesa's.
+
+    Mesa's software rasteriser links its own LLVM; Triton's library loaded after it crashes the
+    process (a segmentation fault in ``import torchvision`` after a render, measured here with
+    Mesa 22.3 llvmpipe). Loaded in the other order both work, so the renderer loads Triton first.
+    """
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        importlib.import_module("triton._C.libtriton")
+    except Exception:  # a broken Triton only matters to torch, not to rendering
+        pass
 
 
 def image_to_scene(points: np.ndarray) -> np.ndarray:
@@ -128,6 +145,7 @@ class Renderer:
     def __init__(self, width: int, height: int, depth: float | None = None) -> None:
         self.width, self.height = int(width), int(height)
         self.depth = float(depth or 4 * max(width, height))
+        _load_triton_first()
         self.renderer = pyrender.OffscreenRenderer(self.width, self.height)
         self.scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.45,) * 3)
         self.camera = pyrender.OrthographicCamera(
@@ -350,7 +368,8 @@ class AR:
                 self.renderer.close()
             self.renderer = Renderer(width, height)
         model = self.tracker.reconstructor.model
-        objects, occluders = [], []
+        objects: list[tuple[Any, np.ndarray]] = []
+        occluders: list[tuple[Any, np.ndarray]] = []
         for face in faces:
             scene = image_to_scene(face.vertices)
             # every model vertex the anchors may name: the surface, then the landmark rows

@@ -176,7 +176,7 @@ class VideoWriter:
             )
             self._writer.send(None)
         else:
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
             self._writer = cv2.VideoWriter(str(self._temporary), fourcc, self.fps, self.size)
             if not self._writer.isOpened():
                 self._discard()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -141,3 +143,13 @@ def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, cap
     assert main(["ar", str(clip), "--effect", "wings", "-o", str(tmp_path / "x.mp4")]) == 2
     assert not (tmp_path / "x.mp4").exists()
     assert main(["ar", "--effect", "dog"]) == 2
+
+
+def test_torch_still_imports_after_a_render() -> None:
+    # Mesa's LLVM and Triton's clash unless Triton is loaded first (morph3d.render does that)
+    code = (
+        "from morph3d.render import Renderer; Renderer(32, 32).close(); "
+        "import torchvision; print('imported')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
