@@ -248,10 +248,15 @@ def _look_rotation(towards: np.ndarray) -> np.ndarray:
 
 @dataclass
 class StageTimes:
-    """Seconds spent per stage over a run, and the frames counted."""
+    """Seconds spent per stage over a run, and the frames counted.
+
+    ``first_frame`` is the wall time of the first frame, one-time set-up included (the OpenGL
+    context and shaders are made on the first face), when the runner records it.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
     frames: int = 0
+    first_frame: float = 0.0
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -264,14 +269,20 @@ class StageTimes:
         """Frames per second over all stages."""
         return self.frames / max(sum(self.seconds.values()), 1e-12)
 
+    def steady_fps(self) -> float:
+        """Frames per second after the first frame (without one-time set-up)."""
+        rest = sum(self.seconds.values()) - self.first_frame
+        return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else self.fps()
+
 
 class BakedPart:
     """An effect part whose lighting is computed per vertex on the CPU each frame.
 
-    pyrender's physically based fragment shader is slow on a software OpenGL (Mesa llvmpipe:
-    about 2x the cost of the whole rest of a frame), so by default the colour of every vertex is
-    computed here — ambient, Lambert diffuse and a Blinn-Phong highlight whose sharpness and
-    strength follow the material's roughness — and drawn flat (interpolated across triangles).
+    pyrender's physically based fragment shader is slow on a software OpenGL (with Mesa
+    llvmpipe the colour pass took twice as long as with flat colours), so by default the colour
+    of every vertex is computed here — ambient, Lambert diffuse and a Blinn-Phong highlight whose
+    sharpness and strength follow the material's roughness — and drawn flat (interpolated across
+    triangles).
 
     Args:
         mesh: ``trimesh.Trimesh`` with a PBR material (base colour, roughness, alpha mode).
@@ -435,7 +446,7 @@ def augment_video(
     )
     with VideoWriter(output, video.fps, (video.width, video.height)) as writer:
         while True:
-            started = time.perf_counter()
+            first = started = time.perf_counter()
             frame = next(frames, None)
             ar.times.add("decode", time.perf_counter() - started)
             if frame is None:
@@ -444,4 +455,6 @@ def augment_video(
             started = time.perf_counter()
             writer.write(out)
             ar.times.add("encode", time.perf_counter() - started)
+            if ar.times.frames == 1:
+                ar.times.first_frame = time.perf_counter() - first
     return ar.times

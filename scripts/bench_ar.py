@@ -6,7 +6,8 @@ draw a contact sheet per effect.
 Every effect runs over every clip exactly as ``morph3d ar`` does (H.264 output through
 imageio-ffmpeg when installed; the encoder runs in its own process, so its cost shows in the
 wall-clock figure rather than in the "encode" stage, which is the hand-over). fps is frames over
-wall-clock time.
+wall-clock time; "steady" leaves out the first frame, which also creates the OpenGL context and
+compiles the shaders.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def run(effect: str, clip: Path, output: Path) -> dict[str, Any]:
         "frames": times.frames,
         "size": [video.width, video.height],
         "fps": times.frames / wall,
+        "steady_fps": times.steady_fps(),
+        "first_frame_ms": round(1000 * times.first_frame, 1),
         "ms_per_frame": {k: round(v, 2) for k, v in times.per_frame_ms().items()},
     }
 
@@ -75,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
                     write_image(args.sheets / f"ar_{effect}.png", sheet(output))
     machine = report["machine"]
     print(f"machine: {machine['processor']}, {machine['logical_cpus']} CPUs")
-    print(f"{'effect':8s} {'clip':6s} {'size':>9s} {'frames':>6s} {'fps':>6s}  ms per frame")
+    print(f"{'effect':8s} {'clip':6s} {'size':>9s} {'frames':>6s} {'fps':>6s} {'steady':>6s} "
+          f"{'first':>6s}  ms per frame")  # fmt: skip
     for effect, clips in report["runs"].items():
         for clip, row in clips.items():
             stages = " ".join(f"{k} {v:.1f}" for k, v in row["ms_per_frame"].items())
             size = f"{row['size'][0]}x{row['size'][1]}"
-            print(
-                f"{effect:8s} {clip:6s} {size:>9s} {row['frames']:6d} {row['fps']:6.1f}  {stages}"
-            )
+            print(f"{effect:8s} {clip:6s} {size:>9s} {row['frames']:6d} {row['fps']:6.1f} "
+                  f"{row['steady_fps']:6.1f} {row['first_frame_ms']:6.0f}  {stages}")  # fmt: skip
     write_json(args.json, report)
     return 0
 
