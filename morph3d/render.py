@@ -303,6 +303,10 @@ class BakedPart:
             baseColorFactor=(1.0, 1.0, 1.0, self.alpha),
             alphaMode="BLEND" if self.alpha < 1 else "OPAQUE",
         )
+        self._lit: tuple[np.ndarray, Any] | None = None
+
+    #: Turn (degrees) after which a part is lit again.
+    RELIGHT_DEGREES = 2.0
 
     def colors(self, rotation: np.ndarray) -> np.ndarray:
         """``(N, 4)`` lit vertex colours for a part turned by ``rotation`` (scene space)."""
@@ -316,16 +320,27 @@ class BakedPart:
         return np.concatenate([np.clip(rgb, 0, 1), np.ones((len(rgb), 1))], axis=1)
 
     def mesh(self, pose: np.ndarray) -> Any:
-        """A pyrender mesh lit for ``pose`` (its rotation; the pose itself goes on the node)."""
+        """A pyrender mesh lit for ``pose`` (its rotation; the pose itself goes on the node).
+
+        The last mesh is reused while the part has turned by less than :attr:`RELIGHT_DEGREES`
+        since it was lit (lighting barely changes; uploading a new mesh costs every frame).
+        """
         linear = pose[:3, :3]
         rotation = linear / np.cbrt(max(abs(np.linalg.det(linear)), 1e-300))
+        if self._lit is not None:
+            lit_rotation, lit_mesh = self._lit
+            cosine = (np.trace(lit_rotation.T @ rotation) - 1.0) / 2.0
+            if cosine > np.cos(np.radians(self.RELIGHT_DEGREES)):
+                return lit_mesh
         primitive = pyrender.Primitive(
             positions=self.positions,
             color_0=self.colors(rotation).astype(np.float32),
             indices=self.indices,
             material=self.material,
         )
-        return pyrender.Mesh([primitive])
+        mesh = pyrender.Mesh([primitive])
+        self._lit = (rotation, mesh)
+        return mesh
 
 
 class AR:
