@@ -257,8 +257,9 @@ def _track(args: argparse.Namespace) -> int:
             picture = frame.image
             for face in faces:
                 picture = draw_wireframe(picture, face.vertices, model.grid, model.triangles)
-                picture = draw_landmarks(picture, face.landmarks, color=(255, 60, 60), radius=1.5)
-                draw_label(picture, f"{face.id}", (face.box[0] + 4, face.box[1] + 20))
+                picture = draw_landmarks(picture, face.landmarks, color=(255, 60, 60), radius=2.0)
+                corner = face.landmarks[:, :2].min(axis=0)  # above the brows, at the face's left
+                draw_label(picture, f"id {face.id}", (corner[0], corner[1] - 12))
             writer.write(picture)
             faces_json = [face_record(face) for face in faces]
             frames.append({"index": frame.index, "time": round(frame.time, 4), "faces": faces_json})
