@@ -35,6 +35,7 @@ import numpy as np
 
 from morph3d.effects import Effect, load_effect
 from morph3d.image import ChannelOrder, as_rgb
+from morph3d.mesh import grid_triangles
 from morph3d.progress import Progress, no_progress
 from morph3d.tracker import TrackedFace, Tracker
 from morph3d.video import VideoReader, VideoWriter
@@ -370,7 +371,11 @@ class AR:
         self.tracker = tracker or Tracker(**options)
         model = self.tracker.reconstructor.model
         self.effect = effect if isinstance(effect, Effect) else load_effect(effect, model)
-        self.triangles = model.triangles  # counter-clockwise seen from outside in y-up space
+        # The face occluder: every other row and column of the model's grid (a quarter of the
+        # vertices to upload each frame), wound counter-clockwise seen from outside in y-up space.
+        coarse = model.grid[::2, ::2]
+        self.occluder_vertices = coarse.reshape(-1)
+        self.occluder_triangles = grid_triangles(np.arange(coarse.size).reshape(coarse.shape))
         self.n_surface = self.tracker.reconstructor.n_surface
         if shading not in ("baked", "pbr"):
             raise ValueError(f"shading must be 'baked' or 'pbr', got {shading!r}")
@@ -408,7 +413,8 @@ class AR:
                 if isinstance(mesh, BakedPart):
                     mesh = mesh.mesh(pose)
                 (occluders if hides else objects).append((mesh, pose))
-            occluders.append(((scene, self.triangles), np.eye(4)))
+            occluder = (scene[self.occluder_vertices], self.occluder_triangles)
+            occluders.append((occluder, np.eye(4)))
         return self.renderer.render(objects, occluders, flat=self.shading == "baked")
 
     def render(self, frame: np.ndarray, faces: Sequence[TrackedFace]) -> np.ndarray:
