@@ -376,7 +376,6 @@ class AR:
         coarse = model.grid[::2, ::2]
         self.occluder_vertices = coarse.reshape(-1)
         self.occluder_triangles = grid_triangles(np.arange(coarse.size).reshape(coarse.shape))
-        self.n_surface = self.tracker.reconstructor.n_surface
         if shading not in ("baked", "pbr"):
             raise ValueError(f"shading must be 'baked' or 'pbr', got {shading!r}")
         self.shading = shading
