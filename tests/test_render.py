@@ -119,6 +119,23 @@ def test_effects_sit_on_a_real_face(portrait) -> None:
     ar.close()
 
 
+def test_the_tracked_face_hides_what_is_behind_it(portrait) -> None:
+    ar = AR("hat")
+    (face,) = ar.tracker.update(portrait)
+    scene = image_to_scene(face.vertices)
+    occluder = ((scene[ar.occluder_vertices], ar.occluder_triangles), np.eye(4))
+    x, y = face.landmarks[30, :2]  # a small box over the nose tip ...
+    box = _box((0.9, 0.1, 0.1, 1.0), extents=12.0)
+    renderer = Renderer(*portrait.shape[1::-1])
+    for z, shown in ((scene[:, 2].min() - 20, False), (scene[:, 2].max() + 20, True)):
+        pose = _at(x, -y, z)  # ... behind the whole face, then in front of it
+        layer = renderer.render([(BakedPart(box).mesh(pose), pose)], [occluder], flat=True)
+        patch = layer[round(y) - 4 : round(y) + 5, round(x) - 4 : round(x) + 5, 3]
+        assert (patch.min() == 255) if shown else (layer[..., 3].max() == 0)
+    renderer.close()
+    ar.close()
+
+
 def test_a_frame_without_a_face_is_unchanged() -> None:
     ar = AR("hat")
     grey = np.full((96, 128, 3), 128, np.uint8)
