@@ -12,7 +12,7 @@ The package is layered; a module imports only from its own layer or lower ones:
       (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at),
       ``augment``, ``network``, ``training``, ``predict`` (torch), ``onnx_export``,
       ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``, ``effects`` (AR effects and
-      their anchoring)
+      their anchoring), ``eyes`` (the eyelid refiner)
 3     ``detect`` (face detectors)
 4     ``api`` (``reconstruct``, ``Reconstructor``), ``tracker`` (``Tracker``), ``bench``
 5     ``render`` (pyrender AR: ``AR``, ``Renderer``), ``cli`` (the ``morph3d`` command)

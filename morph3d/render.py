@@ -366,9 +366,7 @@ class AR:
         self, effect: str | os.PathLike[str] | Effect = "dog", tracker: Tracker | None = None,
         shading: str = "baked", **options: Any,
     ) -> None:  # fmt: skip
-        # ONNX Runtime's spinning threads would compete with the software rasteriser
-        options.setdefault("spin", False)
-        self.tracker = tracker or Tracker(**options)
+        self.tracker = tracker or Tracker(**options)  # no thread spinning (see Tracker)
         model = self.tracker.reconstructor.model
         self.effect = effect if isinstance(effect, Effect) else load_effect(effect, model)
         # The face occluder: every other row and column of the model's grid (a quarter of the

@@ -11,7 +11,8 @@
 3. Real clips (../shared/data/videos): tracking fps (network, detector, smoothing; frames decoded
    beforehand, decode fps reported apart), lost tracks, ids, frames without a face, jitter
    without ground truth (RMS second difference of the landmark tracks, % of face size), and the
-   eye aperture over time, plotted to see blinks.
+   eye aperture over time, plotted to see blinks (also without the eye refiner: the mesh's own
+   eyelids).
 
 When ``mediapipe`` (0.10.21) is importable, its FaceMesh in tracking mode (its own smoothing)
 runs on the same frames and is measured the same way on its 468 points. It does not share our
@@ -281,6 +282,8 @@ def real_clips(
         decode_fps = len(frames) / (time.perf_counter() - started)
         filtered = run_tracker(reconstructor, TrackerConfig(), frames, video.fps)
         raw = run_tracker(reconstructor, replace(TrackerConfig(), smooth="none"), frames, video.fps)
+        mesh_only = replace(TrackerConfig(), refine_eyes=False)
+        mesh_eyes = run_tracker(reconstructor, mesh_only, frames, video.fps)["landmarks"]
         entry: dict[str, Any] = {
             "frames": len(frames),
             "size": [video.width, video.height],
@@ -300,6 +303,7 @@ def real_clips(
         apertures[name] = {
             "morph3d (1€)": eye_aperture(filtered["landmarks"]).mean(axis=-1),
             "morph3d raw": eye_aperture(raw["landmarks"]).mean(axis=-1),
+            "morph3d mesh only (no eye refiner)": eye_aperture(mesh_eyes).mean(axis=-1),
         }
         if use_mediapipe:
             mesh = run_facemesh(frames)
@@ -361,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = args.videos
     if videos is None:
         videos = sorted((SHARED_DATA / "videos").glob("*.mp4"))
-    reconstructor = Reconstructor(threads=args.threads)
+    reconstructor = Reconstructor(threads=args.threads, spin=False)  # as Tracker() makes it
     image = portrait(read_image(args.photo), reconstructor)
     synthetic, nose = synthetic_tests(reconstructor, image, args.frames, args.sweep)
     clips, apertures, rates = real_clips(reconstructor, videos)

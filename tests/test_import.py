@@ -46,6 +46,7 @@ LAYERS = {
     "onnx_export": 2,
     "runtime": 2,
     "effects": 2,
+    "eyes": 2,
     "video": 2,
     "synthetic": 2,
     "detect": 3,
