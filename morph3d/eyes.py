@@ -43,7 +43,7 @@ EYE_SCALE = 2.0
 #: Crop side in pixels.
 EYE_SIZE = 32
 
-_CREATE = "python scripts/train_eyes.py --export"
+_CREATE = "python scripts/train_eyes.py --root ../shared/data/300w --out work/eyes --export"
 
 
 def eye_frames(landmarks: np.ndarray) -> np.ndarray:
