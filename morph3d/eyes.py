@@ -15,6 +15,7 @@ given in that frame as fractions of the side, ``(0, 0)`` at the centre.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -30,6 +31,7 @@ __all__ = [
     "eye_crops",
     "eye_frames",
     "from_eye_frame",
+    "refine_eyes",
     "to_eye_frame",
 ]
 
@@ -137,15 +139,30 @@ class EyeRefiner:
         The eye crops are placed by the given landmarks' eye corners; only x and y of points
         36-47 change.
         """
-        landmarks = np.array(landmarks, dtype=np.float64)
-        if not len(landmarks):
-            return landmarks
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        frames = np.concatenate([eye_frames(face) for face in landmarks])  # (2F, 3, 2)
-        crops = eye_crops(grey, frames)
-        (points,) = self.session.run(None, {self.input_name: crops_to_eye_input(crops)})
-        points = points.reshape(len(frames), 6, 2)
-        for k, frame in enumerate(frames):
-            face, eye = divmod(k, 2)
-            landmarks[face, list(EYE_ORDER[eye]), :2] = from_eye_frame(points[k], frame)
+        return refine_eyes(
+            rgb, landmarks, lambda batch: self.session.run(None, {self.input_name: batch})[0]
+        )
+
+
+def refine_eyes(
+    rgb: np.ndarray, landmarks: np.ndarray, network: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``(F, 68, 2|3)`` landmarks with each eye's six points (x, y) read by ``network``.
+
+    Args:
+        rgb: The image.
+        landmarks: The faces' landmarks; their eye corners place the crops.
+        network: ``(2F, 1, S, S)`` float32 crops (:func:`crops_to_eye_input`) -> ``(2F, 12)``
+            points in the eye frames.
+    """
+    landmarks = np.array(landmarks, dtype=np.float64)
+    if not len(landmarks):
         return landmarks
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    frames = np.concatenate([eye_frames(face) for face in landmarks])  # (2F, 3, 2)
+    points = np.asarray(network(crops_to_eye_input(eye_crops(grey, frames))))
+    points = points.reshape(len(frames), 6, 2)
+    for k, frame in enumerate(frames):
+        face, eye = divmod(k, 2)
+        landmarks[face, list(EYE_ORDER[eye]), :2] = from_eye_frame(points[k], frame)
+    return landmarks

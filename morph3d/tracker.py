@@ -138,17 +138,15 @@ class TrackedFace:
 class _Track:
     """The state of one tracked face."""
 
-    def __init__(self, track_id: int, config: TrackerConfig, time: float) -> None:
+    def __init__(self, track_id: int, config: TrackerConfig) -> None:
         self.id = track_id
-        self.joint = config.smooth == "vertices"
-        self.filter = OneEuroFilter(config.filter, joint_axis=self.joint)
+        self.filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
         self.lid_filter = OneEuroFilter(config.filter, joint_axis=True)  # with smooth="params"
         self.raw_landmarks: np.ndarray | None = None
         self.landmarks: np.ndarray | None = None
         self.signature: np.ndarray | None = None
         self.confirmed_box: np.ndarray | None = None  # where the detector last agreed
         self.misses = 0
-        self.time = time
 
     def next_box(self, crop_from: CropSource) -> np.ndarray:
         points = self.landmarks if crop_from == "filtered" else self.raw_landmarks
@@ -286,7 +284,7 @@ class Tracker:
                 boxes = np.stack(new)
                 params, landmarks, crops = self._predict(rgb, boxes)
                 for k in range(len(new)):
-                    track = _Track(self._claim_id(boxes[k], time), config, time)
+                    track = _Track(self._claim_id(boxes[k], time), config)
                     track.confirmed_box = boxes[k]
                     face = self._smooth(track, params[k], landmarks[k], boxes[k], time, True)
                     self._tracks.append(track)
@@ -384,7 +382,6 @@ class Tracker:
         crop_params = params_to_crop(image_params, box)
         track.raw_landmarks = landmarks
         track.landmarks = smoothed
-        track.time = time
         return TrackedFace(
             id=track.id,
             vertices=vertices,

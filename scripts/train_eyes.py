@@ -33,7 +33,7 @@ from morph3d.eyes import (
     crops_to_eye_input,
     eye_crops,
     eye_frames,
-    from_eye_frame,
+    refine_eyes,
     to_eye_frame,
 )
 from morph3d.files import atomic_path, write_json
@@ -127,13 +127,10 @@ def evaluate(model: nn.Module, faces: list[Any], reconstructor: Reconstructor) -
         box = crop_box_from_landmarks(face.landmarks)[None]
         _, predicted, _ = reconstructor.predict(rgb, box)
         predicted = predicted[0][:, :2]
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        frames = eye_frames(predicted)
         with torch.no_grad():
-            out = model(torch.from_numpy(crops_to_eye_input(eye_crops(grey, frames)))).numpy()
-        refined = predicted.copy()
-        for eye, frame in enumerate(frames):
-            refined[list(EYE_ORDER[eye])] = from_eye_frame(out[eye].reshape(6, 2), frame)
+            refined = refine_eyes(
+                rgb, predicted[None], lambda batch: model(torch.from_numpy(batch)).numpy()
+            )[0]
         truth = face.landmarks
         widths = [np.linalg.norm(truth[o[0]] - truth[o[3]]) for o in EYE_ORDER]
         for eye, order in enumerate(EYE_ORDER):
