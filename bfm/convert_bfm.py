@@ -3,7 +3,7 @@
 Reads (from ``--source``, else ``$MORPH3D_BFM_DIR``, else ``../shared/data/bfm`` next to the
 repository) the dense 4096-point model ``dense4096/Model_PAF.pkl``, the 68-landmark model
 ``landmarks68/*.txt`` and the parameter statistics ``param_mean_std_62d_120x120.pkl``, and
-writes one ``.npz`` (see :mod:`morph3d.model`) to ``--out`` (default: the model cache).
+writes one ``.npz`` (see :mod:`morph3d.core.model`) to ``--out`` (default: the model cache).
 
 The model has the 64x64 grid's 4096 vertices, triangulated, and the 68 landmark rows appended
 as vertices 4096..4163 that belong to no triangle, so that landmarks are exact rows of the
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 import morph3d
-from morph3d.mesh import grid_triangles, mesh_quality
-from morph3d.model import MorphableModel, load_model
-from morph3d.params import ParamLayout
+from morph3d.core.mesh import grid_triangles, mesh_quality
+from morph3d.core.model import MorphableModel, load_model
+from morph3d.core.params import ParamLayout
 from morph3d.paths import SHARED_DATA, model_path
 
 GRID_SIDE = 64

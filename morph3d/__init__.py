@@ -41,17 +41,17 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; imported lazily by __getattr__.
 _LAZY = {
-    "reconstruct": "morph3d.api",
-    "Reconstructor": "morph3d.api",
-    "Tracker": "morph3d.tracker",
-    "MorphableModel": "morph3d.model",
-    "load_model": "morph3d.model",
-    "ParamLayout": "morph3d.params",
-    "Pose": "morph3d.pose",
-    "decompose_pose": "morph3d.pose",
-    "Decoder": "morph3d.decoder",
-    "nme": "morph3d.metrics",
-    "wing_loss": "morph3d.losses",
+    "reconstruct": "morph3d.pipeline.reconstructor",
+    "Reconstructor": "morph3d.pipeline.reconstructor",
+    "Tracker": "morph3d.pipeline.tracker",
+    "MorphableModel": "morph3d.core.model",
+    "load_model": "morph3d.core.model",
+    "ParamLayout": "morph3d.core.params",
+    "Pose": "morph3d.core.pose",
+    "decompose_pose": "morph3d.core.pose",
+    "Decoder": "morph3d.core.decoder",
+    "nme": "morph3d.core.metrics",
+    "wing_loss": "morph3d.core.losses",
 }
 
 __all__ = [
@@ -77,14 +77,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from morph3d.api import Reconstructor, reconstruct
-    from morph3d.decoder import Decoder
-    from morph3d.losses import wing_loss
-    from morph3d.metrics import nme
-    from morph3d.model import MorphableModel, load_model
-    from morph3d.params import ParamLayout
-    from morph3d.pose import Pose, decompose_pose
-    from morph3d.tracker import Tracker
+    from morph3d.pipeline.reconstructor import Reconstructor, reconstruct
+    from morph3d.core.decoder import Decoder
+    from morph3d.core.losses import wing_loss
+    from morph3d.core.metrics import nme
+    from morph3d.core.model import MorphableModel, load_model
+    from morph3d.core.params import ParamLayout
+    from morph3d.core.pose import Pose, decompose_pose
+    from morph3d.pipeline.tracker import Tracker
 
 
 def __getattr__(name: str) -> Any:

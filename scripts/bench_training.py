@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from morph3d.files import write_json
-from morph3d.model import load_model
-from morph3d.targets import read_targets
-from morph3d.training import TrainConfig, Trainer
+from morph3d.core.model import load_model
+from morph3d.training.targets import read_targets
+from morph3d.training.trainer import TrainConfig, Trainer
 
 
 def measure(trainer: Trainer, steps: int) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
     python scripts/make_effects.py [--out assets/ar]
 
-Every part is modelled in face space (see morph3d.effects): origin between the outer eye corners,
+Every part is modelled in face space (see morph3d.ar.effects): origin between the outer eye corners,
 one unit = their distance, x right, y up, z toward the viewer. Positions below were read off the
 default model's mean face (nose tip at (0, -0.39, 0.52), top of the forehead grid row at y 0.63,
 the grid's outer columns at z -1.0). Each effect also carries an invisible head proxy, an
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import trimesh
 
-from morph3d.effects import EFFECTS_DIR
+from morph3d.ar.effects import EFFECTS_DIR
 from morph3d.files import atomic_path, write_json
 
 
@@ -203,7 +203,7 @@ def write_effect(name: str, out: Path) -> None:
         {
             "name": name,
             "space": "face space: origin between the outer eye corners, unit = their distance, "
-            "x right, y up, z toward the viewer (morph3d.effects)",
+            "x right, y up, z toward the viewer (morph3d.ar.effects)",
             **spec,
         },
     )

@@ -3,13 +3,13 @@
     python scripts/measure_detector_crop.py --json work/detector_crop.json
 
 For every annotated face (300W, dlib) the detection that overlaps its landmark box most is
-paired with its ground-truth crop box (morph3d.crop.crop_box_from_landmarks). With the
+paired with its ground-truth crop box (morph3d.core.crop.crop_box_from_landmarks). With the
 detection's centre (cx, cy), width w and height h, the crop box is modelled as
 
     centre = (cx + dx * w, cy + dy * h),   side = k * sqrt(w * h)
 
 and dx, dy, k are the medians over the faces. Prints them per backend with their spread; the
-values go into morph3d.detect.DETECTOR_CROP.
+values go into morph3d.detection.base.DETECTOR_CROP.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.crop import crop_box_from_landmarks
-from morph3d.datasets import find_faces
-from morph3d.detect import box_iou, create_detector
+from morph3d.core.crop import crop_box_from_landmarks
+from morph3d.io.datasets import find_faces
+from morph3d.detection.base import box_iou, create_detector
 from morph3d.files import write_json
-from morph3d.image import read_image
+from morph3d.io.image import read_image
 from morph3d.paths import SHARED_DATA
 
 

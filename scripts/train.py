@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from morph3d.augment import AugmentConfig
+from morph3d.training.augment import AugmentConfig
 from morph3d.files import write_json
-from morph3d.model import load_model
-from morph3d.targets import read_targets
-from morph3d.training import TrainConfig, Trainer
+from morph3d.core.model import load_model
+from morph3d.training.targets import read_targets
+from morph3d.training.trainer import TrainConfig, Trainer
 
 
 def _add_options(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:

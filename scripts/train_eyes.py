@@ -1,4 +1,4 @@
-"""Train the eyelid refiner (morph3d.eyes) on the annotated 300W eyes, evaluate it, export it.
+"""Train the eyelid refiner (morph3d.inference.eyes) on the annotated 300W eyes, evaluate it, export it.
 
     python scripts/train_eyes.py --root ../shared/data/300w --out work/eyes --export
 
@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from morph3d.api import Reconstructor
-from morph3d.crop import crop_box_from_landmarks
-from morph3d.datasets import find_faces, split_indices
-from morph3d.eyes import (
+from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.core.crop import crop_box_from_landmarks
+from morph3d.io.datasets import find_faces, split_indices
+from morph3d.inference.eyes import (
     EYE_ORDER,
     EYE_SIZE,
     crops_to_eye_input,
@@ -37,8 +37,8 @@ from morph3d.eyes import (
     to_eye_frame,
 )
 from morph3d.files import atomic_path, write_json
-from morph3d.image import read_image
-from morph3d.metrics import eye_aperture
+from morph3d.io.image import read_image
+from morph3d.core.metrics import eye_aperture
 from morph3d.paths import ASSETS_MODELS
 
 PATCH = 64  # patch pixels over two frame units: frame coordinates [-1, 1]
@@ -232,7 +232,7 @@ def export(model: nn.Module, report: dict[str, float], epochs: int) -> None:
         ASSETS_MODELS / "eyes.json",
         {
             "what": "eyelid refiner: six landmarks per eye from a 32x32 grey eye crop "
-            "(morph3d.eyes)",
+            "(morph3d.inference.eyes)",
             "trained_on": f"300W, {int(report['train_eyes'])} eyes of the training split",
             "command": "python scripts/train_eyes.py --root ../shared/data/300w "
             f"--out work/eyes --epochs {epochs} --export",

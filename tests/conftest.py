@@ -9,9 +9,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from morph3d.mesh import grid_triangles
-from morph3d.model import MorphableModel, load_model
-from morph3d.params import ParamLayout
+from morph3d.core.mesh import grid_triangles
+from morph3d.core.model import MorphableModel, load_model
+from morph3d.core.params import ParamLayout
 from morph3d.paths import model_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def load_script(relative: str) -> ModuleType:
 
 def short_clip(source: Path, path: Path, frames: int) -> Path:
     """Copy the first ``frames`` frames of a video into ``path`` (same fps and size)."""
-    from morph3d.video import VideoReader, VideoWriter
+    from morph3d.io.video import VideoReader, VideoWriter
 
     video = VideoReader(source)
     with VideoWriter(path, video.fps, (video.width, video.height)) as writer:

@@ -12,12 +12,12 @@ import pytest
 import trimesh
 
 import morph3d
-from morph3d.annotations import read_pts
-from morph3d.api import Reconstructor
+from morph3d.io.annotations import read_pts
+from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.cli import main
 from morph3d.errors import ImageError, ModelNotFoundError, NoFaceError
-from morph3d.image import read_image
-from morph3d.metrics import nme
+from morph3d.io.image import read_image
+from morph3d.core.metrics import nme
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.augment import (
+from morph3d.training.augment import (
     MIRROR_68,
     AugmentConfig,
     Similarity,
@@ -13,7 +13,7 @@ from morph3d.augment import (
     warp_crop,
     warp_landmarks,
 )
-from morph3d.crop import CROP_SIZE
+from morph3d.core.crop import CROP_SIZE
 
 
 def _dot_image(points_crop_frame: np.ndarray) -> np.ndarray:

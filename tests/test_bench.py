@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from morph3d.bench import print_report, run_benchmark
+from morph3d.evaluation.speed import print_report, run_benchmark
 from morph3d.paths import ASSETS_MODELS
 
 

@@ -33,7 +33,7 @@ def test_version(capsys) -> None:
 def test_evaluate_writes_report_and_plot(real_model, shared_data: Path, tmp_path: Path) -> None:
     import torch
 
-    from morph3d.network import Regressor
+    from morph3d.inference.network import Regressor
 
     network = Regressor(0.5)
     network.set_statistics(real_model.layout.mean, real_model.layout.std)
@@ -65,7 +65,7 @@ def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> N
 
 
 def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path) -> None:
-    from morph3d.video import VideoReader
+    from morph3d.io.video import VideoReader
 
     source = VideoReader(shared_data / "videos" / "d0.mp4")
     clip = short_clip(source.path, tmp_path / "clip.mp4", 12)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from morph3d.decoder import Decoder
-from morph3d.mesh import mesh_quality
-from morph3d.model import load_model
+from morph3d.core.decoder import Decoder
+from morph3d.core.mesh import mesh_quality
+from morph3d.core.model import load_model
 
 from .conftest import load_script
 

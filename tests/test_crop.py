@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from morph3d.crop import CROP_SIZE, crop_to_image, image_to_crop
+from morph3d.core.crop import CROP_SIZE, crop_to_image, image_to_crop
 
 
 def test_known_values() -> None:
@@ -43,7 +43,7 @@ def test_mismatched_batch_is_refused() -> None:
 
 
 def test_params_fold_into_image_pixels(tiny_model, random_params) -> None:
-    from morph3d.crop import params_to_crop, params_to_image
+    from morph3d.core.crop import params_to_crop, params_to_image
 
     boxes = np.array([[10.0, 20, 130, 140], [0, 0, 60, 60], [-5, 3, 90, 98], [7, 7, 8, 9]])
     image_params = params_to_image(random_params, boxes)

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.annotations import read_pts
-from morph3d.datasets import find_faces
+from morph3d.io.annotations import read_pts
+from morph3d.io.datasets import find_faces
 
 
 def test_300w_faces_are_zero_based(shared_data: Path) -> None:

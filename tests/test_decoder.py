@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from morph3d.decoder import Decoder
+from morph3d.core.decoder import Decoder
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -5,15 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.annotations import read_dlib_xml
-from morph3d.detect import (
+from morph3d.io.annotations import read_dlib_xml
+from morph3d.detection.base import (
     Detection,
     box_iou,
     create_detector,
     crop_box_from_detection,
     non_maximum_suppression,
 )
-from morph3d.image import read_image
+from morph3d.io.image import read_image
 
 BACKENDS = ["ultralight", "yunet"]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from morph3d.draw import draw_landmarks, shade_mesh
+from morph3d.evaluation.draw import draw_landmarks, shade_mesh
 
 # A triangle counter-clockwise in a y-up frame; in image pixels (y down) it looks clockwise.
 TRIANGLE = np.array([[0, 1, 2]])
@@ -31,7 +31,7 @@ def test_landmarks_are_dots_at_their_pixels() -> None:
 
 
 def test_pose_axes_point_along_the_rotation() -> None:
-    from morph3d.draw import draw_pose_axes
+    from morph3d.evaluation.draw import draw_pose_axes
 
     out = draw_pose_axes(np.zeros((100, 100, 3), np.uint8), np.eye(3), np.array([50.0, 50.0]), 40)
     red = out[..., 0] > 150
@@ -41,8 +41,8 @@ def test_pose_axes_point_along_the_rotation() -> None:
 
 
 def test_wireframe_draws_front_facing_grid_lines(tiny_model) -> None:
-    from morph3d.crop import crop_to_image
-    from morph3d.draw import draw_wireframe
+    from morph3d.core.crop import crop_to_image
+    from morph3d.evaluation.draw import draw_wireframe
 
     params = tiny_model.layout.mean.copy()
     vertices = crop_to_image(tiny_model.decode(params), np.array([0.0, 0.0, 120.0, 120.0]))

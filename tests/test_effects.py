@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.effects import EFFECTS, FaceSpace, load_effect, similarity_transform
+from morph3d.ar.effects import EFFECTS, FaceSpace, load_effect, similarity_transform
 from morph3d.errors import ModelFormatError, ModelNotFoundError
 
 

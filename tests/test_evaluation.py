@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.crop import crop_box_from_landmarks
-from morph3d.datasets import AnnotatedFace, find_faces
-from morph3d.evaluation import evaluate_faces
+from morph3d.core.crop import crop_box_from_landmarks
+from morph3d.io.datasets import AnnotatedFace, find_faces
+from morph3d.evaluation.accuracy import evaluate_faces
 
 
 class MeanPredictor:

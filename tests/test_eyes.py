@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from morph3d.eyes import (
+from morph3d.inference.eyes import (
     EYE_SCALE,
     EyeRefiner,
     eye_crops,
@@ -52,7 +52,7 @@ def test_crops_sample_where_the_frame_says() -> None:
 
 @pytest.fixture(scope="module")
 def held_out(shared_data: Path):
-    from morph3d.datasets import find_faces, split_indices
+    from morph3d.io.datasets import find_faces, split_indices
 
     faces, _ = find_faces("300w", shared_data / "300w")
     _, val = split_indices([face.name for face in faces], 0.1)
@@ -60,10 +60,10 @@ def held_out(shared_data: Path):
 
 
 def test_refiner_reads_closed_eyes_the_mesh_cannot(held_out) -> None:
-    from morph3d.api import Reconstructor
-    from morph3d.crop import crop_box_from_landmarks
-    from morph3d.image import read_image
-    from morph3d.metrics import eye_aperture
+    from morph3d.pipeline.reconstructor import Reconstructor
+    from morph3d.core.crop import crop_box_from_landmarks
+    from morph3d.io.image import read_image
+    from morph3d.core.metrics import eye_aperture
 
     reconstructor, refiner = Reconstructor(), EyeRefiner()
     truth, mesh, refined = [], [], []

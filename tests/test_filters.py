@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.filters import FilterConfig, OneEuroFilter, smoothing_factor
+from morph3d.core.filters import FilterConfig, OneEuroFilter, smoothing_factor
 
 
 def test_hand_computed_sequence() -> None:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from morph3d.fitting import FitConfig, LandmarkFitter, _rodrigues
-from morph3d.pose import angles_to_rotation, compose_pose, decompose_pose
+from morph3d.core.fitting import FitConfig, LandmarkFitter, _rodrigues
+from morph3d.core.pose import angles_to_rotation, compose_pose, decompose_pose
 
 
 def synthetic_faces(model, count: int, seed: int = 0, max_yaw: float = 70.0):

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.crop import crop_to_image
+from morph3d.core.crop import crop_to_image
 from morph3d.errors import ImageError
-from morph3d.image import crop_image, read_image, write_image
+from morph3d.io.image import crop_image, read_image, write_image
 
 
 def test_write_read_round_trip_keeps_rgb(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_crop_follows_the_crop_frame_convention() -> None:
 def test_as_rgb_accepts_the_documented_inputs() -> None:
     from PIL import Image
 
-    from morph3d.image import as_rgb
+    from morph3d.io.image import as_rgb
 
     rgb = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
     np.testing.assert_array_equal(as_rgb(rgb), rgb)
@@ -68,7 +68,7 @@ def test_as_rgb_accepts_the_documented_inputs() -> None:
 
 
 def test_sample_colors_bilinear_and_clamped() -> None:
-    from morph3d.image import sample_colors
+    from morph3d.io.image import sample_colors
 
     image = np.zeros((2, 2, 3), np.uint8)
     image[0, 1] = 200

@@ -60,7 +60,7 @@ LAYERS = {
 
 def test_import_loads_no_heavy_module() -> None:
     code = (
-        "import sys, json, morph3d, morph3d.model, morph3d.metrics, morph3d.annotations;"
+        "import sys, json, morph3d, morph3d.core.model, morph3d.core.metrics, morph3d.io.annotations;"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     result = subprocess.run(
@@ -70,7 +70,7 @@ def test_import_loads_no_heavy_module() -> None:
 
 
 def test_lazy_names_resolve() -> None:
-    assert morph3d.load_model.__module__ == "morph3d.model"
+    assert morph3d.load_model.__module__ == "morph3d.core.model"
     assert morph3d.ParamLayout().size == 62
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from morph3d.losses import L2Loss, WingLoss, l2_loss, wing_loss
+from morph3d.core.losses import L2Loss, WingLoss, l2_loss, wing_loss
 
 W, EPS = 10.0, 2.0
 C = W - W * math.log(1 + W / EPS)

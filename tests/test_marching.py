@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.marching import contour_lines, select_silhouette
-from morph3d.mesh import vertex_normals
-from morph3d.pose import angles_to_rotation, compose_pose, decompose_pose
+from morph3d.core.marching import contour_lines, select_silhouette
+from morph3d.core.mesh import vertex_normals
+from morph3d.core.pose import angles_to_rotation, compose_pose, decompose_pose
 
 
 def _turned(model, yaw: float) -> np.ndarray:
@@ -54,8 +54,8 @@ def test_needs_a_grid(tiny_model) -> None:
 
 
 def test_march_landmarks_matches_the_fitter(real_model) -> None:
-    from morph3d.fitting import LandmarkFitter
-    from morph3d.marching import march_landmarks
+    from morph3d.core.fitting import LandmarkFitter
+    from morph3d.core.marching import march_landmarks
 
     params = np.stack([_turned(real_model, yaw) for yaw in (-45.0, 0.0, 30.0)])
     targets = real_model.landmarks(params)[..., :2] + 0.3

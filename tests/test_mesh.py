@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from morph3d.mesh import grid_triangles, mesh_quality, triangle_normals, vertex_normals
+from morph3d.core.mesh import grid_triangles, mesh_quality, triangle_normals, vertex_normals
 
 
 def _cap(rows: int = 6, columns: int = 7) -> tuple[np.ndarray, np.ndarray]:

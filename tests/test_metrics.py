@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.metrics import landmark_box_size, nme, yaw_bin_summary
+from morph3d.core.metrics import landmark_box_size, nme, yaw_bin_summary
 
 
 def _face(seed: int = 0) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_yaw_bins_empty_bin_is_left_out_of_the_balanced_mean() -> None:
 
 
 def test_jitter_of_known_motion() -> None:
-    from morph3d.metrics import acceleration_jitter, jitter
+    from morph3d.core.metrics import acceleration_jitter, jitter
 
     face = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])  # size 100
     steps = np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 4.0], [6.0, 8.0]])  # moves 5, 0, 5 px
@@ -84,7 +84,7 @@ def test_jitter_of_known_motion() -> None:
 
 
 def test_track_lag_finds_a_known_delay() -> None:
-    from morph3d.metrics import track_lag
+    from morph3d.core.metrics import track_lag
 
     t = np.arange(120)
     truth = np.stack([np.sin(t / 7), np.cos(t / 11)], axis=1)
@@ -94,7 +94,7 @@ def test_track_lag_finds_a_known_delay() -> None:
 
 
 def test_eye_aperture() -> None:
-    from morph3d.metrics import eye_aperture
+    from morph3d.core.metrics import eye_aperture
 
     points = np.zeros((68, 2))
     # right eye: corners 36 (0,0) and 39 (30,0); lids 37/41 and 38/40 6 px and 12 px apart

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morph3d.network import Regressor
-from morph3d.onnx_export import export_onnx
-from morph3d.predict import TorchPredictor
-from morph3d.runtime import OnnxPredictor, physical_cores
+from morph3d.inference.network import Regressor
+from morph3d.inference.export import export_onnx
+from morph3d.inference.torch_predictor import TorchPredictor
+from morph3d.inference.onnx_predictor import OnnxPredictor, physical_cores
 
 
 def _random_network(model) -> Regressor:
@@ -38,7 +38,7 @@ def test_runtime_needs_no_torch(real_model, tmp_path: Path) -> None:
     path = export_onnx(_random_network(real_model), tmp_path / "net.onnx")
     code = (
         "import sys, json, numpy as np;"
-        "from morph3d.runtime import OnnxPredictor;"
+        "from morph3d.inference.onnx_predictor import OnnxPredictor;"
         f"p = OnnxPredictor({str(path)!r}).predict(np.zeros((1, 120, 120, 3), np.uint8));"
         "print(json.dumps(['torch' in sys.modules, p.shape[1]]))"
     )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from morph3d.params import ParamLayout
+from morph3d.core.params import ParamLayout
 
 
 def test_slices_cover_62_in_order() -> None:

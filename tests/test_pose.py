@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from morph3d.pose import angles_to_rotation, compose_pose, decompose_pose, rotation_to_angles
+from morph3d.core.pose import angles_to_rotation, compose_pose, decompose_pose, rotation_to_angles
 
 angle = st.floats(-179.0, 179.0)
 

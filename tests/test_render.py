@@ -13,9 +13,9 @@ import pytest
 import trimesh
 
 from morph3d.cli import main
-from morph3d.image import read_image
-from morph3d.render import AR, BakedPart, Renderer, composite, image_to_scene
-from morph3d.video import VideoReader
+from morph3d.io.image import read_image
+from morph3d.ar.renderer import AR, BakedPart, Renderer, composite, image_to_scene
+from morph3d.io.video import VideoReader
 
 from .conftest import short_clip
 
@@ -163,9 +163,9 @@ def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, cap
 
 
 def test_torch_still_imports_after_a_render() -> None:
-    # Mesa's LLVM and Triton's clash unless Triton is loaded first (morph3d.render does that)
+    # Mesa's LLVM and Triton's clash unless Triton is loaded first (morph3d.ar.renderer does that)
     code = (
-        "from morph3d.render import Renderer; Renderer(32, 32).close(); "
+        "from morph3d.ar.renderer import Renderer; Renderer(32, 32).close(); "
         "import torchvision; print('imported')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -7,9 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from morph3d.crop import crop_box_from_landmarks, crop_to_image
-from morph3d.datasets import find_faces
-from morph3d.targets import STORED_SIZE, build_targets, read_targets, write_targets
+from morph3d.core.crop import crop_box_from_landmarks, crop_to_image
+from morph3d.io.datasets import find_faces
+from morph3d.training.targets import STORED_SIZE, build_targets, read_targets, write_targets
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from morph3d.api import Reconstructor
-from morph3d.crop import crop_to_image
-from morph3d.image import read_image
-from morph3d.metrics import jitter, landmark_box_size
-from morph3d.synthetic import lissajous_path, moving_frames, still_frames
-from morph3d.tracker import LIDS, Tracker, TrackerConfig
+from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.core.crop import crop_to_image
+from morph3d.io.image import read_image
+from morph3d.core.metrics import jitter, landmark_box_size
+from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
+from morph3d.pipeline.tracker import LIDS, Tracker, TrackerConfig
 
 
 @pytest.fixture(scope="module")

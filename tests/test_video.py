@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from morph3d.errors import VideoError
-from morph3d.video import VideoReader, VideoWriter, is_video
+from morph3d.io.video import VideoReader, VideoWriter, is_video
 
 
 def _frames(count: int, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:

@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from morph3d.image import read_image
-from morph3d.targets import read_targets
+from morph3d.io.image import read_image
+from morph3d.training.targets import read_targets
 
 from ..conftest import load_script
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from morph3d.effects import EFFECTS, EFFECTS_DIR, load_effect
+from morph3d.ar.effects import EFFECTS, EFFECTS_DIR, load_effect
 
 from ..conftest import load_script
 

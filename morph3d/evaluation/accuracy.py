@@ -1,0 +1,163 @@
+"""Evaluating landmark accuracy the way the literature does (layer 2).
+
+* **AFLW2000-3D**: ground truth ``pt3d_68[:2]``; NME normalised by ``sqrt(w * h)`` of the
+  ground-truth box; reported per |yaw| bin ([0, 30), [30, 60), [60, 90+], yaw from
+  ``Pose_Para``), as the balanced mean of the bin means and as the image-weighted mean. Its
+  landmarks are fixed model points, so predictions are compared without marching.
+* **300W** and **dlib**: 2D annotations whose jaw follows the outline, so the predicted jaw
+  marches to the silhouette of the predicted face; NME with the bbox and the inter-ocular
+  (outer eye corners) normalisers.
+
+By default each face is cut with :func:`morph3d.core.crop.crop_box_from_landmarks` from its
+ground-truth landmarks, exactly as training does ("GT crop"). A ``boxer`` replaces that with
+another source of boxes (a face detector); ``refine`` passes then re-crop each face from its
+own predicted landmarks and predict again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+import numpy as np
+
+from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
+from morph3d.io.datasets import AnnotatedFace, Failure
+from morph3d.errors import ImageError
+from morph3d.io.image import crop_image, read_image
+from morph3d.core.marching import contour_lines, march_landmarks
+from morph3d.core.metrics import nme, yaw_bin_summary
+from morph3d.core.model import MorphableModel
+from morph3d.progress import Progress, no_progress
+
+__all__ = ["Boxer", "Evaluation", "Predictor", "evaluate_faces"]
+
+#: ``(face, image) -> (4,) crop box``, or None when it finds no face.
+Boxer: TypeAlias = Callable[[AnnotatedFace, np.ndarray], "np.ndarray | None"]
+
+
+class Predictor(Protocol):
+    """Anything that turns ``(B, S, S, 3)`` uint8 RGB crops into ``(B, 62)`` raw parameters."""
+
+    def predict(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Evaluation:
+    """Per-face results of an evaluation.
+
+    Attributes:
+        names: Face names.
+        nme: ``(B,)`` NME (bbox, %).
+        nme_interocular: ``(B,)`` NME normalised by the outer-eye-corner distance (%).
+        landmarks: ``(B, 68, 2)`` predicted landmarks in image pixels.
+        yaw: ``(B,)`` ground-truth yaw in degrees (NaN where the dataset has none).
+        failures: Faces that could not be evaluated, with the reason.
+    """
+
+    names: list[str]
+    nme: np.ndarray
+    nme_interocular: np.ndarray
+    landmarks: np.ndarray
+    yaw: np.ndarray
+    failures: list[Failure] = field(default_factory=list)
+
+    def summary(self, with_yaw_bins: bool) -> dict[str, Any]:
+        """The JSON report: counts, means, yaw bins (AFLW2000-3D) and every face."""
+        report: dict[str, Any] = {
+            "count": len(self.names),
+            "nme_mean": float(self.nme.mean()) if len(self.nme) else math.nan,
+            "nme_median": float(np.median(self.nme)) if len(self.nme) else math.nan,
+            "nme_interocular_mean": (
+                float(self.nme_interocular.mean()) if len(self.nme) else math.nan
+            ),
+        }
+        if with_yaw_bins and len(self.nme):
+            bins = yaw_bin_summary(self.nme, self.yaw)
+            report["nme_balanced"] = bins.balanced
+            report["yaw_bins"] = bins.to_dict()["bins"]
+        report["failed"] = [{"name": f.name, "reason": f.reason} for f in self.failures]
+        report["per_image"] = {
+            name: {"nme": float(error), "landmarks": np.round(points, 3).tolist()}
+            for name, error, points in zip(self.names, self.nme, self.landmarks, strict=True)
+        }
+        return report
+
+
+def evaluate_faces(
+    faces: Sequence[AnnotatedFace],
+    predictor: Predictor,
+    model: MorphableModel,
+    boxer: Boxer | None = None,
+    refine: int = 0,
+    input_size: int = CROP_SIZE,
+    batch_size: int = 64,
+    progress: Progress = no_progress,
+) -> Evaluation:
+    """Predict every face and score it against its ground truth.
+
+    Args:
+        faces: Faces with ground-truth landmarks (0-based image pixels).
+        predictor: The network (torch or ONNX Runtime).
+        model: The morphable model.
+        boxer: ``(face, image) -> (4,) crop box or None`` (None: no face found, a failure);
+            default: the crop from the ground-truth landmarks.
+        refine: Extra passes that re-crop from the predicted landmarks.
+        input_size: Side of the network input in pixels.
+        batch_size: Faces predicted at once.
+        progress: Wraps an iterable to show progress (called with ``desc``, ``total``).
+
+    Returns:
+        The :class:`Evaluation`; unreadable images are listed in ``failures``.
+    """
+    lines = contour_lines(model)
+    names: list[str] = []
+    predicted: list[np.ndarray] = []
+    truths: list[np.ndarray] = []
+    yaws: list[float] = []
+    failures: list[Failure] = []
+    starts = range(0, len(faces), batch_size)
+    for start in progress(starts, desc="evaluating", total=len(starts), unit="batch"):
+        batch, images, boxes = [], [], []
+        for face in faces[start : start + batch_size]:
+            try:
+                image = read_image(face.image_path)
+            except ImageError as error:
+                failures.append(Failure(face.name, str(error)))
+                continue
+            box = crop_box_from_landmarks(face.landmarks) if boxer is None else boxer(face, image)
+            if box is None:
+                failures.append(Failure(face.name, "no face detected"))
+                continue
+            images.append(image)
+            boxes.append(box)
+            batch.append(face)
+        if not batch:
+            continue
+        silhouette = np.array([face.silhouette_jaw for face in batch])
+        for _ in range(refine + 1):
+            crops = [crop_image(im, box, input_size) for im, box in zip(images, boxes, strict=True)]
+            params = predictor.predict(np.stack(crops))
+            fixed = model.landmarks(params)
+            marched = march_landmarks(model, params, lines)
+            landmarks = crop_to_image(
+                np.where(silhouette[:, None, None], marched, fixed)[..., :2], np.stack(boxes)
+            )
+            # The next pass crops from the model's own landmarks (the crop training used).
+            boxes = list(crop_box_from_landmarks(crop_to_image(fixed[..., :2], np.stack(boxes))))
+        predicted.append(landmarks)
+        truths.extend(face.landmarks for face in batch)
+        names.extend(face.name for face in batch)
+        yaws.extend(face.yaw for face in batch)
+    points = np.concatenate(predicted) if predicted else np.zeros((0, 68, 2))
+    truth = np.asarray(truths, dtype=np.float64).reshape(-1, 68, 2)
+    return Evaluation(
+        names=names,
+        nme=nme(points, truth, "bbox") if len(truth) else np.zeros(0),
+        nme_interocular=nme(points, truth, "interocular") if len(truth) else np.zeros(0),
+        landmarks=points,
+        yaw=np.asarray(yaws, dtype=np.float64),
+        failures=failures,
+    )

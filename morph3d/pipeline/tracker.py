@@ -1,0 +1,429 @@
+"""Tracking faces through video: landmark-driven re-cropping, track management, the 1€ filter
+(layer 4).
+
+Per frame, every tracked face is cropped from its previous landmarks (one network batch for all
+faces) and the face detector runs only when there is evidence that it is needed:
+
+* no face is tracked;
+* a track was lost on this frame: its landmarks left the frame (fewer than ``min_inside`` of them
+  inside), or the new prediction disagrees with the previous one (the landmarks moved by more
+  than ``max_jump`` face sizes, or the face's size changed by more than ``max_zoom``);
+* the periodic check (every ``detect_interval`` seconds) for new faces; a track that no detection
+  supports at ``max_misses`` checks in a row is dropped.
+
+A new detection that overlaps a track lost within ``memory`` seconds takes over its id, so ids
+survive short losses.
+
+The morphable model cannot close its eyes, so by default the eyelid landmarks are re-read from
+the image by the eye refiner (:mod:`morph3d.inference.eyes`); the eye corners, the mesh and the parameters
+stay the model's.
+
+Smoothing (:mod:`morph3d.core.filters`) runs in the image frame, on the decoded vertices (the default,
+``smooth="vertices"``: one 1€ filter per vertex, its speed in face sizes per second), or on the
+parameters folded into image pixels (``"params"``, :func:`morph3d.core.crop.params_to_image`). The
+defaults were chosen with ``scripts/bench_tracking.py --sweep`` (a still photo with fresh noise
+and JPEG in every frame, and the same photo moving along a known path, 30 fps): vertices beat
+parameters at every setting (e.g. static jitter 12 % of raw at a moving error of 1.16 vs 17 % at
+1.75), cropping from the filtered landmarks beat cropping from the raw ones, and
+``min_cutoff=0.5, beta=40`` kept the static jitter at 15 % of raw with a lag of 0.1 frame.
+With ``"vertices"`` the reported ``params`` are the frame's unfiltered prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.core.crop import crop_box_from_landmarks, params_to_crop, params_to_image
+from morph3d.detection.base import box_iou, crop_box_from_detection
+from morph3d.inference.eyes import EyeRefiner
+from morph3d.core.filters import FilterConfig, OneEuroFilter
+from morph3d.io.image import ChannelOrder, as_rgb
+from morph3d.core.metrics import landmark_box_size
+from morph3d.core.pose import decompose_pose
+from morph3d.progress import Progress, no_progress
+from morph3d.io.video import Frame, VideoReader
+
+__all__ = [
+    "TrackedFace",
+    "Tracker",
+    "TrackerConfig",
+    "face_record",
+    "track_video",
+]
+
+Smoothing = Literal["params", "vertices", "none"]
+
+#: Eyelid landmarks (68-point indices) that the eye refiner re-reads; the corners stay the mesh's.
+LIDS = (37, 38, 40, 41, 43, 44, 46, 47)
+CropSource = Literal["filtered", "raw"]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How the tracker smooths and when it calls the detector.
+
+    Attributes:
+        filter: 1€ filter parameters; speeds are measured in face sizes (translation, vertices),
+            scale units (the pose's rotation part) or standard deviations (shape and expression)
+            per second.
+        smooth: Where the filter runs: ``"params"`` (image-frame parameters; the mesh, landmarks
+            and reported parameters agree), ``"vertices"`` (decoded points) or ``"none"``.
+        crop_from: Which landmarks place the next frame's crop: ``"filtered"`` or ``"raw"``.
+        detect_interval: Seconds between detector checks for new faces.
+        max_misses: Checks in a row without a supporting detection before a track is dropped.
+        max_jump: Mean landmark motion between frames, in face sizes, beyond which a
+            prediction counts as a failure.
+        max_zoom: Largest factor by which a face's size may change between frames.
+        min_inside: Fraction of the landmarks that must lie inside the frame.
+        min_similarity: Appearance similarity (normalised cross-correlation of small grey
+            thumbnails of consecutive crops) below which the detector is asked at once; a
+            track it does not support then is dropped.
+        memory: Seconds during which a lost track's id can be taken over by a new detection.
+        match_iou: Box overlap for a detection to match a track.
+        max_faces: Most faces tracked at once (the largest are kept).
+        refine_eyes: Re-read the eyelids (landmarks 37, 38, 40, 41, 43, 44, 46, 47) with the
+            eye refiner (:mod:`morph3d.inference.eyes`): the morphable model cannot close its eyes.
+    """
+
+    filter: FilterConfig = field(
+        default_factory=lambda: FilterConfig(min_cutoff=0.5, beta=40.0, d_cutoff=1.0)
+    )
+    smooth: Smoothing = "vertices"
+    crop_from: CropSource = "filtered"
+    detect_interval: float = 0.5
+    max_misses: int = 3
+    max_jump: float = 0.3
+    max_zoom: float = 1.5
+    min_inside: float = 0.5
+    min_similarity: float = 0.5
+    memory: float = 2.0
+    match_iou: float = 0.3
+    max_faces: int = 8
+    refine_eyes: bool = True
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """One face in one frame, smoothed, in image pixels (x right, y down, z toward the viewer).
+
+    Attributes:
+        id: Track id, stable across frames.
+        vertices: ``(N, 3)`` smoothed mesh vertices.
+        landmarks: ``(68, 3)`` smoothed landmarks: the mesh's landmark vertices, except the
+            eyelids (:data:`LIDS`) when the eye refiner re-reads them.
+        raw_landmarks: ``(68, 3)`` landmarks of this frame's prediction before smoothing.
+        params: ``(62,)`` raw parameters in the crop frame of ``box`` (smoothed only with
+            ``smooth="params"``).
+        pose: ``(3,)`` yaw, pitch, roll in degrees.
+        box: ``(4,)`` the crop box the network saw on this frame.
+        detected: Whether this frame's crop came from the detector (a new or restarted track).
+    """
+
+    id: int
+    vertices: np.ndarray
+    landmarks: np.ndarray
+    raw_landmarks: np.ndarray
+    params: np.ndarray
+    pose: np.ndarray
+    box: np.ndarray
+    detected: bool
+
+
+class _Track:
+    """The state of one tracked face."""
+
+    def __init__(self, track_id: int, config: TrackerConfig) -> None:
+        self.id = track_id
+        self.filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
+        self.lid_filter = OneEuroFilter(config.filter, joint_axis=True)  # with smooth="params"
+        self.raw_landmarks: np.ndarray | None = None
+        self.landmarks: np.ndarray | None = None
+        self.signature: np.ndarray | None = None
+        self.confirmed_box: np.ndarray | None = None  # where the detector last agreed
+        self.misses = 0
+
+    def next_box(self, crop_from: CropSource) -> np.ndarray:
+        points = self.landmarks if crop_from == "filtered" else self.raw_landmarks
+        assert points is not None
+        return crop_box_from_landmarks(points[:, :2])
+
+
+class Tracker:
+    """Track faces through consecutive video frames.
+
+    Args:
+        config: Smoothing and detection settings (:class:`TrackerConfig`).
+        reconstructor: Network, model and detector to use (default: a new
+            :class:`~morph3d.pipeline.reconstructor.Reconstructor`).
+        fps: Frame rate assumed when :meth:`update` gets no timestamp.
+        **options: Passed to the default :class:`~morph3d.pipeline.reconstructor.Reconstructor` (``weights``,
+            ``detector``, ``threads``, ``spin`` (default off here), ...).
+
+    >>> tracker = morph3d.Tracker()                                   # doctest: +SKIP
+    >>> for frame in frames:                                          # doctest: +SKIP
+    ...     for face in tracker.update(frame):
+    ...         print(face.id, face.pose)
+    """
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        reconstructor: Reconstructor | None = None,
+        fps: float = 30.0,
+        **options: Any,
+    ) -> None:
+        self.config = config or TrackerConfig()
+        # ONNX Runtime's spinning threads starve the numpy work between frames: on d9 the
+        # tracker ran at 93 fps with them and 140 without.
+        options.setdefault("spin", False)
+        self.reconstructor = reconstructor or Reconstructor(**options)
+        self.fps = float(fps)
+        model = self.reconstructor.model
+        self._n_surface = self.reconstructor.n_surface
+        self._landmark_rows = model.landmark_indices
+        std = model.layout.std if model.layout.std is not None else np.ones(model.layout.size)
+        self._coefficient_std = np.asarray(std[12:], dtype=np.float64)
+        self.eyes = EyeRefiner() if self.config.refine_eyes else None
+        self._lid_rows = model.landmark_indices[list(LIDS)]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (ids start again from 0)."""
+        self._tracks: list[_Track] = []
+        # id, (last box, last box the detector confirmed), time lost
+        self._lost: list[tuple[int, np.ndarray, float]] = []
+        self._next_id = 0
+        self._frames = 0
+        self._last_check = -np.inf
+        #: Detector calls so far, and tracks lost so far (by failure, not by leaving).
+        self.detector_calls = 0
+        self.lost_tracks = 0
+        #: Appearance similarity of the last tracked crop to the one before (1 = identical).
+        self.similarity = 1.0
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the faces tracked now."""
+        return [track.id for track in self._tracks]
+
+    def update(
+        self,
+        frame: Any,
+        timestamp: float | None = None,
+        channel_order: ChannelOrder = "rgb",
+    ) -> list[TrackedFace]:
+        """Track the faces of the next frame.
+
+        Args:
+            frame: The frame (an RGB array unless ``channel_order="bgr"``, a path or an image).
+            timestamp: Its time in seconds (default: frames so far / ``fps``).
+            channel_order: Channel order of a colour numpy array.
+
+        Returns:
+            The faces of this frame, by id.
+        """
+        rgb = as_rgb(frame, channel_order)
+        time = self._frames / self.fps if timestamp is None else float(timestamp)
+        self._frames += 1
+        config = self.config
+        height, width = rgb.shape[:2]
+        faces: dict[int, TrackedFace] = {}
+
+        # 1. every track: crop from its previous landmarks, one batch
+        failed = False
+        suspicious: set[int] = set()
+        if self._tracks:
+            boxes = np.stack([track.next_box(config.crop_from) for track in self._tracks])
+            params, landmarks, crops = self._predict(rgb, boxes)
+            kept = []
+            for k, track in enumerate(self._tracks):
+                reason = self._failure(track, landmarks[k], width, height)
+                if reason:
+                    self._lose(track, boxes[k], time, counted=reason == "failed")
+                    failed = failed or reason == "failed"
+                    continue
+                signature = _signature(crops[k])
+                if track.signature is not None:  # None after a detector crop: not comparable
+                    self.similarity = float(np.mean(signature * track.signature))
+                    if self.similarity < config.min_similarity:
+                        suspicious.add(track.id)
+                track.signature = signature
+                faces[track.id] = self._smooth(track, params[k], landmarks[k], boxes[k], time)
+                kept.append(track)
+            self._tracks = kept
+
+        # 2. the detector, when there is a reason to call it
+        due = time - self._last_check >= config.detect_interval
+        if not self._tracks or failed or suspicious or due:
+            self._last_check = time
+            self.detector_calls += 1
+            detections = self.reconstructor.detector.detect(rgb)
+            backend = self.reconstructor.detector_backend
+            found = [crop_box_from_detection(d.box, backend) for d in detections]
+            current = {t.id: t.next_box(config.crop_from) for t in self._tracks}
+            matched = [_overlaps(box, list(current.values()), config.match_iou) for box in found]
+            for track in list(self._tracks):
+                supported = _overlaps(current[track.id], found, config.match_iou)
+                track.misses = 0 if supported else track.misses + 1
+                if supported:
+                    track.confirmed_box = current[track.id]
+                if track.misses >= config.max_misses or (track.misses and track.id in suspicious):
+                    self._lose(track, current[track.id], time, counted=True)
+                    self._tracks.remove(track)
+                    faces.pop(track.id, None)
+            new = [box for box, hit in zip(found, matched, strict=True) if not hit]
+            room = config.max_faces - len(self._tracks)
+            new = sorted(new, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))[: max(room, 0)]
+            if new:
+                boxes = np.stack(new)
+                params, landmarks, crops = self._predict(rgb, boxes)
+                for k in range(len(new)):
+                    track = _Track(self._claim_id(boxes[k], time), config)
+                    track.confirmed_box = boxes[k]
+                    face = self._smooth(track, params[k], landmarks[k], boxes[k], time, True)
+                    self._tracks.append(track)
+                    faces[track.id] = face
+        self._drop_duplicates(faces)
+        self._lost = [entry for entry in self._lost if time - entry[2] <= config.memory]
+        return [faces[track.id] for track in sorted(self._tracks, key=lambda t: t.id)]
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _predict(
+        self, rgb: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network's parameters, landmarks (eyelids re-read) and crops for crop boxes."""
+        params, landmarks, crops = self.reconstructor.predict(rgb, boxes)
+        if self.eyes is not None:
+            refined = self.eyes.refine(rgb, landmarks)
+            landmarks[:, list(LIDS), :2] = refined[:, list(LIDS), :2]
+        return params, landmarks, crops
+
+    def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:
+        """``"left"``, ``"failed"`` or ``""`` for a track's new raw landmarks."""
+        config = self.config
+        x, y = landmarks[:, 0], landmarks[:, 1]
+        inside = np.mean((x >= 0) & (x < width) & (y >= 0) & (y < height))
+        if inside < config.min_inside:
+            return "left"
+        previous = track.raw_landmarks
+        assert previous is not None
+        size = float(landmark_box_size(previous))
+        new_size = float(landmark_box_size(landmarks))
+        jump = float(np.linalg.norm(landmarks[:, :2] - previous[:, :2], axis=-1).mean()) / size
+        zoom = max(new_size / size, size / max(new_size, 1e-9))
+        if not np.isfinite(jump) or jump > config.max_jump or zoom > config.max_zoom:
+            return "failed"
+        return ""
+
+    def _lose(self, track: _Track, box: np.ndarray, time: float, counted: bool) -> None:
+        places = np.stack([box] if track.confirmed_box is None else [box, track.confirmed_box])
+        self._lost.append((track.id, places, time))
+        self.lost_tracks += int(counted)
+
+    def _claim_id(self, box: np.ndarray, time: float) -> int:
+        """The id of a recently lost track under ``box``, else a new id."""
+        best, best_iou = None, self.config.match_iou
+        for k, (_, places, _) in enumerate(self._lost):
+            overlap = float(box_iou(box, places).max())
+            if overlap >= best_iou:
+                best, best_iou = k, overlap
+        if best is not None:
+            return self._lost.pop(best)[0]
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _drop_duplicates(self, faces: dict[int, TrackedFace]) -> None:
+        """Two tracks on one face: keep the older (lower id)."""
+        keep: list[_Track] = []
+        for track in sorted(self._tracks, key=lambda t: t.id):
+            box = faces[track.id].box
+            if any(box_iou(box, faces[k.id].box[None])[0] > 0.5 for k in keep):
+                faces.pop(track.id)
+                continue
+            keep.append(track)
+        self._tracks = keep
+
+    def _smooth(
+        self,
+        track: _Track,
+        params: np.ndarray,
+        landmarks: np.ndarray,
+        box: np.ndarray,
+        time: float,
+        detected: bool = False,
+    ) -> TrackedFace:
+        """Filter one prediction into the track's state; returns the face."""
+        model = self.reconstructor.model
+        size = float(landmark_box_size(landmarks))
+        image_params = params_to_image(params, box)
+        smooth = self.config.smooth
+        if smooth == "params":
+            scale = np.empty_like(image_params)
+            scale[:12] = np.linalg.norm(image_params[:3])  # rotation part: in units of the scale
+            scale[[3, 7, 11]] = size  # translation: in face sizes
+            scale[12:] = self._coefficient_std
+            image_params = track.filter(image_params, time, scale)
+        points = model.decode(image_params.astype(np.float32)).astype(np.float64)
+        if self.eyes is not None:  # the re-read eyelids replace the mesh's
+            points[self._lid_rows, :2] = landmarks[list(LIDS), :2]
+            if smooth == "params":
+                points[self._lid_rows] = track.lid_filter(points[self._lid_rows], time, size)
+        if smooth == "vertices":
+            points = track.filter(points, time, size)
+        vertices = points[: self._n_surface]
+        smoothed = points[self._landmark_rows]
+        crop_params = params_to_crop(image_params, box)
+        track.raw_landmarks = landmarks
+        track.landmarks = smoothed
+        return TrackedFace(
+            id=track.id,
+            vertices=vertices,
+            landmarks=smoothed,
+            raw_landmarks=landmarks,
+            params=crop_params,
+            pose=decompose_pose(crop_params[:12]).angles,
+            box=np.asarray(box, dtype=np.float64),
+            detected=detected,
+        )
+
+
+def _signature(crop: np.ndarray) -> np.ndarray:
+    """A zero-mean, unit-variance 24x24 grey thumbnail of the middle of a crop."""
+    side = crop.shape[0]
+    middle = crop[side // 6 : side - side // 6, side // 6 : side - side // 6]
+    grey = cv2.resize(middle.mean(axis=2, dtype=np.float32), (24, 24), interpolation=cv2.INTER_AREA)
+    grey -= grey.mean()
+    return grey / max(float(grey.std()), 1e-3)
+
+
+def _overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float) -> bool:
+    """Whether ``box`` overlaps any of ``boxes`` by at least ``threshold`` IoU."""
+    return bool(boxes) and float(box_iou(box, np.stack(boxes)).max()) >= threshold
+
+
+def face_record(face: TrackedFace) -> dict[str, Any]:
+    """A face as JSON-ready numbers: id, box, 68 landmarks (x, y, z), pose, parameters."""
+    return {
+        "id": face.id,
+        "box": np.round(face.box, 2).tolist(),
+        "landmarks": np.round(face.landmarks, 2).tolist(),
+        "pose": np.round(face.pose, 3).tolist(),
+        "params": [float(f"{v:.6g}") for v in face.params],
+        "detected": face.detected,
+    }
+
+
+def track_video(
+    video: VideoReader, tracker: Tracker, progress: Progress = no_progress
+) -> Iterator[tuple[Frame, list[TrackedFace]]]:
+    """Track every decodable frame of a video (timestamps from the file's frame rate)."""
+    total = video.declared_frames or None
+    for frame in progress(video, desc=f"tracking {video.path.name}", total=total, unit="frame"):
+        yield frame, tracker.update(frame.image, frame.time)

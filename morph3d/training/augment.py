@@ -1,0 +1,224 @@
+"""Training augmentation: random similarity warps with flips, and photometric jitter (layer 2).
+
+The stored training images (:mod:`morph3d.training.targets`) cover twice the crop box at the crop's own
+pixel density, so the crop is their middle half. A random similarity of the crop box (rotation,
+scale, translation, mirror) is cut out of that room with one ``cv2.warpAffine``, and the target
+landmarks are moved by exactly the same transform, so image and targets stay consistent.
+
+Landmarks are in the 120x120 crop frame (y up): crop pixel ``(x - 1, 120 - y)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from morph3d.core.crop import CROP_SIZE
+
+__all__ = [
+    "MIRROR_68",
+    "AugmentConfig",
+    "Similarity",
+    "augment",
+    "centre_crop",
+    "photometric",
+    "warp_crop",
+    "warp_landmarks",
+    "warp_pose",
+]
+
+# fmt: off
+#: Landmark k of a face is landmark MIRROR_68[k] of its mirror image (68-point scheme).
+MIRROR_68 = np.array([
+    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,   # jaw
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                     # brows
+    27, 28, 29, 30, 35, 34, 33, 32, 31,                         # nose
+    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,             # eyes
+    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,             # outer lips
+    64, 63, 62, 61, 60, 67, 66, 65,                             # inner lips
+])
+# fmt: on
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random augmentation (all uniform).
+
+    Attributes:
+        rotation: In-plane rotation up to +- this many degrees.
+        translation: Shift up to +- this fraction of the crop side, in x and y.
+        scale: Zoom by a factor in [1 - scale, 1 + scale].
+        flip: Probability of a horizontal mirror.
+        brightness: Offset up to +- this fraction of 255.
+        contrast: Gain in [1 - contrast, 1 + contrast].
+        blur: Probability of a Gaussian blur (sigma 0.3 to 1.5 px).
+        noise: Probability of Gaussian sensor noise (sigma 2 to 10 levels).
+        jpeg: Probability of JPEG re-encoding (quality 20 to 90).
+    """
+
+    rotation: float = 40.0
+    translation: float = 0.10
+    scale: float = 0.10
+    flip: float = 0.5
+    brightness: float = 0.25
+    contrast: float = 0.3
+    blur: float = 0.25
+    noise: float = 0.25
+    jpeg: float = 0.25
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A similarity of the crop box: ``angle`` degrees, ``scale`` (>1 shows more of the image),
+    ``shift`` in fractions of the crop side, then an optional horizontal ``flip``."""
+
+    angle: float = 0.0
+    scale: float = 1.0
+    shift: tuple[float, float] = (0.0, 0.0)
+    flip: bool = False
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, config: AugmentConfig) -> Similarity:
+        """Draw a similarity from the ranges of ``config``."""
+        return cls(
+            angle=float(rng.uniform(-config.rotation, config.rotation)),
+            scale=float(rng.uniform(1 - config.scale, 1 + config.scale)),
+            shift=(
+                float(rng.uniform(-config.translation, config.translation)),
+                float(rng.uniform(-config.translation, config.translation)),
+            ),
+            flip=bool(rng.random() < config.flip),
+        )
+
+    def to_source(self, offset: float) -> np.ndarray:
+        """``(3, 3)`` map from output crop pixels to source pixels (crop pixels + ``offset``)."""
+        centre = (CROP_SIZE - 1) / 2
+        radians = np.deg2rad(self.angle)
+        cos, sin = np.cos(radians), np.sin(radians)
+        mirror = np.array([[-1.0, 0, CROP_SIZE - 1], [0, 1, 0], [0, 0, 1]])
+        to_centre = np.array([[1.0, 0, -centre], [0, 1, -centre], [0, 0, 1]])
+        turn = np.array([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]]) * [
+            [self.scale],
+            [self.scale],
+            [1],
+        ]
+        back = np.array(
+            [
+                [1.0, 0, centre + offset + self.shift[0] * CROP_SIZE],
+                [0, 1, centre + offset + self.shift[1] * CROP_SIZE],
+                [0, 0, 1],
+            ]
+        )
+        matrix = back @ turn @ to_centre
+        return matrix @ mirror if self.flip else matrix
+
+
+def _pixel_grid(size: int) -> np.ndarray:
+    """``(3, 3)`` map from output image pixels (``size`` px) to crop pixels (120 units)."""
+    k = CROP_SIZE / size
+    return np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
+
+
+def warp_crop(stored: np.ndarray, similarity: Similarity, size: int = CROP_SIZE) -> np.ndarray:
+    """Cut the transformed crop out of a stored image.
+
+    Args:
+        stored: ``(M, M, 3)`` image covering twice the crop box at the crop's density
+            (``M = 240``): crop pixel ``u`` is stored pixel ``u + (M - 120) / 2``.
+        similarity: The transform of the crop box.
+        size: Output side in pixels (the crop frame stays 120 units).
+
+    Returns:
+        ``(size, size, 3)`` crop.
+    """
+    offset = (stored.shape[0] - CROP_SIZE) / 2
+    matrix = similarity.to_source(offset) @ _pixel_grid(size)
+    return cv2.warpAffine(
+        stored,
+        matrix[:2],
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+
+
+def warp_pose(pose: np.ndarray, similarity: Similarity) -> np.ndarray:
+    """Move a ``(3, 4)`` pose matrix as :func:`warp_landmarks` moves points (no mirror).
+
+    Decoded points then land where :func:`warp_landmarks` puts the original ones. A mirror has
+    no exact pose counterpart (the mirrored face is a different shape), so flips are refused.
+    """
+    if similarity.flip:
+        raise ValueError("a mirrored face has no exact pose counterpart")
+    # crop frame (x, y) -> crop pixel -> transformed crop pixel -> crop frame, all affine.
+    frame = np.array([[1.0, 0, -1], [0, -1, CROP_SIZE], [0, 0, 1]])
+    warp = np.linalg.inv(frame) @ np.linalg.inv(similarity.to_source(0.0)) @ frame
+    moved = np.asarray(pose, dtype=np.float64).copy()
+    moved[:2, :3] = warp[:2, :2] @ moved[:2, :3]
+    moved[:2, 3] = warp[:2, :2] @ moved[:2, 3] + warp[:2, 2]
+    moved[2] = moved[2] / similarity.scale
+    return moved
+
+
+def warp_landmarks(landmarks: np.ndarray, similarity: Similarity) -> np.ndarray:
+    """Move crop-frame points as :func:`warp_crop` moves the image (mirrored order on flips).
+
+    Args:
+        landmarks: ``(n, 2|3)`` points in the crop frame (y up); with ``n == 68`` a flip also
+            reorders them with :data:`MIRROR_68` so that point k is still landmark k.
+        similarity: The transform.
+
+    Returns:
+        ``(n, 2|3)`` points in the transformed crop's frame; depth is divided by the scale.
+    """
+    points = np.asarray(landmarks, dtype=np.float64)
+    pixels = np.stack([points[:, 0] - 1, CROP_SIZE - points[:, 1], np.ones(len(points))])
+    inverse = np.linalg.inv(similarity.to_source(0.0))
+    moved = (inverse @ pixels)[:2]
+    out = points.copy()
+    out[:, 0] = moved[0] + 1
+    out[:, 1] = CROP_SIZE - moved[1]
+    if points.shape[1] == 3:
+        out[:, 2] = points[:, 2] / similarity.scale
+    if similarity.flip and len(out) == len(MIRROR_68):
+        out = out[MIRROR_68]
+    return out
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """Random brightness, contrast, blur, sensor noise and JPEG artefacts on a uint8 image."""
+    gain = rng.uniform(1 - config.contrast, 1 + config.contrast)
+    offset = rng.uniform(-config.brightness, config.brightness) * 255
+    mean = image.mean()
+    out = (image.astype(np.float32) - mean) * gain + mean + offset
+    if rng.random() < config.blur:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.3, 1.5)))
+    if rng.random() < config.noise:
+        out = out + rng.normal(0, rng.uniform(2, 10), out.shape).astype(np.float32)
+    result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < config.jpeg:
+        quality = int(rng.integers(20, 91))
+        ok, encoded = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            result = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    return result
+
+
+def augment(
+    stored: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    config: AugmentConfig,
+    size: int = CROP_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One random training sample: ``(size, size, 3)`` crop and its ``(n, 2|3)`` landmarks."""
+    similarity = Similarity.random(rng, config)
+    crop = photometric(warp_crop(stored, similarity, size), rng, config)
+    return crop, warp_landmarks(landmarks, similarity)
+
+
+def centre_crop(stored: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """The un-augmented crop (the ground-truth crop box) of a stored image."""
+    return warp_crop(stored, Similarity(), size)
