@@ -13,7 +13,7 @@ from morph3d.core.decoder import Decoder
 from morph3d.core.mesh import mesh_quality
 from morph3d.core.model import load_model
 
-from .conftest import load_script
+from ..conftest import load_script
 
 convert_bfm = load_script("bfm/convert_bfm.py")
 

@@ -40,7 +40,7 @@ def test_shipped_effects_load_with_materials_and_normals(real_model, name) -> No
         assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
         assert mesh.visual.material.baseColorFactor is not None
     # small files
-    assert (Path(__file__).parents[1] / "assets" / "ar" / f"{name}.glb").stat().st_size < 1e6
+    assert (Path(__file__).parents[2] / "assets" / "ar" / f"{name}.glb").stat().st_size < 1e6
 
 
 def test_parts_follow_the_face_and_their_anchors(real_model) -> None:
@@ -69,7 +69,7 @@ def test_parts_follow_the_face_and_their_anchors(real_model) -> None:
 def test_bad_effects(real_model, tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="make_effects"):
         load_effect(tmp_path / "nothing.glb", real_model)
-    source = Path(__file__).parents[1] / "assets" / "ar"
+    source = Path(__file__).parents[2] / "assets" / "ar"
     (tmp_path / "odd.glb").write_bytes((source / "hat.glb").read_bytes())
     (tmp_path / "odd.json").write_text(json.dumps({"parts": {"wing": {}}}))
     with pytest.raises(ModelFormatError, match="wing"):

@@ -17,7 +17,7 @@ from morph3d.io.image import read_image
 from morph3d.ar.renderer import AR, BakedPart, Renderer, composite, image_to_scene
 from morph3d.io.video import VideoReader
 
-from .conftest import short_clip
+from ..conftest import short_clip
 
 
 def _box(color: tuple[float, float, float, float], extents: float = 20.0) -> trimesh.Trimesh:

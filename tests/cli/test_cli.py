@@ -8,7 +8,7 @@ import pytest
 
 from morph3d.cli import main
 
-from .conftest import short_clip
+from ..conftest import short_clip
 
 
 def test_info_describes_a_model(tiny_model, tmp_path: Path, capsys) -> None:
