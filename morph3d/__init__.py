@@ -1,32 +1,38 @@
 """morph3d: dense 3D face reconstruction from a single image with a 3D Morphable Model.
 
-The package is layered; a module imports only from its own layer or lower ones:
+One subpackage per layer; a module imports only from its own layer or lower ones
+(``tests/test_import.py`` holds every module to this):
 
-====  =====================================================================================
-0     ``errors``, ``paths``, ``annotations`` (file readers), ``_array``
-1     core: ``params``, ``pose``, ``crop``, ``mesh``, ``model`` (file format + numpy
-      decoder), ``decoder`` (torch), ``losses``, ``metrics``, ``marching``, ``fitting``,
-      ``filters`` (the 1€ filter)
-2     ``image`` (reading, cropping), ``video`` (reading, writing), ``synthetic`` (test videos
-      from a photo), ``datasets`` (finding annotated faces), ``targets``
-      (fitted training targets in HDF5), ``draw`` (OpenCV drawing for people to look at),
-      ``augment``, ``network``, ``training``, ``predict`` (torch), ``onnx_export``,
-      ``runtime`` (ONNX Runtime), ``evaluation``, ``plots``, ``effects`` (AR effects and
-      their anchoring), ``eyes`` (the eyelid refiner)
-3     ``detect`` (face detectors)
-4     ``api`` (``reconstruct``, ``Reconstructor``), ``tracker`` (``Tracker``), ``bench``
-5     ``render`` (pyrender AR: ``AR``, ``Renderer``), ``cli`` (the ``morph3d`` command)
-====  =====================================================================================
+=====  ================  ==========================================================================
+layer  package           what
+=====  ================  ==========================================================================
+0      (top level)       ``errors``, ``paths`` (where data lives), ``files`` (atomic writes),
+                         ``progress`` (progress hooks), ``_lazy``
+1      ``core``          the morphable model: parameters, pose, crop frame, boxes, mesh, model
+                         file and numpy decoder, torch decoder, 68-point index groups, marching,
+                         fitting, losses, metrics, the 1€ filter
+2      ``io``            images, videos, annotation files, datasets, synthetic test videos
+3      ``inference``     networks, ONNX export, ONNX Runtime sessions and predictors, eyelid refiner
+4      ``detection``     face detectors (one interface, two backends, each with its crop calibration)
+4      ``training``      targets, augmentation, the trainer, its curves
+5      ``pipeline``      ``Reconstructor`` / ``reconstruct``, ``Tracker``, their result types
+6      ``ar``            effects, the pyrender renderer, shading, compositing, the AR session
+6      ``evaluation``    accuracy on datasets, speed figures, plots, drawings
+7      ``cli``           the ``morph3d`` command
+=====  ================  ==========================================================================
 
-``import morph3d`` is light: it loads none of torch, cv2, onnxruntime or pyrender. Names below
-are imported on first use.
+``import morph3d`` is light: it loads none of torch, cv2, onnxruntime, matplotlib or pyrender.
+The names below are imported on first use.
+
+>>> import morph3d                                                 # doctest: +SKIP
+>>> mesh = morph3d.reconstruct("photo.jpg")                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from morph3d._lazy import lazy_exports
 from morph3d.errors import (
     AnnotationError,
     ImageError,
@@ -39,24 +45,11 @@ from morph3d.errors import (
 
 __version__ = "0.1.0"
 
-# name -> module that defines it; imported lazily by __getattr__.
-_LAZY = {
-    "reconstruct": "morph3d.pipeline.reconstructor",
-    "Reconstructor": "morph3d.pipeline.reconstructor",
-    "Tracker": "morph3d.pipeline.tracker",
-    "MorphableModel": "morph3d.core.model",
-    "load_model": "morph3d.core.model",
-    "ParamLayout": "morph3d.core.params",
-    "Pose": "morph3d.core.pose",
-    "decompose_pose": "morph3d.core.pose",
-    "Decoder": "morph3d.core.decoder",
-    "nme": "morph3d.core.metrics",
-    "wing_loss": "morph3d.core.losses",
-}
-
 __all__ = [
+    "AR",
     "AnnotationError",
     "Decoder",
+    "FaceResult",
     "ImageError",
     "ModelFormatError",
     "ModelNotFoundError",
@@ -66,7 +59,10 @@ __all__ = [
     "ParamLayout",
     "Pose",
     "Reconstructor",
+    "ReconstructorConfig",
+    "TrackedFace",
     "Tracker",
+    "TrackerConfig",
     "VideoError",
     "__version__",
     "decompose_pose",
@@ -76,18 +72,36 @@ __all__ = [
     "wing_loss",
 ]
 
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AR": "morph3d.ar.session",
+        "Decoder": "morph3d.core.decoder",
+        "FaceResult": "morph3d.pipeline.results",
+        "MorphableModel": "morph3d.core.model",
+        "ParamLayout": "morph3d.core.params",
+        "Pose": "morph3d.core.pose",
+        "Reconstructor": "morph3d.pipeline.reconstructor",
+        "ReconstructorConfig": "morph3d.pipeline.reconstructor",
+        "TrackedFace": "morph3d.pipeline.results",
+        "Tracker": "morph3d.pipeline.tracker",
+        "TrackerConfig": "morph3d.pipeline.tracker",
+        "decompose_pose": "morph3d.core.pose",
+        "load_model": "morph3d.core.model",
+        "nme": "morph3d.core.metrics",
+        "reconstruct": "morph3d.pipeline.reconstructor",
+        "wing_loss": "morph3d.core.losses",
+    },
+)
+
 if TYPE_CHECKING:
-    from morph3d.pipeline.reconstructor import Reconstructor, reconstruct
+    from morph3d.ar.session import AR
     from morph3d.core.decoder import Decoder
     from morph3d.core.losses import wing_loss
     from morph3d.core.metrics import nme
     from morph3d.core.model import MorphableModel, load_model
     from morph3d.core.params import ParamLayout
     from morph3d.core.pose import Pose, decompose_pose
-    from morph3d.pipeline.tracker import Tracker
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'morph3d' has no attribute {name!r}")
+    from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig, reconstruct
+    from morph3d.pipeline.results import FaceResult, TrackedFace
+    from morph3d.pipeline.tracker import Tracker, TrackerConfig

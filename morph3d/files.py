@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json"]
+__all__ = ["atomic_path", "save_figure", "write_json"]
 
 
 @contextmanager
@@ -41,3 +41,11 @@ def write_json(path: str | os.PathLike[str], content: Any) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(content, indent=1) + "\n")
     return Path(path)
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write a ``matplotlib.figure.Figure`` atomically, in the format of the path's suffix."""
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format=target.suffix.lstrip(".") or "png", dpi=dpi)
+    return target

@@ -23,19 +23,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.evaluation.speed import machine_info
-from morph3d.evaluation.draw import contact_sheet
+from morph3d.ar import AR, augment_video
 from morph3d.ar.effects import EFFECTS
+from morph3d.evaluation.draw import contact_sheet
+from morph3d.evaluation.speed import machine_info
 from morph3d.files import write_json
 from morph3d.io.image import write_image
-from morph3d.paths import SHARED_DATA
-from morph3d.ar.renderer import AR, augment_video
 from morph3d.io.video import VideoReader
+from morph3d.paths import SHARED_DATA
+from morph3d.pipeline.tracker import Tracker
 
 
 def run(effect: str, clip: Path, output: Path) -> dict[str, Any]:
     video = VideoReader(clip)
-    ar = AR(effect, fps=video.fps)
+    ar = AR(effect, Tracker(fps=video.fps))
     started = time.perf_counter()
     times = augment_video(video, output, ar)
     wall = time.perf_counter() - started

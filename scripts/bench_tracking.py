@@ -35,17 +35,17 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.core.filters import FilterConfig
+from morph3d.core.metrics import acceleration_jitter, eye_aperture, jitter, track_lag
+from morph3d.evaluation.plots import plot_eye_aperture, plot_steadiness
 from morph3d.evaluation.speed import machine_info
 from morph3d.files import write_json
-from morph3d.core.filters import FilterConfig
 from morph3d.io.image import read_image
-from morph3d.core.metrics import acceleration_jitter, eye_aperture, jitter, track_lag
-from morph3d.paths import SHARED_DATA
-from morph3d.evaluation.plots import plot_eye_aperture, plot_steadiness
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
-from morph3d.pipeline.tracker import Tracker, TrackerConfig
 from morph3d.io.video import VideoReader
+from morph3d.paths import SHARED_DATA
+from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.pipeline.tracker import Tracker, TrackerConfig
 
 FPS = 30.0
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from morph3d.training.augment import AugmentConfig
-from morph3d.files import write_json
 from morph3d.core.model import load_model
+from morph3d.files import write_json
+from morph3d.training.augment import AugmentConfig
 from morph3d.training.targets import read_targets
 from morph3d.training.trainer import TrainConfig, Trainer
 

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.core.crop import crop_box_from_landmarks
-from morph3d.io.datasets import find_faces, split_indices
+from morph3d.core.metrics import eye_aperture
+from morph3d.files import atomic_path, write_json
 from morph3d.inference.eyes import (
     EYE_ORDER,
     EYE_SIZE,
@@ -36,10 +36,10 @@ from morph3d.inference.eyes import (
     refine_eyes,
     to_eye_frame,
 )
-from morph3d.files import atomic_path, write_json
+from morph3d.io.datasets import find_faces, split_indices
 from morph3d.io.image import read_image
-from morph3d.core.metrics import eye_aperture
 from morph3d.paths import ASSETS_MODELS
+from morph3d.pipeline.reconstructor import Reconstructor
 
 PATCH = 64  # patch pixels over two frame units: frame coordinates [-1, 1]
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: a tiny random morphable model for unit tests, and the shared data."""
+"""Shared fixtures: a tiny random morphable model for unit tests, and the shared data.
+
+Markers: a test is ``integration`` when it reads the shared data, the model cache or the shipped
+assets (it asks for ``shared_data`` or ``real_model``, or carries the marker), else ``unit``; the
+longest carry ``slow`` as well. ``pytest -m unit`` runs in seconds.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +54,15 @@ def make_tiny_model(seed: int = 0, rows: int = 5, columns: int = 6) -> Morphable
         layout=ParamLayout(40, 10, mean=param_mean, std=param_std),
         metadata={"name": "tiny", "version": 1},
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test ``unit`` or ``integration`` (see the module docstring)."""
+    for item in items:
+        if item.get_closest_marker("integration") or item.get_closest_marker("unit"):
+            continue
+        needs_data = {"shared_data", "real_model"} & set(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.integration if needs_data else pytest.mark.unit)
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""Augmented reality: 3D effects attached to tracked faces, rendered with pyrender (layer 6).
+
+* :mod:`~morph3d.ar.effects`: effects (GLB + anchor JSON) and their anchoring to model vertices.
+* :mod:`~morph3d.ar.renderer`: :class:`Renderer`, an orthographic, pixel-exact pyrender scene
+  with occluders; :mod:`~morph3d.ar.opengl` does the OpenGL set-up when the first one is made.
+* :mod:`~morph3d.ar.shading`: per-vertex lighting (:class:`BakedPart`);
+  :mod:`~morph3d.ar.compositing`: premultiplied compositing.
+* :mod:`~morph3d.ar.session`: :class:`AR`, tracker + effect + renderer for frames in memory;
+  :mod:`~morph3d.ar.video`: :func:`augment_video` over a file, timed per stage.
+
+Nothing here is imported by ``import morph3d``; pyrender is imported when a renderer is made.
+"""
+
+from __future__ import annotations
+
+from morph3d._lazy import lazy_exports
+
+# -- exports (every name in the modules' __all__) --
+__all__ = [
+    "AR",
+    "EFFECTS",
+    "EFFECTS_DIR",
+    "HALFWAY",
+    "LIGHT",
+    "BakedPart",
+    "Effect",
+    "EffectPart",
+    "FaceSpace",
+    "Renderer",
+    "Shading",
+    "StageTimes",
+    "augment_video",
+    "composite",
+    "image_to_scene",
+    "load_effect",
+    "load_pyrender",
+    "occluder_material",
+    "similarity_transform",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AR": "session",
+        "BakedPart": "shading",
+        "EFFECTS": "effects",
+        "EFFECTS_DIR": "effects",
+        "Effect": "effects",
+        "EffectPart": "effects",
+        "FaceSpace": "effects",
+        "HALFWAY": "shading",
+        "LIGHT": "shading",
+        "Renderer": "renderer",
+        "Shading": "session",
+        "StageTimes": "timing",
+        "augment_video": "video",
+        "composite": "compositing",
+        "image_to_scene": "renderer",
+        "load_effect": "effects",
+        "load_pyrender": "opengl",
+        "occluder_material": "renderer",
+        "similarity_transform": "effects",
+    },
+)

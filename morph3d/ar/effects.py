@@ -34,14 +34,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from morph3d.errors import ModelFormatError, ModelNotFoundError
+from morph3d.core.landmarks68 import RIGID
 from morph3d.core.model import MorphableModel
+from morph3d.errors import ModelFormatError, ModelNotFoundError
 from morph3d.paths import REPOSITORY
 
 __all__ = [
     "EFFECTS",
     "EFFECTS_DIR",
-    "RIGID_LANDMARKS",
     "Effect",
     "EffectPart",
     "FaceSpace",
@@ -54,9 +54,6 @@ EFFECTS_DIR = REPOSITORY / "assets" / "ar"
 
 #: The effects the project ships.
 EFFECTS = ("dog", "glasses", "hat")
-
-#: Landmarks that expressions barely move: the nose (27-35) and the eye corners.
-RIGID_LANDMARKS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
 
 Role = Literal["visible", "occluder"]
 
@@ -126,11 +123,11 @@ class FaceSpace:
     @cached_property
     def rigid(self) -> np.ndarray:
         """``(13, 3)`` the mean face's rigid landmarks in face space."""
-        return self.points[self.landmark_indices[list(RIGID_LANDMARKS)]]
+        return self.points[self.landmark_indices[list(RIGID)]]
 
     def head_pose(self, landmarks: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Similarity from face space to scene space for a face's ``(68, 3)`` scene landmarks."""
-        return similarity_transform(self.rigid, np.asarray(landmarks)[list(RIGID_LANDMARKS)])
+        return similarity_transform(self.rigid, np.asarray(landmarks)[list(RIGID)])
 
 
 @dataclass(frozen=True)

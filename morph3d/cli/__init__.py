@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from morph3d import __version__
-from morph3d.io.datasets import DatasetFormat
 from morph3d.errors import Morph3DError
+from morph3d.io.datasets import DatasetFormat
 
 __all__ = ["main"]
 
@@ -46,12 +46,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
-    from morph3d.evaluation.accuracy import Boxer, evaluate_faces
-    from morph3d.files import write_json
     from morph3d.core.model import load_model
+    from morph3d.evaluation.accuracy import Boxer, evaluate_faces
     from morph3d.evaluation.plots import plot_ced
+    from morph3d.files import write_json
     from morph3d.inference.torch_predictor import TorchPredictor
+    from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
 
     model = load_model(args.model)
     predictor = TorchPredictor(args.weights, model, device=args.device)
@@ -61,7 +61,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         faces = [faces[i] for i in (val if args.split == "val" else train)]
     boxer: Boxer | None = None
     if args.crop == "detector":
-        from morph3d.detection.base import box_iou, create_detector, crop_box_from_detection
+        from morph3d.core.boxes import box_iou
+        from morph3d.detection import create_detector
 
         detector = create_detector(args.detector)
 
@@ -75,7 +76,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             best = int(np.argmax(overlaps))
             if overlaps[best] < 0.2:
                 return None
-            return crop_box_from_detection(detections[best].box, args.detector)
+            return detector.crop_box(detections[best].box)
 
         boxer = detected_box
 
@@ -114,9 +115,9 @@ def _export(args: argparse.Namespace) -> int:
 
     from morph3d.core.model import load_model
     from morph3d.inference.export import export_onnx
-    from morph3d.paths import weights_path
-    from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
     from morph3d.inference.onnx_predictor import OnnxPredictor
+    from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
+    from morph3d.paths import weights_path
 
     source = weights_path(args.weights)
     network = load_regressor(source)
@@ -138,12 +139,12 @@ def _export(args: argparse.Namespace) -> int:
 def _reconstruct(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from morph3d.pipeline.reconstructor import Reconstructor
-    from morph3d.evaluation.draw import draw_pose_axes, overlay_face
+    from morph3d.core.pose import decompose_pose
     from morph3d.errors import ImageError
+    from morph3d.evaluation.draw import draw_pose_axes, overlay_face
     from morph3d.files import atomic_path, write_json
     from morph3d.io.image import read_image, write_image
-    from morph3d.core.pose import decompose_pose
+    from morph3d.pipeline.reconstructor import Reconstructor
 
     boxes = None
     if args.box:
@@ -243,13 +244,13 @@ def _track(args: argparse.Namespace) -> int:
 
     from morph3d.evaluation.draw import draw_label, draw_landmarks, draw_wireframe
     from morph3d.files import write_json
-    from morph3d.pipeline.tracker import Tracker, face_record, track_video
     from morph3d.io.video import VideoReader, VideoWriter
+    from morph3d.pipeline.reconstructor import ReconstructorConfig
+    from morph3d.pipeline.tracker import Tracker, track_video
 
     video = VideoReader(args.video)
-    tracker = Tracker(
-        _tracker_config(args), weights=args.weights, detector=args.detector, fps=video.fps
-    )
+    network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
+    tracker = Tracker(_tracker_config(args), network, fps=video.fps)
     model = tracker.reconstructor.model
     frames: list[dict[str, Any]] = []
     with VideoWriter(args.output, video.fps, (video.width, video.height)) as writer:
@@ -261,7 +262,7 @@ def _track(args: argparse.Namespace) -> int:
                 corner = face.landmarks[:, :2].min(axis=0)  # above the brows, at the face's left
                 draw_label(picture, f"id {face.id}", (corner[0], corner[1] - 12))
             writer.write(picture)
-            faces_json = [face_record(face) for face in faces]
+            faces_json = [face.to_dict() for face in faces]
             frames.append({"index": frame.index, "time": round(frame.time, 4), "faces": faces_json})
     if video.failed:
         print(f"morph3d: {video.failure_report()}", file=sys.stderr)
@@ -298,9 +299,11 @@ def _ar(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from morph3d.ar import AR, augment_video
     from morph3d.io.image import read_image, write_image
-    from morph3d.ar.renderer import AR, augment_video
     from morph3d.io.video import VideoReader, is_video
+    from morph3d.pipeline.reconstructor import ReconstructorConfig
+    from morph3d.pipeline.tracker import Tracker
 
     if args.camera is None and args.input is None:
         print("morph3d: error: give an INPUT image or video, or --camera N", file=sys.stderr)
@@ -314,18 +317,19 @@ def _ar(args: argparse.Namespace) -> int:
         print("morph3d: error: --camera needs a display for its preview window", file=sys.stderr)
         return 2
     config = _tracker_config(args)
-    options = {"config": config, "weights": args.weights, "detector": args.detector}
+    network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
     if args.camera is not None:
-        return _ar_camera(AR(args.effect, shading=args.shading, **options), args.camera)
+        ar = AR(args.effect, Tracker(config, network), shading=args.shading)
+        return _ar_camera(ar, args.camera)
     if not is_video(args.input):
         image = read_image(args.input)
-        ar = AR(args.effect, shading=args.shading, **options)
+        ar = AR(args.effect, Tracker(config, network), shading=args.shading)
         write_image(args.output, ar(image))
         faces = len(ar.tracker.track_ids)
         print(f"{args.effect} on {faces} face{'s' * (faces != 1)}: {args.output}")
         return 0
     video = VideoReader(args.input)
-    ar = AR(args.effect, shading=args.shading, fps=video.fps, **options)
+    ar = AR(args.effect, Tracker(config, network, fps=video.fps), shading=args.shading)
     times = augment_video(video, args.output, ar, tqdm)
     if video.failed:
         print(f"morph3d: {video.failure_report()}", file=sys.stderr)

@@ -35,8 +35,6 @@ class Decoder(nn.Module):
     landmark_basis: torch.Tensor
     landmark_indices: torch.Tensor
     triangles: torch.Tensor
-    param_mean: torch.Tensor
-    param_std: torch.Tensor
 
     def __init__(self, model: MorphableModel) -> None:
         super().__init__()
@@ -53,11 +51,6 @@ class Decoder(nn.Module):
         )
         self.register_buffer("landmark_indices", torch.from_numpy(rows.astype(np.int64)))
         self.register_buffer("triangles", torch.from_numpy(model.triangles.astype(np.int64)))
-        self.register_buffer("param_mean", torch.from_numpy(np.asarray(model.layout.mean)))
-        self.register_buffer("param_std", torch.from_numpy(np.asarray(model.layout.std)))
-        # The statistics are buffers in float64 at first; keep them in the working dtype too.
-        self.param_mean = self.param_mean.to(self.mean.dtype)
-        self.param_std = self.param_std.to(self.mean.dtype)
 
     @property
     def n_vertices(self) -> int:
@@ -85,14 +78,6 @@ class Decoder(nn.Module):
             ``(B, 68, 3)`` landmarks in the crop frame.
         """
         return self._decode(params, self.landmark_mean, self.landmark_basis)
-
-    def normalize(self, params: torch.Tensor) -> torch.Tensor:
-        """Whiten ``(B, 62)`` raw parameters with the model's statistics."""
-        return (params - self.param_mean) / self.param_std
-
-    def denormalize(self, whitened: torch.Tensor) -> torch.Tensor:
-        """Turn ``(B, 62)`` whitened parameters back into raw ones."""
-        return whitened * self.param_std + self.param_mean
 
     @staticmethod
     def to_image(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

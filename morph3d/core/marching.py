@@ -23,13 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from morph3d.core.landmarks68 import CHIN, JAW
 from morph3d.core.model import MorphableModel
 
-__all__ = ["JAW", "ContourLines", "contour_lines", "march_landmarks", "select_silhouette"]
-
-#: The 68-point scheme's jaw landmarks; 8 is the chin.
-JAW = tuple(range(17))
-_CHIN = 8
+__all__ = ["ContourLines", "contour_lines", "march_landmarks", "select_silhouette"]
 
 
 @dataclass(frozen=True)
@@ -63,11 +60,11 @@ def contour_lines(model: MorphableModel) -> ContourLines:
     middle = grid.shape[1] // 2
     landmarks, homes, lines, sides = [], [], [], []
     for k in JAW:
-        if k == _CHIN:
+        if k == CHIN:
             continue
         point = model.mean[model.landmark_indices[k]].astype(np.float64)
         row, column = np.unravel_index(np.argmin(np.linalg.norm(nodes - point, axis=1)), grid.shape)
-        side = -1 if k < _CHIN else 1
+        side = -1 if k < CHIN else 1
         columns = np.arange(column, middle + 1) if side < 0 else np.arange(middle, column + 1)
         landmarks.append(k)
         homes.append(grid[row, column])

@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from morph3d.core.landmarks68 import EYE_APERTURE
+
 __all__ = [
-    "EYES_68",
     "YAW_BIN_EDGES",
     "YawBinSummary",
     "acceleration_jitter",
@@ -195,16 +196,10 @@ def track_lag(estimate: np.ndarray, truth: np.ndarray, max_lag: float = 10.0) ->
     return best
 
 
-#: 0-based 68-point indices of each eye: corners (outer, inner) and two upper/lower lid pairs.
-EYES_68 = (
-    ((36, 39), ((37, 41), (38, 40))),
-    ((42, 45), ((43, 47), (44, 46))),
-)
-
 EyeIndices = tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]
 
 
-def eye_aperture(landmarks: np.ndarray, eyes: EyeIndices = EYES_68) -> np.ndarray:
+def eye_aperture(landmarks: np.ndarray, eyes: EyeIndices = EYE_APERTURE) -> np.ndarray:
     """Eyelid opening over eye width, per eye: ``(..., n_eyes)``.
 
     For each eye, the mean of its upper-to-lower lid distances over its corner-to-corner

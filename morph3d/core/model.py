@@ -26,6 +26,11 @@ key                     shape, dtype     content
 ``metadata``            (), str          JSON: name, version, license, source_sha256, ...
 ======================  ===============  ================================================
 
+Vertices come in two parts: the **surface** (rows ``0 .. n_surface - 1``, the ones the triangles
+use) and then any extra rows in no triangle — for the shipped model, the 68 landmark points,
+which sit slightly off its 4096-vertex grid. :attr:`MorphableModel.n_surface` is the one place
+that knows where the surface ends.
+
 The torch decoder (:mod:`morph3d.core.decoder`) is built from the same object.
 """
 
@@ -41,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
+from morph3d.core.params import ParamLayout
 from morph3d.errors import ModelFormatError
 from morph3d.files import atomic_path
-from morph3d.core.params import ParamLayout
 from morph3d.paths import MODEL_CREATE_COMMAND, model_path, require_file
 
 __all__ = ["FORMAT_VERSION", "N_LANDMARKS", "MorphableModel", "load_model"]
@@ -88,6 +93,12 @@ class MorphableModel:
     def n_vertices(self) -> int:
         """Number of vertices ``N`` (landmark vertices included)."""
         return int(self.mean.shape[0])
+
+    @property
+    def n_surface(self) -> int:
+        """Number of surface vertices: rows ``0 .. n_surface - 1`` are the mesh, the rows after
+        them (the landmark points of the shipped model) are in no triangle."""
+        return int(self.triangles.max()) + 1
 
     @cached_property
     def basis(self) -> np.ndarray:
@@ -245,6 +256,8 @@ def _problems(model: MorphableModel) -> list[str]:
         problems.append(f"triangles must be (F, 3) with F > 0, got {triangles.shape}")
     elif triangles.min() < 0 or triangles.max() >= n:
         problems.append(f"triangles index outside [0, {n})")
+    elif len(np.unique(triangles)) != triangles.max() + 1:
+        problems.append("the triangles must use every vertex up to their largest index")
     indices = model.landmark_indices
     if indices.shape != (N_LANDMARKS,):
         problems.append(f"landmark_indices must be ({N_LANDMARKS},), got {indices.shape}")

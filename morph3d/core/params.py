@@ -10,10 +10,12 @@ slice       size       meaning
 ``expr``    10         expression coefficients (beta)
 ==========  =========  ===================================================================
 
-Raw parameters are what the decoder takes. Networks predict *whitened* parameters
-``z = (p - mean) / std`` with the statistics of the model file; :meth:`ParamLayout.normalize`
-and :meth:`ParamLayout.denormalize` convert between the two and accept numpy arrays or torch
-tensors alike.
+Raw parameters are what the decoders take. :meth:`ParamLayout.normalize` and
+:meth:`ParamLayout.denormalize` whiten them with the statistics of the model file
+(``z = (p - mean) / std``; numpy arrays or torch tensors alike): the fitter's priors and the
+training targets' coefficient checks use that scale. The regressor whitens its outputs with
+statistics of its own, measured on its training targets and stored with its weights
+(:class:`morph3d.inference.network.Regressor`), not with these.
 """
 
 from __future__ import annotations

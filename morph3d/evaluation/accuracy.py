@@ -19,29 +19,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
-from morph3d.io.datasets import AnnotatedFace, Failure
-from morph3d.errors import ImageError
-from morph3d.io.image import crop_image, read_image
 from morph3d.core.marching import contour_lines, march_landmarks
 from morph3d.core.metrics import nme, yaw_bin_summary
 from morph3d.core.model import MorphableModel
+from morph3d.errors import ImageError
+from morph3d.inference.predictor import Predictor
+from morph3d.io.datasets import AnnotatedFace, Failure
+from morph3d.io.image import crop_image, read_image
 from morph3d.progress import Progress, no_progress
 
-__all__ = ["Boxer", "Evaluation", "Predictor", "evaluate_faces"]
+__all__ = ["Boxer", "Evaluation", "evaluate_faces"]
 
 #: ``(face, image) -> (4,) crop box``, or None when it finds no face.
 Boxer: TypeAlias = Callable[[AnnotatedFace, np.ndarray], "np.ndarray | None"]
-
-
-class Predictor(Protocol):
-    """Anything that turns ``(B, S, S, 3)`` uint8 RGB crops into ``(B, 62)`` raw parameters."""
-
-    def predict(self, crops: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass

@@ -23,11 +23,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.core.crop import CROP_SIZE, crop_to_image
-from morph3d.detection.base import crop_box_from_detection
+from morph3d.inference.session import physical_cores
 from morph3d.io.image import crop_image, read_image
-from morph3d.inference.onnx_predictor import physical_cores
+from morph3d.pipeline.reconstructor import Reconstructor
 
 __all__ = ["machine_info", "run_benchmark"]
 
@@ -103,7 +102,7 @@ def _stage_times(
     faces = detector.detect(image)
     if not faces:
         return {}
-    box = crop_box_from_detection(faces[0].box)
+    box = detector.crop_box(faces[0].box)
     crop = crop_image(image, box, CROP_SIZE)
     params = predictor.predict(crop[None])
     return {
@@ -156,7 +155,7 @@ def run_benchmark(
         report["networks"][path.name] = {
             "size_mb": path.stat().st_size / 1e6,
             "stages_640x480": {key: _summary(values) for key, values in stages.items()},
-            "refine_passes": reconstructor.refine,
+            "refine_passes": reconstructor.config.refine,
             "process": _process(photos[0], path),
         }
     report["mediapipe"] = _mediapipe(standard, repeats)

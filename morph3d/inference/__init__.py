@@ -1,0 +1,58 @@
+"""Running the networks (layer 3): the ShuffleNetV2 regressor (:mod:`~morph3d.inference.network`,
+torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
+:class:`Predictor` protocol, the one ONNX Runtime session factory
+(:mod:`~morph3d.inference.session`), and the eyelid refiner (:mod:`~morph3d.inference.eyes`).
+
+torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
+runs on ONNX Runtime and numpy.
+"""
+
+from __future__ import annotations
+
+from morph3d._lazy import lazy_exports
+
+# -- exports (every name in the modules' __all__) --
+__all__ = [
+    "EYE_SCALE",
+    "EYE_SIZE",
+    "WIDTHS",
+    "EyeRefiner",
+    "OnnxPredictor",
+    "Predictor",
+    "Regressor",
+    "TorchPredictor",
+    "create_session",
+    "export_onnx",
+    "eye_crops",
+    "eye_frames",
+    "from_eye_frame",
+    "load_regressor",
+    "physical_cores",
+    "refine_eyes",
+    "to_eye_frame",
+    "to_input",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "EYE_SCALE": "eyes",
+        "EYE_SIZE": "eyes",
+        "EyeRefiner": "eyes",
+        "OnnxPredictor": "onnx_predictor",
+        "Predictor": "predictor",
+        "Regressor": "network",
+        "TorchPredictor": "torch_predictor",
+        "WIDTHS": "network",
+        "create_session": "session",
+        "export_onnx": "export",
+        "eye_crops": "eyes",
+        "eye_frames": "eyes",
+        "from_eye_frame": "eyes",
+        "load_regressor": "torch_predictor",
+        "physical_cores": "session",
+        "refine_eyes": "eyes",
+        "to_eye_frame": "eyes",
+        "to_input": "network",
+    },
+)

@@ -1,5 +1,5 @@
 """Eyelid refinement: the 3DMM cannot close its eyes, so a small network re-reads the eyelids
-(layer 2).
+(layer 3).
 
 The 10 expression components of the morphable model move the eye opening of the mean face by at
 most ±10 % at ±3 standard deviations: blinks cannot show in landmarks sampled from the mesh. The
@@ -21,10 +21,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from morph3d.paths import require_file
+from morph3d.core.landmarks68 import EYE_ORDER
+from morph3d.inference.session import create_session
+from morph3d.paths import ASSETS_MODELS
 
 __all__ = [
-    "EYE_ORDER",
     "EYE_SCALE",
     "EYE_SIZE",
     "EyeRefiner",
@@ -35,9 +36,6 @@ __all__ = [
     "to_eye_frame",
 ]
 
-#: 68-point indices of each eye in the canonical order: outer corner, upper outer, upper inner,
-#: inner corner, lower inner, lower outer (the left eye read as if mirrored).
-EYE_ORDER = ((36, 37, 38, 39, 40, 41), (45, 44, 43, 42, 47, 46))
 
 #: Crop side over the corner-to-corner distance.
 EYE_SCALE = 2.0
@@ -119,17 +117,8 @@ class EyeRefiner:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, threads: int = 1) -> None:
-        import onnxruntime
-
-        from morph3d.paths import ASSETS_MODELS
-
-        resolved = require_file(path or ASSETS_MODELS / "eyes.onnx", _CREATE)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session: Any = onnxruntime.InferenceSession(
-            str(resolved), options, providers=["CPUExecutionProvider"]
+        self.session: Any = create_session(
+            path or ASSETS_MODELS / "eyes.onnx", _CREATE, threads, spin=False
         )
         self.input_name = self.session.get_inputs()[0].name
 

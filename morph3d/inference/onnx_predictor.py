@@ -1,4 +1,4 @@
-"""Running the exported regressor with ONNX Runtime: numpy in, numpy out, no torch (layer 2)."""
+"""Running the exported regressor with ONNX Runtime: numpy in, numpy out, no torch (layer 3)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,12 @@ import os
 
 import numpy as np
 
+from morph3d.inference.session import create_session
 from morph3d.io.image import crops_to_input
-from morph3d.paths import require_file
 
-__all__ = ["OnnxPredictor", "physical_cores"]
+__all__ = ["OnnxPredictor"]
 
 _CREATE = "morph3d export (or use the shipped assets/models/*.onnx)"
-
-
-def physical_cores() -> int:
-    """Number of physical CPU cores (logical cores when that cannot be told)."""
-    try:
-        with open("/proc/cpuinfo") as stream:
-            pairs = set()
-            physical = core = None
-            for line in stream:
-                if line.startswith("physical id"):
-                    physical = line.split(":")[1].strip()
-                elif line.startswith("core id"):
-                    core = line.split(":")[1].strip()
-                    pairs.add((physical, core))
-        if pairs:
-            return len(pairs)
-    except OSError:
-        pass
-    return os.cpu_count() or 1
 
 
 class OnnxPredictor:
@@ -45,16 +26,7 @@ class OnnxPredictor:
     def __init__(
         self, path: str | os.PathLike[str], threads: int | None = None, spin: bool = True
     ) -> None:
-        import onnxruntime
-
-        resolved = require_file(path, _CREATE)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or physical_cores()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(resolved), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = create_session(path, _CREATE, threads, spin)
         self.input_name = self.session.get_inputs()[0].name
         self.input_size = int(self.session.get_inputs()[0].shape[2])
 

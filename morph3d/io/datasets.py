@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from morph3d.io.annotations import read_dlib_xml, read_mat, read_pts
 from morph3d.errors import AnnotationError
+from morph3d.io.annotations import read_dlib_xml, read_mat, read_pts
 
 __all__ = [
     "AnnotatedFace",

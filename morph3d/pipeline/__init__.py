@@ -1,0 +1,35 @@
+"""The public pipeline (layer 5): :class:`Reconstructor` / :func:`reconstruct` for single images
+and :class:`Tracker` for video, with their result types (:mod:`~morph3d.pipeline.results`).
+"""
+
+from __future__ import annotations
+
+from morph3d._lazy import lazy_exports
+
+# -- exports (every name in the modules' __all__) --
+__all__ = [
+    "TRACKING_RECONSTRUCTOR",
+    "FaceResult",
+    "Reconstructor",
+    "ReconstructorConfig",
+    "TrackedFace",
+    "Tracker",
+    "TrackerConfig",
+    "reconstruct",
+    "track_video",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "FaceResult": "results",
+        "Reconstructor": "reconstructor",
+        "ReconstructorConfig": "reconstructor",
+        "TRACKING_RECONSTRUCTOR": "tracker",
+        "TrackedFace": "results",
+        "Tracker": "tracker",
+        "TrackerConfig": "tracker",
+        "reconstruct": "reconstructor",
+        "track_video": "tracker",
+    },
+)

@@ -1,64 +1,46 @@
-"""The public API: reconstruct a dense 3D face from an image (layer 4).
+"""Reconstructing dense 3D faces from single images: the public API (layer 5).
 
 >>> import morph3d                                                   # doctest: +SKIP
 >>> mesh = morph3d.reconstruct("photo.jpg")   # trimesh.Trimesh        # doctest: +SKIP
 >>> mesh.metadata["pose"]                     # yaw, pitch, roll (deg) # doctest: +SKIP
 
-Pipeline: face detection (:mod:`morph3d.detection.base`), the detector box mapped to the training crop,
-the network on ONNX Runtime (no torch; torch as an option), optional ``refine`` passes that
-re-crop from the predicted landmarks (off by default: on the held-out 300W faces a pass moved the
-detector-crop NME from 3.405 to 3.403, and on a 71-degree AFLW2000-3D face it hurt), and the
-decoded mesh moved into image pixels.
+Pipeline: face detection (:mod:`morph3d.detection`), the detector box mapped to the training
+crop by the detector's own calibration, the network on ONNX Runtime (no torch; torch as an
+option), optional ``refine`` passes that re-crop from the predicted landmarks (off by default: on
+the held-out 300W faces a pass moved the detector-crop NME from 3.405 to 3.403, and on a
+71-degree AFLW2000-3D face it hurt), and the decoded mesh moved into image pixels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from morph3d.core.boxes import box_area
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
-from morph3d.detection.base import Backend, FaceDetector, create_detector, crop_box_from_detection
-from morph3d.errors import NoFaceError
-from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
 from morph3d.core.model import MorphableModel, load_model
-from morph3d.paths import DEFAULT_WEIGHTS, weights_path
 from morph3d.core.pose import decompose_pose
+from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
+from morph3d.errors import NoFaceError
+from morph3d.inference.predictor import Predictor
+from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
+from morph3d.paths import DEFAULT_WEIGHTS, weights_path
+from morph3d.pipeline.results import FaceResult
 
-__all__ = ["FaceResult", "Reconstructor", "reconstruct"]
+__all__ = ["Reconstructor", "ReconstructorConfig", "reconstruct"]
 
 Runtime = Literal["onnx", "torch"]
 
 
 @dataclass(frozen=True)
-class FaceResult:
-    """One reconstructed face, all in image pixels (x right, y down, z toward the viewer).
+class ReconstructorConfig:
+    """What a :class:`Reconstructor` loads and how it runs.
 
     Attributes:
-        vertices: ``(N, 3)`` mesh vertices.
-        landmarks: ``(68, 3)`` landmarks (the model's landmark vertices).
-        params: ``(62,)`` raw parameters (crop frame).
-        pose: ``(3,)`` yaw, pitch, roll in degrees (:mod:`morph3d.core.pose` conventions).
-        box: ``(4,)`` the final crop box the network saw.
-        detection_box: ``(4,)`` the detector's (or the given) box.
-        score: Detector score (1.0 for a given box).
-    """
-
-    vertices: np.ndarray
-    landmarks: np.ndarray
-    params: np.ndarray
-    pose: np.ndarray
-    box: np.ndarray
-    detection_box: np.ndarray
-    score: float
-
-
-class Reconstructor:
-    """Loads the model, the network and the detector once; reconstructs faces from images.
-
-    Args:
         weights: Network file: ``.onnx`` for ONNX Runtime, ``.pt`` state dict for torch
             (default: the shipped ShuffleNetV2 x1.0 in ``assets/models``).
         model: Morphable model file (default: the cache that ``bash setup.sh`` fills).
@@ -68,53 +50,81 @@ class Reconstructor:
             see the module docstring).
         threads: Inference threads (default: the physical cores).
         spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
-            cores; turn it off when other heavy work (rendering) shares the frame.
+            cores; turn it off when other heavy work (rendering, tracking) shares the frame.
+    """
+
+    weights: str | os.PathLike[str] | None = None
+    model: str | os.PathLike[str] | None = None
+    detector: Backend = "ultralight"
+    runtime: Runtime = "onnx"
+    refine: int = 0
+    threads: int | None = None
+    spin: bool = True
+
+
+class Reconstructor:
+    """Loads the model, the network and the detector once; reconstructs faces from images.
+
+    A context manager: ``with Reconstructor() as reconstructor: ...`` releases its sessions.
+
+    Args:
+        config: What to load and how to run (:class:`ReconstructorConfig`; default settings
+            when omitted).
+        **overrides: Fields of :class:`ReconstructorConfig` that replace the config's, e.g.
+            ``Reconstructor(weights="net.onnx")``.
 
     Raises:
         ModelNotFoundError: a model, weights or detector file is missing (the message names
             the path and the command that creates it).
+        TypeError: an override that is no field of :class:`ReconstructorConfig`.
+        ValueError: an unknown runtime.
     """
 
-    def __init__(
-        self,
-        weights: str | os.PathLike[str] | None = None,
-        model: str | os.PathLike[str] | None = None,
-        detector: Backend = "ultralight",
-        runtime: Runtime = "onnx",
-        refine: int = 0,
-        threads: int | None = None,
-        spin: bool = True,
-    ) -> None:
-        self.model: MorphableModel = load_model(model)
-        self.runtime = runtime
-        self.refine = refine
-        self.detector_backend: Backend = detector
+    def __init__(self, config: ReconstructorConfig | None = None, **overrides: Any) -> None:
+        config = dataclasses.replace(config or ReconstructorConfig(), **overrides)
+        self.config = config
+        self.model: MorphableModel = load_model(config.model)
         self._detector: FaceDetector | None = None
-        self._threads = threads
-        if runtime == "onnx":
+        self.predictor: Predictor
+        if config.runtime == "onnx":
             from morph3d.inference.onnx_predictor import OnnxPredictor
 
             default = DEFAULT_WEIGHTS.replace(".pt", ".onnx")
-            self.predictor: Any = OnnxPredictor(weights_path(weights, default), threads, spin)
-        elif runtime == "torch":
+            self.predictor = OnnxPredictor(
+                weights_path(config.weights, default), config.threads, config.spin
+            )
+        elif config.runtime == "torch":
             import torch
 
             from morph3d.inference.torch_predictor import TorchPredictor
 
-            if threads:
-                torch.set_num_threads(threads)
-            self.predictor = TorchPredictor(weights_path(weights), self.model)
+            if config.threads:
+                torch.set_num_threads(config.threads)
+            self.predictor = TorchPredictor(weights_path(config.weights), self.model)
         else:
-            raise ValueError(f"runtime must be 'onnx' or 'torch', got {runtime!r}")
+            raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
-        self.n_surface = int(self.model.triangles.max()) + 1
+        #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
+        self.calibration: CropCalibration = detector_type(config.detector).calibration
+
+    def close(self) -> None:
+        """Release the ONNX Runtime sessions; the reconstructor cannot be used afterwards."""
+        self._detector = None
+        self.__dict__.pop("predictor", None)
+
+    def __enter__(self) -> Reconstructor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def detector(self) -> FaceDetector:
         """The face detector, created on first use."""
         if self._detector is None:
-            options = {} if self.detector_backend == "yunet" else {"threads": self._threads}
-            self._detector = create_detector(self.detector_backend, **options)
+            backend = self.config.detector
+            options = {} if backend == "yunet" else {"threads": self.config.threads}
+            self._detector = create_detector(backend, **options)
         return self._detector
 
     # -- faces ---------------------------------------------------------------------------------
@@ -130,8 +140,8 @@ class Reconstructor:
         Args:
             image: A path, a numpy array (RGB unless ``channel_order="bgr"``; gray and RGBA
                 accepted) or a PIL image.
-            boxes: ``(K, 4)`` face boxes to use instead of detection, read like detector
-                boxes.
+            boxes: ``(K, 4)`` face boxes to use instead of detection, read like boxes of the
+                configured detector (its calibration places the crop).
             channel_order: Channel order of a colour numpy array.
 
         Returns:
@@ -147,18 +157,18 @@ class Reconstructor:
             scores = [1.0] * len(given)
         if not given:
             return []
-        order = np.argsort([-(b[2] - b[0]) * (b[3] - b[1]) for b in given], kind="stable")
+        order = np.argsort(-box_area(np.stack(given)), kind="stable")
         given = [given[k] for k in order]
         scores = [scores[k] for k in order]
-        crop_boxes = np.stack([crop_box_from_detection(b, self.detector_backend) for b in given])
+        crop_boxes = np.stack([self.calibration.crop_box(b) for b in given])
         params, landmarks, _ = self.predict(rgb, crop_boxes)
-        for _ in range(self.refine):  # re-crop from the previous pass's landmarks
+        for _ in range(self.config.refine):  # re-crop from the previous pass's landmarks
             crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
             params, landmarks, _ = self.predict(rgb, crop_boxes)
         used = crop_boxes
         # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
         vertices = crop_to_image(
-            self.model.decode(params.astype(np.float32))[:, : self.n_surface], used
+            self.model.decode(params.astype(np.float32))[:, : self.model.n_surface], used
         )
         angles = decompose_pose(params[:, :12]).angles
         return [

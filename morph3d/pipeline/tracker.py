@@ -1,5 +1,5 @@
 """Tracking faces through video: landmark-driven re-cropping, track management, the 1€ filter
-(layer 4).
+(layer 5).
 
 Per frame, every tracked face is cropped from its previous landmarks (one network batch for all
 faces) and the face detector runs only when there is evidence that it is needed:
@@ -38,30 +38,33 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.core.boxes import box_area, box_iou
 from morph3d.core.crop import crop_box_from_landmarks, params_to_crop, params_to_image
-from morph3d.detection.base import box_iou, crop_box_from_detection
-from morph3d.inference.eyes import EyeRefiner
 from morph3d.core.filters import FilterConfig, OneEuroFilter
-from morph3d.io.image import ChannelOrder, as_rgb
+from morph3d.core.landmarks68 import EYELIDS
 from morph3d.core.metrics import landmark_box_size
 from morph3d.core.pose import decompose_pose
-from morph3d.progress import Progress, no_progress
+from morph3d.inference.eyes import EyeRefiner
+from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
+from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
+from morph3d.pipeline.results import TrackedFace
+from morph3d.progress import Progress, no_progress
 
 __all__ = [
-    "TrackedFace",
+    "TRACKING_RECONSTRUCTOR",
     "Tracker",
     "TrackerConfig",
-    "face_record",
     "track_video",
 ]
 
 Smoothing = Literal["params", "vertices", "none"]
 
-#: Eyelid landmarks (68-point indices) that the eye refiner re-reads; the corners stay the mesh's.
-LIDS = (37, 38, 40, 41, 43, 44, 46, 47)
 CropSource = Literal["filtered", "raw"]
+
+#: The reconstructor a tracker makes by default: ONNX Runtime's spinning threads starve the
+#: numpy work between frames (on d9 the tracker ran at 93 fps with them and 140 without).
+TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False)
 
 
 @dataclass(frozen=True)
@@ -108,33 +111,6 @@ class TrackerConfig:
     refine_eyes: bool = True
 
 
-@dataclass(frozen=True)
-class TrackedFace:
-    """One face in one frame, smoothed, in image pixels (x right, y down, z toward the viewer).
-
-    Attributes:
-        id: Track id, stable across frames.
-        vertices: ``(N, 3)`` smoothed mesh vertices.
-        landmarks: ``(68, 3)`` smoothed landmarks: the mesh's landmark vertices, except the
-            eyelids (:data:`LIDS`) when the eye refiner re-reads them.
-        raw_landmarks: ``(68, 3)`` landmarks of this frame's prediction before smoothing.
-        params: ``(62,)`` raw parameters in the crop frame of ``box`` (smoothed only with
-            ``smooth="params"``).
-        pose: ``(3,)`` yaw, pitch, roll in degrees.
-        box: ``(4,)`` the crop box the network saw on this frame.
-        detected: Whether this frame's crop came from the detector (a new or restarted track).
-    """
-
-    id: int
-    vertices: np.ndarray
-    landmarks: np.ndarray
-    raw_landmarks: np.ndarray
-    params: np.ndarray
-    pose: np.ndarray
-    box: np.ndarray
-    detected: bool
-
-
 class _Track:
     """The state of one tracked face."""
 
@@ -159,11 +135,11 @@ class Tracker:
 
     Args:
         config: Smoothing and detection settings (:class:`TrackerConfig`).
-        reconstructor: Network, model and detector to use (default: a new
-            :class:`~morph3d.pipeline.reconstructor.Reconstructor`).
+        reconstructor: Network, model and detector to use: a
+            :class:`~morph3d.pipeline.reconstructor.Reconstructor`, or the
+            :class:`~morph3d.pipeline.reconstructor.ReconstructorConfig` of a new one (default:
+            :data:`TRACKING_RECONSTRUCTOR`).
         fps: Frame rate assumed when :meth:`update` gets no timestamp.
-        **options: Passed to the default :class:`~morph3d.pipeline.reconstructor.Reconstructor` (``weights``,
-            ``detector``, ``threads``, ``spin`` (default off here), ...).
 
     >>> tracker = morph3d.Tracker()                                   # doctest: +SKIP
     >>> for frame in frames:                                          # doctest: +SKIP
@@ -174,24 +150,33 @@ class Tracker:
     def __init__(
         self,
         config: TrackerConfig | None = None,
-        reconstructor: Reconstructor | None = None,
+        reconstructor: Reconstructor | ReconstructorConfig | None = None,
         fps: float = 30.0,
-        **options: Any,
     ) -> None:
         self.config = config or TrackerConfig()
-        # ONNX Runtime's spinning threads starve the numpy work between frames: on d9 the
-        # tracker ran at 93 fps with them and 140 without.
-        options.setdefault("spin", False)
-        self.reconstructor = reconstructor or Reconstructor(**options)
+        if not isinstance(reconstructor, Reconstructor):
+            reconstructor = Reconstructor(reconstructor or TRACKING_RECONSTRUCTOR)
+        self.reconstructor = reconstructor
         self.fps = float(fps)
         model = self.reconstructor.model
-        self._n_surface = self.reconstructor.n_surface
+        self._n_surface = model.n_surface
         self._landmark_rows = model.landmark_indices
         std = model.layout.std if model.layout.std is not None else np.ones(model.layout.size)
         self._coefficient_std = np.asarray(std[12:], dtype=np.float64)
         self.eyes = EyeRefiner() if self.config.refine_eyes else None
-        self._lid_rows = model.landmark_indices[list(LIDS)]
+        self._lid_rows = model.landmark_indices[list(EYELIDS)]
         self.reset()
+
+    def close(self) -> None:
+        """Release the network, detector and eye-refiner sessions."""
+        self.reconstructor.close()
+        self.eyes = None
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def reset(self) -> None:
         """Forget every track (ids start again from 0)."""
@@ -264,8 +249,8 @@ class Tracker:
             self._last_check = time
             self.detector_calls += 1
             detections = self.reconstructor.detector.detect(rgb)
-            backend = self.reconstructor.detector_backend
-            found = [crop_box_from_detection(d.box, backend) for d in detections]
+            detector = self.reconstructor.detector
+            found = [detector.crop_box(d.box) for d in detections]
             current = {t.id: t.next_box(config.crop_from) for t in self._tracks}
             matched = [_overlaps(box, list(current.values()), config.match_iou) for box in found]
             for track in list(self._tracks):
@@ -279,7 +264,7 @@ class Tracker:
                     faces.pop(track.id, None)
             new = [box for box, hit in zip(found, matched, strict=True) if not hit]
             room = config.max_faces - len(self._tracks)
-            new = sorted(new, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))[: max(room, 0)]
+            new = sorted(new, key=lambda b: -float(box_area(b)))[: max(room, 0)]
             if new:
                 boxes = np.stack(new)
                 params, landmarks, crops = self._predict(rgb, boxes)
@@ -302,7 +287,7 @@ class Tracker:
         params, landmarks, crops = self.reconstructor.predict(rgb, boxes)
         if self.eyes is not None:
             refined = self.eyes.refine(rgb, landmarks)
-            landmarks[:, list(LIDS), :2] = refined[:, list(LIDS), :2]
+            landmarks[:, list(EYELIDS), :2] = refined[:, list(EYELIDS), :2]
         return params, landmarks, crops
 
     def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:
@@ -372,7 +357,7 @@ class Tracker:
             image_params = track.filter(image_params, time, scale)
         points = model.decode(image_params.astype(np.float32)).astype(np.float64)
         if self.eyes is not None:  # the re-read eyelids replace the mesh's
-            points[self._lid_rows, :2] = landmarks[list(LIDS), :2]
+            points[self._lid_rows, :2] = landmarks[list(EYELIDS), :2]
             if smooth == "params":
                 points[self._lid_rows] = track.lid_filter(points[self._lid_rows], time, size)
         if smooth == "vertices":
@@ -406,18 +391,6 @@ def _signature(crop: np.ndarray) -> np.ndarray:
 def _overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float) -> bool:
     """Whether ``box`` overlaps any of ``boxes`` by at least ``threshold`` IoU."""
     return bool(boxes) and float(box_iou(box, np.stack(boxes)).max()) >= threshold
-
-
-def face_record(face: TrackedFace) -> dict[str, Any]:
-    """A face as JSON-ready numbers: id, box, 68 landmarks (x, y, z), pose, parameters."""
-    return {
-        "id": face.id,
-        "box": np.round(face.box, 2).tolist(),
-        "landmarks": np.round(face.landmarks, 2).tolist(),
-        "pose": np.round(face.pose, 3).tolist(),
-        "params": [float(f"{v:.6g}") for v in face.params],
-        "detected": face.detected,
-    }
 
 
 def track_video(

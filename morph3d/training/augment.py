@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from morph3d.core.crop import CROP_SIZE
+from morph3d.core.landmarks68 import MIRROR
 
 __all__ = [
-    "MIRROR_68",
     "AugmentConfig",
     "Similarity",
     "augment",
@@ -28,18 +28,6 @@ __all__ = [
     "warp_landmarks",
     "warp_pose",
 ]
-
-# fmt: off
-#: Landmark k of a face is landmark MIRROR_68[k] of its mirror image (68-point scheme).
-MIRROR_68 = np.array([
-    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,   # jaw
-    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                     # brows
-    27, 28, 29, 30, 35, 34, 33, 32, 31,                         # nose
-    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,             # eyes
-    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,             # outer lips
-    64, 63, 62, 61, 60, 67, 66, 65,                             # inner lips
-])
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -167,7 +155,7 @@ def warp_landmarks(landmarks: np.ndarray, similarity: Similarity) -> np.ndarray:
 
     Args:
         landmarks: ``(n, 2|3)`` points in the crop frame (y up); with ``n == 68`` a flip also
-            reorders them with :data:`MIRROR_68` so that point k is still landmark k.
+            reorders them with :data:`morph3d.core.landmarks68.MIRROR` so that point k is still landmark k.
         similarity: The transform.
 
     Returns:
@@ -182,8 +170,8 @@ def warp_landmarks(landmarks: np.ndarray, similarity: Similarity) -> np.ndarray:
     out[:, 1] = CROP_SIZE - moved[1]
     if points.shape[1] == 3:
         out[:, 2] = points[:, 2] / similarity.scale
-    if similarity.flip and len(out) == len(MIRROR_68):
-        out = out[MIRROR_68]
+    if similarity.flip and len(out) == len(MIRROR):
+        out = out[MIRROR]
     return out
 
 

@@ -41,13 +41,13 @@ from typing import Any
 import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, image_to_crop, scale_box
-from morph3d.io.datasets import AnnotatedFace, Failure
-from morph3d.errors import ImageError
-from morph3d.files import atomic_path
 from morph3d.core.fitting import FitConfig, LandmarkFitter
-from morph3d.io.image import crop_image, read_image
 from morph3d.core.model import MorphableModel
 from morph3d.core.pose import decompose_pose
+from morph3d.errors import ImageError
+from morph3d.files import atomic_path
+from morph3d.io.datasets import AnnotatedFace, Failure
+from morph3d.io.image import crop_image, read_image
 from morph3d.progress import Progress, no_progress
 
 __all__ = [

@@ -27,17 +27,17 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from morph3d.training.augment import AugmentConfig, Similarity, augment, centre_crop, warp_pose
 from morph3d.core.crop import CROP_SIZE
-from morph3d.io.datasets import split_indices
 from morph3d.core.decoder import Decoder
-from morph3d.files import atomic_path, write_json
 from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import nme
 from morph3d.core.model import MorphableModel
+from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
+from morph3d.io.datasets import split_indices
 from morph3d.progress import Progress, no_progress
+from morph3d.training.augment import AugmentConfig, Similarity, augment, centre_crop, warp_pose
 from morph3d.training.targets import Targets
 
 __all__ = ["TrainConfig", "Trainer", "target_statistics"]
@@ -325,6 +325,6 @@ class Trainer:
         ]
         with atomic_path(self.run_dir / "log.csv") as temporary:
             temporary.write_text("\n".join(lines) + "\n")
-        from morph3d.evaluation.plots import plot_training_curves
+        from morph3d.training.curves import plot_training_curves
 
         plot_training_curves(self.history, self.run_dir / "curves.png")

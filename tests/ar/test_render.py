@@ -12,9 +12,9 @@ import pyrender
 import pytest
 import trimesh
 
+from morph3d.ar import AR, BakedPart, Renderer, composite, image_to_scene
 from morph3d.cli import main
 from morph3d.io.image import read_image
-from morph3d.ar.renderer import AR, BakedPart, Renderer, composite, image_to_scene
 from morph3d.io.video import VideoReader
 
 from ..conftest import short_clip
@@ -136,6 +136,7 @@ def test_the_tracked_face_hides_what_is_behind_it(portrait) -> None:
     ar.close()
 
 
+@pytest.mark.integration
 def test_a_frame_without_a_face_is_unchanged() -> None:
     ar = AR("hat")
     grey = np.full((96, 128, 3), 128, np.uint8)
@@ -162,6 +163,7 @@ def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, cap
     assert main(["ar", "--effect", "dog"]) == 2
 
 
+@pytest.mark.slow
 def test_torch_still_imports_after_a_render() -> None:
     # Mesa's LLVM and Triton's clash unless Triton is loaded first (morph3d.ar.renderer does that)
     code = (

@@ -56,6 +56,7 @@ def test_evaluate_writes_report_and_plot(real_model, shared_data: Path, tmp_path
     assert (tmp_path / "ced.png").is_file()
 
 
+@pytest.mark.integration
 def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> None:
     code = main(
         ["evaluate", "--dataset", "300w", "--root", str(tmp_path), "--json", str(tmp_path / "r"),

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.errors import ModelFormatError, ModelNotFoundError
 from morph3d.core.model import MorphableModel, load_model
+from morph3d.errors import ModelFormatError, ModelNotFoundError
 
 
 def naive_decode(model: MorphableModel, params: np.ndarray) -> np.ndarray:

@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.io.annotations import read_dlib_xml
-from morph3d.detection.base import (
+from morph3d.core.boxes import box_iou
+from morph3d.detection import (
     Detection,
-    box_iou,
+    UltraLightDetector,
     create_detector,
-    crop_box_from_detection,
     non_maximum_suppression,
 )
+from morph3d.io.annotations import read_dlib_xml
 from morph3d.io.image import read_image
 
 BACKENDS = ["ultralight", "yunet"]
@@ -55,6 +55,7 @@ def test_no_face_and_odd_sizes(detector, shared_data: Path) -> None:
     assert len(narrow) >= 1
 
 
+@pytest.mark.integration
 def test_bad_input(detector) -> None:
     with pytest.raises(ValueError, match="uint8 RGB"):
         detector.detect(np.zeros((10, 10), np.uint8))
@@ -71,7 +72,7 @@ def test_box_iou_known_values() -> None:
 
 
 def test_detector_box_maps_to_a_square_crop() -> None:
-    crop = crop_box_from_detection(np.array([100.0, 100.0, 200.0, 220.0]), "ultralight")
+    crop = UltraLightDetector.calibration.crop_box(np.array([100.0, 100.0, 200.0, 220.0]))
     side = crop[2] - crop[0]
     assert side == pytest.approx(crop[3] - crop[1])
     assert side == pytest.approx(1.3736 * np.sqrt(100 * 120))

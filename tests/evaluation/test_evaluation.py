@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from morph3d.core.crop import crop_box_from_landmarks
-from morph3d.io.datasets import AnnotatedFace, find_faces
 from morph3d.evaluation.accuracy import evaluate_faces
+from morph3d.io.datasets import AnnotatedFace, find_faces
 
 
 class MeanPredictor:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 
+from morph3d.evaluation.plots import plot_ced
 from morph3d.io.image import read_image
-from morph3d.evaluation.plots import plot_ced, plot_training_curves
+from morph3d.training.curves import plot_training_curves
 
 
 def test_training_curves(tmp_path: Path) -> None:

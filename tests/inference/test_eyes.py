@@ -60,10 +60,10 @@ def held_out(shared_data: Path):
 
 
 def test_refiner_reads_closed_eyes_the_mesh_cannot(held_out) -> None:
-    from morph3d.pipeline.reconstructor import Reconstructor
     from morph3d.core.crop import crop_box_from_landmarks
-    from morph3d.io.image import read_image
     from morph3d.core.metrics import eye_aperture
+    from morph3d.io.image import read_image
+    from morph3d.pipeline.reconstructor import Reconstructor
 
     reconstructor, refiner = Reconstructor(), EyeRefiner()
     truth, mesh, refined = [], [], []

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morph3d.inference.network import Regressor
 from morph3d.inference.export import export_onnx
+from morph3d.inference.network import Regressor
+from morph3d.inference.onnx_predictor import OnnxPredictor
+from morph3d.inference.session import physical_cores
 from morph3d.inference.torch_predictor import TorchPredictor
-from morph3d.inference.onnx_predictor import OnnxPredictor, physical_cores
 
 
 def _random_network(model) -> Regressor:

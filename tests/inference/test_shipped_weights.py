@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.io.datasets import find_faces, split_indices
 from morph3d.evaluation.accuracy import evaluate_faces
-from morph3d.paths import ASSETS_MODELS, DEFAULT_WEIGHTS
-from morph3d.inference.torch_predictor import TorchPredictor
 from morph3d.inference.onnx_predictor import OnnxPredictor
+from morph3d.inference.torch_predictor import TorchPredictor
+from morph3d.io.datasets import find_faces, split_indices
+from morph3d.paths import ASSETS_MODELS, DEFAULT_WEIGHTS
 
 WEIGHTS = ASSETS_MODELS / DEFAULT_WEIGHTS
 

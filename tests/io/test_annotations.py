@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morph3d.io.annotations import read_dlib_xml, read_mat, read_pts
 from morph3d.errors import AnnotationError
+from morph3d.io.annotations import read_dlib_xml, read_mat, read_pts
 
 HEADER = "version: 1\nn_points:  3\n{\n"
 

@@ -12,12 +12,12 @@ import pytest
 import trimesh
 
 import morph3d
-from morph3d.io.annotations import read_pts
-from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.cli import main
-from morph3d.errors import ImageError, ModelNotFoundError, NoFaceError
-from morph3d.io.image import read_image
 from morph3d.core.metrics import nme
+from morph3d.errors import ImageError, ModelNotFoundError, NoFaceError
+from morph3d.io.annotations import read_pts
+from morph3d.io.image import read_image
+from morph3d.pipeline.reconstructor import Reconstructor
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,7 @@ def test_input_types_agree(reconstructor, shared_data: Path) -> None:
     assert np.abs(gray - reference).mean() < 5.0
 
 
+@pytest.mark.integration
 def test_errors(reconstructor, tmp_path: Path) -> None:
     with pytest.raises(NoFaceError):
         reconstructor.reconstruct(np.full((240, 320, 3), 90, np.uint8))

@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.core.crop import crop_to_image
-from morph3d.io.image import read_image
+from morph3d.core.landmarks68 import EYELIDS as LIDS
 from morph3d.core.metrics import jitter, landmark_box_size
+from morph3d.io.image import read_image
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
-from morph3d.pipeline.tracker import LIDS, Tracker, TrackerConfig
+from morph3d.pipeline.reconstructor import Reconstructor
+from morph3d.pipeline.tracker import Tracker, TrackerConfig
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_outputs_agree(reconstructor, portrait) -> None:
             assert not np.allclose(lids, face.landmarks[list(LIDS), :2], atol=0.05)
         if smooth == "none":
             np.testing.assert_allclose(face.landmarks, face.raw_landmarks, atol=1e-3)
-    assert face.vertices.shape == (reconstructor.n_surface, 3) and face.pose.shape == (3,)
+    assert face.vertices.shape == (reconstructor.model.n_surface, 3) and face.pose.shape == (3,)
 
 
 def test_a_vanishing_face_is_dropped_and_keeps_its_id(reconstructor, portrait) -> None:

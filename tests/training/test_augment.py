@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from morph3d.core.crop import CROP_SIZE
+from morph3d.core.landmarks68 import MIRROR as MIRROR_68
 from morph3d.training.augment import (
-    MIRROR_68,
     AugmentConfig,
     Similarity,
     augment,
@@ -13,7 +14,6 @@ from morph3d.training.augment import (
     warp_crop,
     warp_landmarks,
 )
-from morph3d.core.crop import CROP_SIZE
 
 
 def _dot_image(points_crop_frame: np.ndarray) -> np.ndarray:

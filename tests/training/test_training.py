@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from morph3d.training.augment import AugmentConfig
-from morph3d.io.datasets import find_faces, photo_name, split_indices
 from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
+from morph3d.io.datasets import find_faces, photo_name, split_indices
+from morph3d.training.augment import AugmentConfig
 from morph3d.training.targets import build_targets
 from morph3d.training.trainer import TrainConfig, Trainer, target_statistics
 

@@ -1,0 +1,53 @@
+"""OpenGL set-up for pyrender, done once, when the first renderer is made (never at import).
+
+* Headless rendering through EGL: ``PYOPENGL_PLATFORM=egl`` unless the caller set a platform.
+* Triton's compiler library (shipped with torch's CUDA wheels) is loaded before Mesa's: Mesa's
+  software rasteriser links its own LLVM, and Triton's loaded after it crashed the process (a
+  segmentation fault in ``import torchvision`` after a render, seen with Mesa 22.3 llvmpipe).
+  Loaded in this order both work.
+* pyrender calls ``glBlendFunc(SRC_ALPHA, ONE_MINUS_SRC_ALPHA)`` for transparent materials, which
+  squares alpha over a clear background; its calls are routed through ``glBlendFuncSeparate``
+  with alpha accumulated as ``one, one-minus-source-alpha``, so the output stays premultiplied
+  (anti-aliased edges and tinted glass composite with ``frame * (1 - alpha) + colour``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from typing import Any
+
+__all__ = ["load_pyrender"]
+
+_PYRENDER: Any = None
+
+
+def _load_triton_first() -> None:
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        importlib.import_module("triton._C.libtriton")
+    except Exception:  # a broken Triton only matters to torch, not to rendering
+        pass
+
+
+def load_pyrender() -> Any:
+    """The ``pyrender`` module, with the process-wide OpenGL set-up above done on first call."""
+    global _PYRENDER
+    if _PYRENDER is None:
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        _load_triton_first()
+        import pyrender
+        import pyrender.renderer
+        from OpenGL import GL
+
+        def premultiplied_blend(source: int, destination: int) -> None:
+            alpha_destination = (
+                GL.GL_ZERO if destination == GL.GL_ZERO else GL.GL_ONE_MINUS_SRC_ALPHA
+            )
+            GL.glBlendFuncSeparate(source, destination, GL.GL_ONE, alpha_destination)
+
+        pyrender.renderer.glBlendFunc = premultiplied_blend
+        _PYRENDER = pyrender
+    return _PYRENDER

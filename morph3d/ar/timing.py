@@ -1,0 +1,36 @@
+"""Time spent per stage of an AR run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["StageTimes"]
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage over a run, and the frames counted.
+
+    ``first_frame`` is the wall time of the first frame, one-time set-up included (the OpenGL
+    context and shaders are made on the first face), when the runner records it.
+    """
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    frames: int = 0
+    first_frame: float = 0.0
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def per_frame_ms(self) -> dict[str, float]:
+        """Milliseconds per frame, per stage."""
+        return {k: 1000 * v / max(self.frames, 1) for k, v in self.seconds.items()}
+
+    def fps(self) -> float:
+        """Frames per second over all stages."""
+        return self.frames / max(sum(self.seconds.values()), 1e-12)
+
+    def steady_fps(self) -> float:
+        """Frames per second after the first frame (without one-time set-up)."""
+        rest = sum(self.seconds.values()) - self.first_frame
+        return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else self.fps()

@@ -1,0 +1,63 @@
+"""ONNX Runtime sessions: the one place that configures them (layer 3).
+
+The regressor, the eyelid refiner and the Ultra-Light face detector all run through
+:func:`create_session`. ``onnxruntime`` is imported when a session is made, not at import.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from morph3d.paths import require_file
+
+__all__ = ["create_session", "physical_cores"]
+
+
+def physical_cores() -> int:
+    """Number of physical CPU cores (logical cores when that cannot be told)."""
+    try:
+        with open("/proc/cpuinfo") as stream:
+            pairs = set()
+            physical = core = None
+            for line in stream:
+                if line.startswith("physical id"):
+                    physical = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                    pairs.add((physical, core))
+        if pairs:
+            return len(pairs)
+    except OSError:
+        pass
+    return os.cpu_count() or 1
+
+
+def create_session(
+    path: str | os.PathLike[str],
+    create_command: str,
+    threads: int | None = None,
+    spin: bool = False,
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` on the CPU for a model file.
+
+    Args:
+        path: The ``.onnx`` file.
+        create_command: The command that creates the file, named in the error when it is
+            missing.
+        threads: Intra-op threads (default: the physical cores).
+        spin: Let idle worker threads spin for the next run: lower latency for back-to-back
+            runs, but busy cores that starve other work between runs (rendering, numpy).
+
+    Raises:
+        ModelNotFoundError: the file is missing.
+    """
+    import onnxruntime
+
+    resolved = require_file(path, create_command)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(resolved), options, providers=["CPUExecutionProvider"])
