@@ -12,8 +12,8 @@ layer  package           what
                          file and numpy decoder, torch decoder, 68-point index groups, marching,
                          fitting, losses, metrics, the 1€ filter
 2      ``io``            images, videos, annotation files, datasets, synthetic test videos
-3      ``inference``     networks, ONNX export, ONNX Runtime sessions and predictors, eyelid refiner
-4      ``detection``     face detectors (one interface, two backends, each with its crop calibration)
+3      ``inference``     networks, ONNX export, ONNX Runtime sessions, predictors, eyelid refiner
+4      ``detection``     face detectors: one interface, two backends, each with its crop calibration
 4      ``training``      targets, augmentation, the trainer, its curves
 5      ``pipeline``      ``Reconstructor`` / ``reconstruct``, ``Tracker``, their result types
 6      ``ar``            effects, the pyrender renderer, shading, compositing, the AR session

@@ -1,4 +1,4 @@
-"""Typed errors raised by morph3d (layer 0).
+"""Typed errors raised by morph3d.
 
 Every error derives from :class:`Morph3DError`, so callers can catch the whole family at once.
 """

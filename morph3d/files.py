@@ -1,4 +1,4 @@
-"""Writing files all at once or not at all (layer 0)."""
+"""Writing files all at once or not at all."""
 
 from __future__ import annotations
 

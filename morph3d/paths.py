@@ -1,4 +1,4 @@
-"""Where morph3d keeps its data (layer 0).
+"""Where morph3d keeps its data.
 
 Model data is found from an explicit argument first, then the ``MORPH3D_HOME`` environment
 variable, then ``~/.cache/morph3d``. Nothing here creates directories or reads files.

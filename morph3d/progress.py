@@ -1,4 +1,4 @@
-"""Progress reporting hooks for long work (layer 0).
+"""Progress reporting hooks for long work.
 
 Library functions that loop for long take a ``progress`` callable that wraps an iterable, such
 as ``tqdm`` (called with ``desc``, ``total`` and ``unit`` keywords); the default shows nothing.

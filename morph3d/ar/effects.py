@@ -1,4 +1,4 @@
-"""AR effects: 3D parts anchored to the morphable model's face (layer 2).
+"""AR effects: 3D parts anchored to the morphable model's face.
 
 An effect is a GLB file (its parts, one named mesh each, with materials) and a JSON file saying
 how each part is anchored. Parts are modelled in **face space**, defined on the model's mean face:
@@ -19,8 +19,8 @@ face's anchor vertices are: the nose follows the nose tip, ears the top of the f
 their motion with expression. ``"role": "occluder"`` parts (e.g. a head proxy) are not drawn but
 hide what is behind them.
 
-Poses are given in the renderer's scene space (:mod:`morph3d.ar.renderer`): pixels, x right, **y up**
-(``y = -row``), z toward the viewer.
+Poses are given in the renderer's scene space (:mod:`morph3d.ar.renderer`): pixels, x right,
+**y up** (``y = -row``), z toward the viewer.
 """
 
 from __future__ import annotations

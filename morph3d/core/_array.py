@@ -1,4 +1,4 @@
-"""Helpers that let a small function take numpy arrays or torch tensors alike (layer 0).
+"""Helpers that let a small function take numpy arrays or torch tensors alike.
 
 They never import torch: a tensor can only be passed in once torch is loaded, so its module is
 found through ``type(x)``.

@@ -1,4 +1,4 @@
-"""Axis-aligned boxes ``x0, y0, x1, y1`` in pixels: areas and overlaps (layer 1)."""
+"""Axis-aligned boxes ``x0, y0, x1, y1`` in pixels: areas and overlaps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The crop frame of the model and its relation to image pixels (layer 1).
+"""The crop frame of the model and its relation to image pixels.
 
 The decoder returns points in the frame of a ``CROP_SIZE`` x ``CROP_SIZE`` (120) face crop with
 **y pointing up**: a point ``(x, y)`` sits at the 0-based crop pixel ``(x - 1, CROP_SIZE - y)``.

@@ -1,4 +1,4 @@
-"""Differentiable decoder of the morphable model, a torch ``nn.Module`` (layer 1).
+"""Differentiable decoder of the morphable model, a torch ``nn.Module``.
 
 It holds the model's arrays as buffers, so ``decoder.to(device, dtype)`` moves and casts them;
 it works batched, in float32 or float64, on CPU or CUDA, and every output is differentiable with

@@ -1,4 +1,4 @@
-"""The 1€ filter for noisy real-time signals (layer 1).
+"""The 1€ filter for noisy real-time signals.
 
 Casiez, Roussel and Vogel, "1€ Filter: A Simple Speed-based Low-pass Filter for Noisy Input in
 Interactive Systems", CHI 2012. Each sample is low-passed with a first-order filter whose

@@ -1,4 +1,4 @@
-"""Fitting the morphable model to 2D landmarks, batched in torch (layer 1).
+"""Fitting the morphable model to 2D landmarks, batched in torch.
 
 Given the 68 annotated landmarks of many faces in the 120x120 crop frame (y up), find for each
 face the 62 parameters whose projected landmarks match them. The camera is weak perspective:

@@ -1,4 +1,4 @@
-"""The 68-point landmark scheme (300W / Multi-PIE): its index groups, in one place (layer 1).
+"""The 68-point landmark scheme (300W / Multi-PIE): its index groups, in one place.
 
 Indices are 0-based. "Left" and "right" are the image's, for a face looking at the camera
 (the subject's right eye is the image's left eye, points 36-41).

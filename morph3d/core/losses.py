@@ -1,4 +1,4 @@
-"""Landmark losses (layer 1, torch).
+"""Landmark losses (torch).
 
 Both losses take landmark coordinates in crop pixels, sum the per-coordinate loss over every
 coordinate of a face, and then reduce over the batch.

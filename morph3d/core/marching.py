@@ -1,4 +1,4 @@
-"""Landmark marching: jaw landmarks that follow the visible silhouette (layer 1).
+"""Landmark marching: jaw landmarks that follow the visible silhouette.
 
 2D annotations put the jaw points (0-16 of the 68) on the face's visible outline, while the
 morphable model's landmarks are fixed vertices. When a face turns, the outline on the far side

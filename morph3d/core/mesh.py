@@ -1,4 +1,4 @@
-"""Triangle-mesh helpers for the model's surface (layer 1, numpy).
+"""Triangle-mesh helpers for the model's surface (numpy).
 
 Triangles are 0-based vertex indices, wound counter-clockwise when seen from outside in a
 right-handed frame (the model's crop frame: x right, y up, z toward the viewer), so their

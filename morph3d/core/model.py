@@ -1,4 +1,4 @@
-"""The morphable model: morph3d's own file format and a plain numpy decoder (layer 1).
+"""The morphable model: morph3d's own file format and a plain numpy decoder.
 
 A model is a linear shape space over ``N`` points,
 

@@ -1,4 +1,4 @@
-"""The 62-number parameter vector of the morphable model, as one named object (layer 1).
+"""The 62-number parameter vector of the morphable model, as one named object.
 
 Layout (0-based slices of the last axis):
 

@@ -1,4 +1,4 @@
-"""Head pose: scale, rotation and translation of the 3x4 pose matrix, and Euler angles (layer 1).
+"""Head pose: scale, rotation and translation of the 3x4 pose matrix, and Euler angles.
 
 Frame: the 120x120 crop frame of the model, x to the right, y **up**, z toward the viewer
 (right-handed).

@@ -48,7 +48,7 @@ _BACKENDS = {
 }
 
 
-def detector_type(backend: Backend) -> type:
+def detector_type(backend: Backend) -> type[FaceDetector]:
     """The detector class of a backend name (its ``calibration`` is known before any weights
     load).
 
@@ -58,7 +58,7 @@ def detector_type(backend: Backend) -> type:
     if backend not in _BACKENDS:
         raise ValueError(f"unknown detector backend {backend!r}; choose from {sorted(_BACKENDS)}")
     module, name = _BACKENDS[backend]
-    cls: type = getattr(importlib.import_module(module), name)
+    cls: type[FaceDetector] = getattr(importlib.import_module(module), name)
     return cls
 
 

@@ -1,5 +1,4 @@
-"""The detector interface: detections, the box-to-crop calibration, non-maximum suppression
-(layer 4).
+"""The detector interface: detections, the box-to-crop calibration, non-maximum suppression.
 
 Every detector takes an RGB uint8 image of any size and returns :class:`Detection` s sorted by
 score (an image without a face gives an empty list), and carries its own

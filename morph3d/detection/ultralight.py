@@ -1,4 +1,4 @@
-"""The Ultra-Light-Fast-Generic face detector on ONNX Runtime (layer 4).
+"""The Ultra-Light-Fast-Generic face detector on ONNX Runtime.
 
 The image is resized to the model's input (320x240 or 640x480) and scaled ``(x - 127) / 128``;
 candidate boxes are filtered by score and non-maximum suppression.

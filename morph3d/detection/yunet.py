@@ -1,4 +1,4 @@
-"""OpenCV's YuNet face detector through ``cv2.FaceDetectorYN``, with 5 keypoints (layer 4)."""
+"""OpenCV's YuNet face detector through ``cv2.FaceDetectorYN``, with 5 keypoints."""
 
 from __future__ import annotations
 

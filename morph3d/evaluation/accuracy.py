@@ -1,4 +1,4 @@
-"""Evaluating landmark accuracy the way the literature does (layer 2).
+"""Evaluating landmark accuracy the way the literature does.
 
 * **AFLW2000-3D**: ground truth ``pt3d_68[:2]``; NME normalised by ``sqrt(w * h)`` of the
   ground-truth box; reported per |yaw| bin ([0, 30), [30, 60), [60, 90+], yaw from

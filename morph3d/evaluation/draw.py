@@ -1,4 +1,4 @@
-"""Drawing faces over images for people to look at: shaded meshes and landmarks (layer 2).
+"""Drawing faces over images for people to look at: shaded meshes and landmarks.
 
 Uses numpy and OpenCV only (imported here). Images are ``(H, W, 3)`` uint8 in morph3d's RGB order
 and colours are RGB. Points are in image pixels: x right, y down, z toward the viewer.

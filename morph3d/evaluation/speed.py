@@ -1,4 +1,4 @@
-"""Speed benchmark of reconstruction (layer 4): ``morph3d bench``.
+"""Speed benchmark of reconstruction: ``morph3d bench``.
 
 Per stage (image decode, detection, crop, network, mesh decode, whole ``faces``), the median and
 90th percentile over many runs on real photos; model sizes; the start-up time and peak memory of

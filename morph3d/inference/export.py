@@ -1,4 +1,4 @@
-"""Exporting the regressor to ONNX (layer 2, torch).
+"""Exporting the regressor to ONNX (torch).
 
 The exported graph takes ``(B, 3, S, S)`` float32 input normalised as
 :func:`morph3d.io.image.crops_to_input` does and returns ``(B, 62)`` **raw** parameters: the

@@ -1,5 +1,4 @@
-"""Eyelid refinement: the 3DMM cannot close its eyes, so a small network re-reads the eyelids
-(layer 3).
+"""Eyelid refinement: the 3DMM cannot close its eyes, so a small network re-reads the eyelids.
 
 The 10 expression components of the morphable model move the eye opening of the mean face by at
 most ±10 % at ±3 standard deviations: blinks cannot show in landmarks sampled from the mesh. The

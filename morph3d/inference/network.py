@@ -1,11 +1,11 @@
-"""The coefficient regressor: torchvision's ShuffleNetV2 with a 62-output head (layer 2).
+"""The coefficient regressor: torchvision's ShuffleNetV2 with a 62-output head.
 
 It maps a face crop to *whitened* parameters ``z = (p - mean) / std``. The statistics are the
 network's own buffers, measured on its training targets under augmentation (see
-:func:`morph3d.training.trainer.target_statistics`), and travel with its weights: the 300W-LP statistics
-of the model file describe differently cropped, anisotropically scaled faces, and whitening with
-them leaves some outputs 40 pixels per unit and others 0.03. Input: ``(B, 3, S, S)`` float RGB
-scaled by :func:`to_input` (``(pixel - 127.5) / 128``).
+:func:`morph3d.training.trainer.target_statistics`), and travel with its weights: the 300W-LP
+statistics of the model file describe differently cropped, anisotropically scaled faces, and
+whitening with them leaves some outputs 40 pixels per unit and others 0.03. Input: ``(B, 3, S, S)``
+float RGB scaled by :func:`to_input` (``(pixel - 127.5) / 128``).
 """
 
 from __future__ import annotations
@@ -69,5 +69,6 @@ class Regressor(nn.Module):
 
 def to_input(crops: np.ndarray) -> torch.Tensor:
     """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 3, S, S)`` float32 tensor
-    (see :func:`morph3d.io.image.crops_to_input`)."""
+    (see :func:`morph3d.io.image.crops_to_input`).
+    """
     return torch.from_numpy(crops_to_input(crops))

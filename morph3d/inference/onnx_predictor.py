@@ -1,4 +1,4 @@
-"""Running the exported regressor with ONNX Runtime: numpy in, numpy out, no torch (layer 3)."""
+"""Running the exported regressor with ONNX Runtime: numpy in, numpy out, no torch."""
 
 from __future__ import annotations
 

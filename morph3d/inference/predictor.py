@@ -1,4 +1,4 @@
-"""What every regressor runtime offers (layer 3)."""
+"""What every regressor runtime offers."""
 
 from __future__ import annotations
 

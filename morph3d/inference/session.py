@@ -1,4 +1,4 @@
-"""ONNX Runtime sessions: the one place that configures them (layer 3).
+"""ONNX Runtime sessions: the one place that configures them.
 
 The regressor, the eyelid refiner and the Ultra-Light face detector all run through
 :func:`create_session`. ``onnxruntime`` is imported when a session is made, not at import.

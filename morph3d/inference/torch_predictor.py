@@ -1,4 +1,4 @@
-"""Running a trained regressor on face crops with torch (layer 2).
+"""Running a trained regressor on face crops with torch.
 
 ONNX Runtime inference, which needs no torch, arrives with the reconstruction API.
 """

@@ -1,4 +1,4 @@
-"""Readers of facial-landmark annotation files (layer 0).
+"""Readers of facial-landmark annotation files.
 
 * 300W ``.pts``: an optional header (``version: 1``, ``n_points: 68``, ``{``), then one ``x y``
   line per point, then ``}``. Coordinates are returned exactly as written (pixels).

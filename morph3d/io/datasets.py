@@ -1,5 +1,4 @@
-"""Finding annotated faces on disk: 300W ``.pts``, AFLW2000-3D / 300W-LP ``.mat``, dlib XML
-(layer 2).
+"""Finding annotated faces on disk: 300W ``.pts``, AFLW2000-3D / 300W-LP ``.mat``, dlib XML.
 
 Every face comes out with its 68 landmarks as **0-based** image pixel coordinates. 300W defines
 its first pixel as (1, 1), so ``.pts`` coordinates are shifted by -1; ``.mat`` and dlib

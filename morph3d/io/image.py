@@ -1,4 +1,4 @@
-"""Reading images and cutting face crops, with OpenCV (layer 2).
+"""Reading images and cutting face crops, with OpenCV.
 
 Images are ``(H, W, 3)`` uint8 arrays in **RGB** order, the order the networks are trained on.
 """

@@ -1,4 +1,4 @@
-"""Test videos made from one still photo, with known motion (layer 2).
+"""Test videos made from one still photo, with known motion.
 
 Used to measure tracking steadiness where the truth is known: a still face whose every frame has
 fresh sensor noise and its own JPEG re-encoding (any landmark motion is jitter), and the same photo

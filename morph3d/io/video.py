@@ -1,4 +1,4 @@
-"""Reading and writing videos, frame by frame, in RGB (layer 2).
+"""Reading and writing videos, frame by frame, in RGB.
 
 :class:`VideoReader` yields the frames that decode, with their index and timestamp (index / fps),
 and records the ones that do not (a truncated or damaged file) so that callers can report them.

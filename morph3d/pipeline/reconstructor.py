@@ -1,4 +1,4 @@
-"""Reconstructing dense 3D faces from single images: the public API (layer 5).
+"""Reconstructing dense 3D faces from single images: the public API.
 
 >>> import morph3d                                                   # doctest: +SKIP
 >>> mesh = morph3d.reconstruct("photo.jpg")   # trimesh.Trimesh        # doctest: +SKIP

@@ -1,5 +1,5 @@
 """What the pipeline returns: a reconstructed face and a tracked face, and their one
-serialisation (layer 5)."""
+serialisation."""
 
 from __future__ import annotations
 

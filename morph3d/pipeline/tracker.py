@@ -1,5 +1,4 @@
-"""Tracking faces through video: landmark-driven re-cropping, track management, the 1€ filter
-(layer 5).
+"""Tracking faces through video: landmark-driven re-cropping, track management, the 1€ filter.
 
 Per frame, every tracked face is cropped from its previous landmarks (one network batch for all
 faces) and the face detector runs only when there is evidence that it is needed:
@@ -15,18 +14,18 @@ A new detection that overlaps a track lost within ``memory`` seconds takes over 
 survive short losses.
 
 The morphable model cannot close its eyes, so by default the eyelid landmarks are re-read from
-the image by the eye refiner (:mod:`morph3d.inference.eyes`); the eye corners, the mesh and the parameters
-stay the model's.
+the image by the eye refiner (:mod:`morph3d.inference.eyes`); the eye corners, the mesh and the
+parameters stay the model's.
 
-Smoothing (:mod:`morph3d.core.filters`) runs in the image frame, on the decoded vertices (the default,
-``smooth="vertices"``: one 1€ filter per vertex, its speed in face sizes per second), or on the
-parameters folded into image pixels (``"params"``, :func:`morph3d.core.crop.params_to_image`). The
-defaults were chosen with ``scripts/bench_tracking.py --sweep`` (a still photo with fresh noise
+Smoothing (:mod:`morph3d.core.filters`) runs in the image frame, on the decoded vertices (the
+default, ``smooth="vertices"``: one 1€ filter per vertex, its speed in face sizes per second), or on
+the parameters folded into image pixels (``"params"``, :func:`morph3d.core.crop.params_to_image`).
+The defaults were chosen with ``scripts/bench_tracking.py --sweep`` (a still photo with fresh noise
 and JPEG in every frame, and the same photo moving along a known path, 30 fps): vertices beat
 parameters at every setting (e.g. static jitter 12 % of raw at a moving error of 1.16 vs 17 % at
-1.75), cropping from the filtered landmarks beat cropping from the raw ones, and
-``min_cutoff=0.5, beta=40`` kept the static jitter at 15 % of raw with a lag of 0.1 frame.
-With ``"vertices"`` the reported ``params`` are the frame's unfiltered prediction.
+1.75), cropping from the filtered landmarks beat cropping from the raw ones, and ``min_cutoff=0.5,
+beta=40`` kept the static jitter at 15 % of raw with a lag of 0.1 frame. With ``"vertices"`` the
+reported ``params`` are the frame's unfiltered prediction.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Training augmentation: random similarity warps with flips, and photometric jitter (layer 2).
+"""Training augmentation: random similarity warps with flips, and photometric jitter.
 
-The stored training images (:mod:`morph3d.training.targets`) cover twice the crop box at the crop's own
-pixel density, so the crop is their middle half. A random similarity of the crop box (rotation,
+The stored training images (:mod:`morph3d.training.targets`) cover twice the crop box at the crop's
+own pixel density, so the crop is their middle half. A random similarity of the crop box (rotation,
 scale, translation, mirror) is cut out of that room with one ``cv2.warpAffine``, and the target
 landmarks are moved by exactly the same transform, so image and targets stay consistent.
 
@@ -60,7 +60,8 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class Similarity:
     """A similarity of the crop box: ``angle`` degrees, ``scale`` (>1 shows more of the image),
-    ``shift`` in fractions of the crop side, then an optional horizontal ``flip``."""
+    ``shift`` in fractions of the crop side, then an optional horizontal ``flip``.
+    """
 
     angle: float = 0.0
     scale: float = 1.0
@@ -155,7 +156,8 @@ def warp_landmarks(landmarks: np.ndarray, similarity: Similarity) -> np.ndarray:
 
     Args:
         landmarks: ``(n, 2|3)`` points in the crop frame (y up); with ``n == 68`` a flip also
-            reorders them with :data:`morph3d.core.landmarks68.MIRROR` so that point k is still landmark k.
+            reorders them with :data:`morph3d.core.landmarks68.MIRROR` so that point k is still
+            landmark k.
         similarity: The transform.
 
     Returns:

@@ -1,5 +1,4 @@
-"""Training targets: annotated faces cropped and fitted with the morphable model, in HDF5
-(layer 2).
+"""Training targets: annotated faces cropped and fitted with the morphable model, in HDF5.
 
 For every face: the image around it (RGB, ``STORED_SIZE`` = 2x the network input, covering twice
 the crop box so that augmentation has room), the crop box the network sees (from

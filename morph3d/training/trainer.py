@@ -1,9 +1,10 @@
-"""Training the coefficient regressor (layer 2).
+"""Training the coefficient regressor.
 
-Data: a targets file from ``scripts/fit_3dmm.py`` (:mod:`morph3d.training.targets`). Each epoch draws a
-new random augmentation for every training face (:mod:`morph3d.training.augment`); the targets are the
-fitted model's 68 landmarks moved by the same transform. The network predicts whitened
-parameters; the decoder turns them into landmarks and the Wing loss compares them in crop pixels.
+Data: a targets file from ``scripts/fit_3dmm.py`` (:mod:`morph3d.training.targets`). Each epoch
+draws a new random augmentation for every training face (:mod:`morph3d.training.augment`); the
+targets are the fitted model's 68 landmarks moved by the same transform. The network predicts
+whitened parameters; the decoder turns them into landmarks and the Wing loss compares them in crop
+pixels.
 
 **Validation split** (:func:`morph3d.io.datasets.split_indices`): a face is held out by a hash of
 its photo's name, so all faces of one photo fall on the same side.
@@ -276,7 +277,8 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """Validation NME (bbox, %): against the annotation (jaw marched where it follows the
-        outline) and against the fitted model landmarks."""
+        outline) and against the fitted model landmarks.
+        """
         index = self.val_index
         if len(index) == 0:
             return {}

@@ -55,6 +55,7 @@ def _config(**changes) -> TrainConfig:
     return dataclasses.replace(base, **changes)
 
 
+@pytest.mark.slow
 def test_short_run_drives_the_loss_down(small_targets, real_model, tmp_path: Path) -> None:
     trainer = Trainer(small_targets, real_model, _config(), tmp_path)
     history = trainer.fit()
@@ -65,6 +66,7 @@ def test_short_run_drives_the_loss_down(small_targets, real_model, tmp_path: Pat
     assert written == {"checkpoint.pt", "log.json", "log.csv", "curves.png"}
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_resume(small_targets, real_model, tmp_path: Path) -> None:
     config = _config(epochs=2, val_fraction=0.5)
     trainer = Trainer(small_targets, real_model, config, tmp_path)
