@@ -23,14 +23,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.evaluation.speed import machine_info
-from morph3d.evaluation.draw import contact_sheet
 from morph3d.ar.effects import EFFECTS
+from morph3d.ar.renderer import AR, augment_video
+from morph3d.evaluation.draw import contact_sheet
+from morph3d.evaluation.speed import machine_info
 from morph3d.files import write_json
 from morph3d.io.image import write_image
-from morph3d.paths import SHARED_DATA
-from morph3d.ar.renderer import AR, augment_video
 from morph3d.io.video import VideoReader
+from morph3d.paths import SHARED_DATA
 
 
 def run(effect: str, clip: Path, output: Path) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morph3d.files import write_json
 from morph3d.core.model import load_model
+from morph3d.files import write_json
 from morph3d.training.targets import read_targets
 from morph3d.training.trainer import TrainConfig, Trainer
 

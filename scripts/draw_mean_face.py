@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from morph3d.core.crop import crop_to_image
-from morph3d.evaluation.draw import draw_landmarks, shade_mesh
-from morph3d.io.image import write_image
 from morph3d.core.model import load_model
 from morph3d.core.pose import angles_to_rotation, compose_pose, decompose_pose
+from morph3d.evaluation.draw import draw_landmarks, shade_mesh
+from morph3d.io.image import write_image
 
 SIDE = 480  # output pixels per view
 SUPERSAMPLE = 2

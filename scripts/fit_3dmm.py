@@ -3,7 +3,7 @@
     python scripts/fit_3dmm.py --format 300w --root ../shared/data/300w \\
         --out targets/300w.h5 --summary targets/300w.json
 
-Writes the HDF5 targets (see morph3d.training.targets), a JSON summary (count, failures with reasons,
+Writes the HDF5 targets (morph3d.training.targets), a JSON summary (count, failures with reasons,
 fit NME median / p95 / mean, per-face NME) and a contact sheet PNG of the worst fits first. Every
 file is written to a temporary name and renamed when complete; a failed run leaves earlier
 outputs as they were. A face that cannot be read or fitted is recorded with the reason.
@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from morph3d.training.augment import centre_crop
 from morph3d.core.crop import crop_to_image
-from morph3d.io.datasets import find_faces
-from morph3d.evaluation.draw import contact_sheet, overlay_face
-from morph3d.errors import Morph3DError
-from morph3d.files import write_json
 from morph3d.core.fitting import FitConfig
-from morph3d.io.image import write_image
 from morph3d.core.model import load_model
+from morph3d.errors import Morph3DError
+from morph3d.evaluation.draw import contact_sheet, overlay_face
+from morph3d.files import write_json
+from morph3d.io.datasets import find_faces
+from morph3d.io.image import write_image
+from morph3d.training.augment import centre_crop
 from morph3d.training.targets import FLAG_AT_BOUND, Targets, build_targets, write_targets
 
 TILE = 160

@@ -22,9 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from morph3d.core.crop import crop_box_from_landmarks
-from morph3d.io.datasets import find_faces
 from morph3d.detection.base import box_iou, create_detector
 from morph3d.files import write_json
+from morph3d.io.datasets import find_faces
 from morph3d.io.image import read_image
 from morph3d.paths import SHARED_DATA
 
