@@ -13,7 +13,7 @@ anchor of each part), which ``scripts/make_effects.py`` writes as ``<name>.glb``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import trimesh
@@ -129,7 +129,8 @@ def dog() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     fur = material((0.47, 0.30, 0.17, 1.0), roughness=0.85)
     inner = material((0.86, 0.56, 0.56, 1.0), roughness=0.7)
     nose = material((0.05, 0.04, 0.04, 1.0), roughness=0.25)
-    parts, spec = {}, {}
+    parts: dict[str, trimesh.Trimesh] = {}
+    spec: dict[str, Any] = {}
     parts["nose"] = ellipsoid((0.0, -0.36, 0.56), (0.17, 0.115, 0.11), nose)
     spec["nose"] = {"anchor": {"landmarks": [30]}, "note": "follows the nose tip"}
     for side, sign, column in (("left", -1, 8), ("right", 1, 55)):
@@ -151,7 +152,8 @@ def glasses() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     """Glasses with tinted lenses: the parts by name and the effect spec."""
     frame = material((0.22, 0.07, 0.04, 1.0), roughness=0.3, metallic=0.1)
     tint = material((0.10, 0.16, 0.22, 0.35), roughness=0.05, blend=True)
-    parts, spec = {}, {}
+    parts: dict[str, trimesh.Trimesh] = {}
+    spec: dict[str, Any] = {}
     anchor = {"landmarks": [27, 28, 39, 42], "note": "nose bridge and inner eye corners"}
     rims = []
     for sign in (-1, 1):
@@ -170,7 +172,7 @@ def glasses() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
         )
         spec[f"{side}_temple"] = {"anchor": anchor}
     rims.append(rod((-0.15, 0.03, 0.36), (0.15, 0.03, 0.36), 0.02, frame))
-    parts["frame"] = finish(trimesh.util.concatenate(rims), frame)
+    parts["frame"] = finish(cast(trimesh.Trimesh, trimesh.util.concatenate(rims)), frame)
     spec["frame"] = {"anchor": anchor}
     parts["head"] = head_proxy()
     spec["head"] = HEAD
@@ -181,7 +183,8 @@ def hat() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     """A top hat: the parts by name and the effect spec."""
     felt = material((0.07, 0.07, 0.08, 1.0), roughness=0.9)
     ribbon = material((0.65, 0.06, 0.08, 1.0), roughness=0.5)
-    parts, spec = {}, {}
+    parts: dict[str, trimesh.Trimesh] = {}
+    spec: dict[str, Any] = {}
     anchor = {"grid": [[0, 32]], "note": "top middle of the forehead"}
     tilt = rotation_x(-10)  # leaning back a little
 
@@ -198,7 +201,7 @@ def hat() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     crown = placed(trimesh.creation.cylinder(radius=0.66, height=1.0, sections=64), crown_centre)
     band_centre = tuple(np.add(base, tilt @ np.array([0.0, 0.11, 0.0])))
     band = placed(trimesh.creation.cylinder(radius=0.675, height=0.17, sections=64), band_centre)
-    parts["hat"] = finish(trimesh.util.concatenate([brim, crown]), felt)
+    parts["hat"] = finish(cast(trimesh.Trimesh, trimesh.util.concatenate([brim, crown])), felt)
     spec["hat"] = {"anchor": anchor}
     parts["band"] = finish(band, ribbon)
     spec["band"] = {"anchor": anchor}

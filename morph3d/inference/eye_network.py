@@ -57,7 +57,7 @@ def export_eye_network(network: nn.Module, path: str | os.PathLike[str]) -> Path
     network.eval()
     with atomic_path(Path(path)) as temporary:
         torch.onnx.export(
-            network, torch.zeros(2, 1, EYE_SIZE, EYE_SIZE), str(temporary),
+            network, (torch.zeros(2, 1, EYE_SIZE, EYE_SIZE),), str(temporary),
             input_names=["eyes"], output_names=["points"],
             dynamic_axes={"eyes": {0: "batch"}, "points": {0: "batch"}}, dynamo=False,
         )  # fmt: skip
