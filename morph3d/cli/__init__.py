@@ -23,7 +23,9 @@ _COMMANDS = (info, evaluate, export, reconstruct, track, ar)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``morph3d`` command."""
-    parser = argparse.ArgumentParser(prog="morph3d", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="morph3d", description="Dense 3D faces from photos and videos: reconstruct, track, AR."
+    )
     parser.add_argument("--version", action="version", version=f"morph3d {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in _COMMANDS:

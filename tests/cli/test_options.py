@@ -73,3 +73,21 @@ def test_tracker_options_keep_the_short_filter_names() -> None:
     assert (
         config.filter.beta == 10.0 and config.filter.min_cutoff == TrackerConfig().filter.min_cutoff
     )
+
+
+def test_command_errors_are_one_line_with_status_2(tmp_path, capsys) -> None:
+    from morph3d.cli import main
+
+    photo = tmp_path / "face.jpg"
+    code = main(["reconstruct", str(photo), "-o", str(tmp_path / "out"), "--box", "1,2"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "--box must be x0,y0,x1,y1" in error
+    assert "Traceback" not in error
+
+
+def test_the_bench_command_is_gone(capsys) -> None:
+    from morph3d.cli import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["bench"])
+    assert raised.value.code == 2 and "invalid choice" in capsys.readouterr().err
