@@ -3,9 +3,9 @@
     python scripts/fit_3dmm.py --format 300w --root ../shared/data/300w \\
         --out targets/300w.h5 --summary targets/300w.json
 
-Writes the HDF5 targets (see morph3d.training.targets), a JSON summary (count, failures with
-reasons, fit NME median / p95 / mean, per-face NME) and a contact sheet PNG of the worst fits first.
-Every file is written to a temporary name and renamed when complete; a failed run leaves earlier
+Writes the HDF5 targets (morph3d.training.targets), a JSON summary (count, failures with reasons,
+fit NME median / p95 / mean, per-face NME) and a contact sheet PNG of the worst fits first. Every
+file is written to a temporary name and renamed when complete; a failed run leaves earlier
 outputs as they were. A face that cannot be read or fitted is recorded with the reason.
 """
 

@@ -9,7 +9,7 @@ detection's centre (cx, cy), width w and height h, the crop box is modelled as
     centre = (cx + dx * w, cy + dy * h),   side = k * sqrt(w * h)
 
 and dx, dy, k are the medians over the faces. Prints them per backend with their spread; the
-values go into morph3d.detection.base.DETECTOR_CROP.
+values go into each detector's ``calibration`` (morph3d/detection/ultralight.py, yunet.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from morph3d.core.boxes import box_iou
 from morph3d.core.crop import crop_box_from_landmarks
-from morph3d.detection.base import box_iou, create_detector
+from morph3d.detection import create_detector
 from morph3d.files import write_json
 from morph3d.io.datasets import find_faces
 from morph3d.io.image import read_image

@@ -1,4 +1,4 @@
-"""Accuracy metrics for landmarks, with numpy.
+"""Accuracy metrics for landmarks, with numpy (layer 1).
 
 The normalised mean error (NME) of a face is the mean 2D point-to-point distance between
 predicted and ground-truth landmarks divided by a normaliser, times 100:
@@ -10,14 +10,8 @@ predicted and ground-truth landmarks divided by a normaliser, times 100:
 * ``"interocular"``: ``d`` = distance between the outer eye corners, points 36 and 45 (0-based)
   of the 68-point scheme, the 300W protocol.
 
-Steadiness of landmark tracks ``(T, n, 2|3)`` over ``T`` frames, in percent of the face size
-``d`` (the median over frames of the landmark box's ``sqrt(width * height)``):
-
-* :func:`jitter`: RMS frame-to-frame displacement ``|x[t+1] - x[t]|``, for a still face;
-* :func:`acceleration_jitter`: RMS second difference ``|x[t+1] - 2 x[t] + x[t-1]|``, which
-  smooth motion barely moves, for videos without ground truth;
-* :func:`track_lag`: how many frames a track trails a known one;
-* :func:`eye_aperture`: eyelid opening over eye width, to see blinks.
+:func:`eye_aperture` gives the eyelid opening over the eye width, to see blinks. The
+steadiness metrics of landmark tracks (jitter, lag) are in :mod:`morph3d.evaluation.steadiness`.
 """
 
 from __future__ import annotations
@@ -32,12 +26,9 @@ from morph3d.core.landmarks68 import EYE_APERTURE
 __all__ = [
     "YAW_BIN_EDGES",
     "YawBinSummary",
-    "acceleration_jitter",
     "eye_aperture",
-    "jitter",
     "landmark_box_size",
     "nme",
-    "track_lag",
     "yaw_bin_summary",
 ]
 
@@ -145,55 +136,6 @@ def yaw_bin_summary(
     )
     balanced = float(np.nanmean(means))
     return YawBinSummary(tuple(edges), counts, means, balanced, float(errors.mean()))
-
-
-def _tracks(tracks: np.ndarray, minimum: int) -> tuple[np.ndarray, float]:
-    points = np.asarray(tracks, dtype=np.float64)
-    if points.ndim != 3 or points.shape[-1] < 2 or len(points) < minimum:
-        raise ValueError(f"expected (T >= {minimum}, n, 2|3) tracks, got {points.shape}")
-    size = float(np.median(landmark_box_size(points)))
-    if not size > 0:
-        raise ValueError("the tracks have a zero-size landmark box")
-    return points[..., :2], size
-
-
-def jitter(tracks: np.ndarray) -> float:
-    """RMS frame-to-frame 2D displacement of ``(T, n, 2|3)`` tracks, percent of the face size."""
-    points, size = _tracks(tracks, 2)
-    steps = np.linalg.norm(np.diff(points, axis=0), axis=-1)
-    return float(100.0 * np.sqrt(np.mean(steps**2)) / size)
-
-
-def acceleration_jitter(tracks: np.ndarray) -> float:
-    """RMS 2D second difference of ``(T, n, 2|3)`` tracks, percent of the face size."""
-    points, size = _tracks(tracks, 3)
-    second = np.linalg.norm(points[2:] - 2 * points[1:-1] + points[:-2], axis=-1)
-    return float(100.0 * np.sqrt(np.mean(second**2)) / size)
-
-
-def track_lag(estimate: np.ndarray, truth: np.ndarray, max_lag: float = 10.0) -> float:
-    """Frames by which ``estimate`` trails ``truth`` (both ``(T, ...)``), to 0.05 frame.
-
-    The lag is the shift ``L`` that minimises the RMS difference between ``estimate[t]`` and
-    ``truth[t - L]`` (``truth`` linearly interpolated between frames), over ``[0, max_lag]``.
-    Compare the motion, not a constant offset: subtract each track's own mean first if needed.
-    """
-    estimate = np.asarray(estimate, dtype=np.float64).reshape(len(estimate), -1)
-    truth = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
-    if estimate.shape != truth.shape or len(truth) < 2 * max_lag + 2:
-        raise ValueError(f"need matching tracks longer than 2 max_lag, got {estimate.shape}")
-    frames = np.arange(len(truth), dtype=np.float64)
-    start = int(np.ceil(max_lag))
-    best, best_error = 0.0, np.inf
-    for lag in np.arange(0.0, max_lag + 1e-9, 0.05):
-        shifted = np.stack(
-            [np.interp(frames[start:] - lag, frames, truth[:, j]) for j in range(truth.shape[1])],
-            axis=1,
-        )
-        error = float(np.mean((estimate[start:] - shifted) ** 2))
-        if error < best_error:
-            best, best_error = float(lag), error
-    return best
 
 
 EyeIndices = tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]

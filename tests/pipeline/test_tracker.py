@@ -11,7 +11,8 @@ import pytest
 
 from morph3d.core.crop import crop_to_image
 from morph3d.core.landmarks68 import EYELIDS as LIDS
-from morph3d.core.metrics import jitter, landmark_box_size
+from morph3d.core.metrics import landmark_box_size
+from morph3d.evaluation.steadiness import jitter
 from morph3d.io.image import read_image
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
 from morph3d.pipeline.reconstructor import Reconstructor

@@ -1,0 +1,109 @@
+"""``morph3d evaluate``: landmark NME on an annotated dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from morph3d.cli.options import add_detector_option, add_model_option, add_weights_option
+from morph3d.io.datasets import DatasetFormat
+
+__all__ = ["DATASETS", "add_parser", "run"]
+
+#: Command-line dataset names and their annotation formats.
+DATASETS: dict[str, DatasetFormat] = {"aflw2000-3d": "mat", "300w": "300w", "dlib": "dlib"}
+
+
+def add_parser(commands: Any) -> None:
+    """Register the command on the subparsers ``commands``."""
+    parser = commands.add_parser("evaluate", help="landmark NME on an annotated dataset")
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    parser.add_argument("--root", required=True, type=Path, help="dataset folder (or XML)")
+    parser.add_argument(
+        "--crop", default="gt", choices=["gt", "detector"],
+        help="crop from the ground-truth landmarks, or from a face detector's box",
+    )  # fmt: skip
+    add_detector_option(parser)
+    parser.add_argument("--refine", type=int, default=0, help="re-crop passes from predictions")
+    parser.add_argument("--json", required=True, type=Path, help="output report")
+    add_weights_option(parser, "network weights (default: shipped x1.0)")
+    add_model_option(parser)
+    parser.add_argument("--plot", type=Path, help="CED curves PNG")
+    parser.add_argument("--compare", type=Path, nargs="*", help="other reports on the plot")
+    parser.add_argument("--label", help="this run's name on the plot")
+    parser.add_argument("--split", default="all", choices=["all", "train", "val"])
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--device", default="cpu")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the JSON report (and plot), print the summary."""
+    from functools import partial
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from morph3d.core.model import load_model
+    from morph3d.evaluation.accuracy import Boxer, evaluate_faces
+    from morph3d.evaluation.plots import plot_ced
+    from morph3d.files import write_json
+    from morph3d.inference.torch_predictor import TorchPredictor
+    from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
+
+    model = load_model(args.model)
+    predictor = TorchPredictor(args.weights, model, device=args.device)
+    faces, failures = find_faces(DATASETS[args.dataset], args.root)
+    if args.split != "all":
+        train, val = split_indices([face.name for face in faces], args.val_fraction)
+        faces = [faces[i] for i in (val if args.split == "val" else train)]
+    boxer: Boxer | None = None
+    if args.crop == "detector":
+        from morph3d.core.boxes import box_iou
+        from morph3d.detection import create_detector
+
+        detector = create_detector(args.detector)
+
+        def detected_box(face: AnnotatedFace, image: np.ndarray) -> np.ndarray | None:
+            # The detection that overlaps the annotated face most (a photo may hold several).
+            detections = detector.detect(image)
+            if not detections:
+                return None
+            truth = np.r_[face.landmarks.min(axis=0), face.landmarks.max(axis=0)]
+            overlaps = box_iou(truth, np.stack([d.box for d in detections]))
+            best = int(np.argmax(overlaps))
+            if overlaps[best] < 0.2:
+                return None
+            return detector.crop_box(detections[best].box)
+
+        boxer = detected_box
+
+    result = evaluate_faces(
+        faces, predictor, model, boxer=boxer, refine=args.refine,
+        progress=partial(tqdm, leave=False),
+    )  # fmt: skip
+    result.failures = failures + result.failures
+    report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
+    report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
+    report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
+    report["split"] = args.split
+    write_json(args.json, report)
+    print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
+    print(f"  NME (bbox)        mean {report['nme_mean']:.3f}  median {report['nme_median']:.3f}")
+    print(f"  NME (inter-ocular) mean {report['nme_interocular_mean']:.3f}")
+    if "yaw_bins" in report:
+        for label, item in report["yaw_bins"].items():
+            value = "-" if item["nme"] is None else f"{item['nme']:.3f}"
+            print(f"  |yaw| {label:<10} {item['count']:>5} faces  NME {value}")
+        print(f"  balanced {report['nme_balanced']:.3f}")
+    if args.plot:
+        runs: dict[str, Sequence[float]] = {args.label or args.json.stem: list(result.nme)}
+        for other in args.compare or []:
+            content = json.loads(other.read_text())
+            runs[other.stem] = [item["nme"] for item in content["per_image"].values()]
+        plot_ced(runs, args.plot, title=f"{args.dataset}, NME (bbox)")
+        print(f"  wrote {args.plot}")
+    return 0

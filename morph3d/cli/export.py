@@ -1,0 +1,49 @@
+"""``morph3d export``: export trained weights to ONNX, checked against torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from morph3d.cli.options import add_model_option, add_weights_option
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: Any) -> None:
+    """Register the command on the subparsers ``commands``."""
+    parser = commands.add_parser("export", help="export trained weights to ONNX, checked")
+    add_weights_option(parser, "state dict (default: shipped x1.0)")
+    parser.add_argument("-o", "--output", type=Path, help="ONNX file (default: beside weights)")
+    parser.add_argument("--input-size", type=int, default=120)
+    add_model_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export, then compare the landmarks of torch and ONNX Runtime on random crops."""
+    import numpy as np
+
+    from morph3d.core.model import load_model
+    from morph3d.inference.export import export_onnx
+    from morph3d.inference.onnx_predictor import OnnxPredictor
+    from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
+    from morph3d.paths import weights_path
+
+    source = weights_path(args.weights)
+    network = load_regressor(source)
+    out = args.output or source.with_suffix(".onnx")
+    export_onnx(network, out, args.input_size)
+    model = load_model(args.model)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (8, args.input_size, args.input_size, 3), dtype=np.uint8)
+    reference = model.landmarks(TorchPredictor(network, model).predict(crops))
+    exported = model.landmarks(OnnxPredictor(out).predict(crops))
+    difference = float(np.abs(reference - exported).max())
+    print(f"exported {source} -> {out}; max landmark difference vs torch {difference:.2e} px")
+    if difference >= 1e-3:
+        print("morph3d: error: the ONNX model disagrees with torch", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,231 @@
+"""Options shared by the commands, and frozen config dataclasses as options (layer 7).
+
+:func:`add_config_options` turns every field of a frozen dataclass into an option (its default,
+its type, ``Literal`` fields as choices, booleans as ``--name/--no-name``, nested dataclasses
+under a prefix) and :func:`config_from_args` builds the dataclass back from the parsed
+namespace, so a setting added to a config shows on the command line without more code.
+Scripts use the same two functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from morph3d.errors import Morph3DError
+
+__all__ = [
+    "DETECTORS",
+    "CommandError",
+    "add_config_options",
+    "add_detector_option",
+    "add_model_option",
+    "add_tracker_options",
+    "add_weights_option",
+    "config_from_args",
+    "tracker_config",
+]
+
+#: The face detector backends (``morph3d.detection.base.Backend``).
+DETECTORS = ("ultralight", "yunet")
+
+T = TypeVar("T")
+
+
+class CommandError(Morph3DError):
+    """A command cannot run with the arguments it was given (exit status 2)."""
+
+
+def add_detector_option(parser: argparse.ArgumentParser) -> None:
+    """``--detector``: the face detector backend."""
+    parser.add_argument(
+        "--detector", default="ultralight", choices=DETECTORS,
+        help="face detector (default: ultralight)",
+    )  # fmt: skip
+
+
+def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--weights``: the network file; ``help`` says which kinds the command reads."""
+    parser.add_argument("--weights", type=Path, help=help)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: the morphable model file."""
+    parser.add_argument(
+        "--model", type=Path, help="morphable model (default: $MORPH3D_HOME or ~/.cache/morph3d)"
+    )
+
+
+def add_tracker_options(parser: argparse.ArgumentParser) -> None:
+    """Every :class:`~morph3d.pipeline.tracker.TrackerConfig` field, the detector and weights.
+
+    The 1€ filter settings are ``--filter-min-cutoff``, ``--filter-beta`` and
+    ``--filter-d-cutoff``; ``--min-cutoff`` and ``--beta`` remain as their short names.
+    """
+    from morph3d.pipeline.tracker import TrackerConfig
+
+    group = parser.add_argument_group("tracking (TrackerConfig)")
+    add_config_options(
+        group,
+        TrackerConfig,
+        aliases={"filter.min_cutoff": "--min-cutoff", "filter.beta": "--beta"},
+    )
+    add_detector_option(parser)
+    add_weights_option(parser, "network (.onnx, default: shipped x1.0)")
+
+
+def tracker_config(args: argparse.Namespace) -> Any:
+    """The :class:`~morph3d.pipeline.tracker.TrackerConfig` of :func:`add_tracker_options`."""
+    from morph3d.pipeline.tracker import TrackerConfig
+
+    return config_from_args(args, TrackerConfig)
+
+
+def add_config_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    prefix: str = "",
+    prefixes: Mapping[str, str] | None = None,
+    aliases: Mapping[str, str] | None = None,
+    default: Any = None,
+) -> None:
+    """Add one option per field of the dataclass ``cls``.
+
+    A field ``max_jump`` becomes ``--{prefix}max-jump`` with the field's default and type; a
+    ``Literal`` field lists its values as choices; a ``bool`` field gives ``--name`` and
+    ``--no-name``; a nested dataclass field ``filter`` adds its own fields under the prefix
+    ``filter-`` (or ``prefixes["filter"]``). Help texts come from the ``Attributes:`` section
+    of the class docstring.
+
+    Args:
+        parser: Parser or argument group to add the options to.
+        cls: A dataclass whose fields are ``int``, ``float``, ``str``, ``bool``, ``Path``,
+            ``Literal[...]`` (optionally ``| None``) or dataclasses.
+        prefix: Prepended to every option name.
+        prefixes: Prefix of a nested dataclass field by its dotted path (``"augment"``), in
+            place of ``"<field>-"``.
+        aliases: Extra option strings by dotted field path (``{"filter.beta": "--beta"}``).
+        default: Instance whose values are the defaults (default: ``cls()``).
+
+    Raises:
+        TypeError: A field has a type that cannot be read from the command line.
+    """
+    _add(parser, cls, prefix, (), dict(prefixes or {}), dict(aliases or {}), default)
+
+
+def config_from_args(args: argparse.Namespace, cls: type[T]) -> T:
+    """The instance of ``cls`` given by the options of :func:`add_config_options`.
+
+    Args:
+        args: Parsed namespace of a parser that :func:`add_config_options` filled for ``cls``.
+        cls: The same dataclass.
+
+    Returns:
+        A new ``cls`` with every field read from ``args`` (nested dataclasses too).
+    """
+    return _build(args, cls, ())
+
+
+def _dest(cls: type, path: tuple[str, ...]) -> str:
+    # Namespaced so that config fields never clash with a command's own options.
+    return f"{cls.__name__}.{'.'.join(path)}"
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """Field descriptions of the ``Attributes:`` section of a Google-style docstring."""
+    text = cls.__doc__ or ""
+    if "Attributes:" not in text:
+        return {}
+    helps: dict[str, str] = {}
+    name, indent = None, None
+    for line in text.split("Attributes:", 1)[1].splitlines():
+        if not line.strip():
+            if helps:
+                break
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        match = re.match(r"(\w+): (.*)$", line.strip())
+        if depth == indent and match:
+            name = match.group(1)
+            helps[name] = match.group(2)
+        elif name and depth > indent:
+            helps[name] += " " + line.strip()
+    # Sphinx roles and literals read badly in a terminal.
+    clean = {key: re.sub(r":\w+:`([^`]*)`", r"\1", value) for key, value in helps.items()}
+    return {key: value.replace("``", "").replace("%", "%%") for key, value in clean.items()}
+
+
+def _unwrap(kind: Any) -> tuple[Any, bool]:
+    """The type of ``X | None`` (and whether ``None`` was allowed)."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(members) == 1:
+            return members[0], True
+    return kind, False
+
+
+def _add(
+    parser: Any,
+    cls: type,
+    prefix: str,
+    path: tuple[str, ...],
+    prefixes: dict[str, str],
+    aliases: dict[str, str],
+    default: Any,
+) -> None:
+    root = cls if not path else None
+    default = cls() if default is None else default
+    hints = typing.get_type_hints(type(default))
+    helps = _field_help(type(default))
+    for item in dataclasses.fields(default):
+        here = (*path, item.name)
+        dotted = ".".join(here)
+        value = getattr(default, item.name)
+        kind, optional = _unwrap(hints[item.name])
+        if dataclasses.is_dataclass(kind):
+            inner = prefixes.get(dotted, f"{item.name.replace('_', '-')}-")
+            _add(parser, root or cls, prefix + inner, here, prefixes, aliases, value)
+            continue
+        names = [f"--{prefix}{item.name.replace('_', '-')}"]
+        if dotted in aliases:
+            names.append(aliases[dotted])
+        text = helps.get(item.name, "")
+        options: dict[str, Any] = {"dest": _dest(root or cls, here), "default": value}
+        if typing.get_origin(kind) is Literal:
+            choices = typing.get_args(kind)
+            options.update(type=type(choices[0]), choices=choices)
+        elif kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind in (int, float, str, Path):
+            options.update(type=kind, metavar=item.name.split("_")[-1].upper())
+        else:
+            raise TypeError(f"{cls.__name__}.{dotted}: cannot read {kind!r} from the command line")
+        if optional:
+            text += " (may be left unset)"
+        options["help"] = f"{text} (default: %(default)s)".strip()
+        parser.add_argument(*names, **options)
+
+
+def _build(
+    args: argparse.Namespace, cls: type[T], path: tuple[str, ...], root: type | None = None
+) -> T:
+    root = root or cls
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        here = (*path, item.name)
+        kind, _ = _unwrap(hints[item.name])
+        if dataclasses.is_dataclass(kind):
+            values[item.name] = _build(args, kind, here, root)  # type: ignore[arg-type]
+        else:
+            values[item.name] = getattr(args, _dest(root, here))
+    return cls(**values)

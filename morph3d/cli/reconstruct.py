@@ -1,0 +1,94 @@
+"""``morph3d reconstruct``: 3D face meshes from photos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from morph3d.cli.options import CommandError, add_detector_option, add_weights_option
+
+__all__ = ["add_parser", "parse_box", "run"]
+
+
+def add_parser(commands: Any) -> None:
+    """Register the command on the subparsers ``commands``."""
+    parser = commands.add_parser("reconstruct", help="3D face meshes from photos")
+    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--format", default="obj", choices=["obj", "ply", "glb"])
+    parser.add_argument("--box", help="x0,y0,x1,y1: use this face box instead of detection")
+    add_weights_option(parser, "network (.onnx, or .pt with torch)")
+    add_detector_option(parser)
+    parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
+    parser.set_defaults(run=run)
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"x0,y0,x1,y1"`` as a ``(1, 4)`` box array.
+
+    Raises:
+        CommandError: The text is not four numbers of a non-empty box.
+    """
+    try:
+        boxes = np.array([[float(v) for v in text.split(",")]])
+    except ValueError:
+        boxes = np.zeros((0, 0))
+    if boxes.shape != (1, 4) or not (boxes[0, 2] > boxes[0, 0] and boxes[0, 3] > boxes[0, 1]):
+        raise CommandError(f"--box must be x0,y0,x1,y1, got {text!r}")
+    return boxes
+
+
+def run(args: argparse.Namespace) -> int:
+    """Per face of every image: the mesh, a JSON of landmarks and pose, an overlay PNG."""
+    from tqdm import tqdm
+
+    from morph3d.core.pose import decompose_pose
+    from morph3d.errors import ImageError
+    from morph3d.evaluation.draw import draw_pose_axes, overlay_face
+    from morph3d.files import atomic_path, write_json
+    from morph3d.io.image import read_image, write_image
+    from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
+
+    boxes = parse_box(args.box) if args.box else None
+    reconstructor = Reconstructor(
+        ReconstructorConfig(
+            weights=args.weights, detector=args.detector, runtime=args.runtime, refine=args.refine
+        )
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in tqdm(args.images, unit="image", disable=len(args.images) < 2):
+        try:
+            image = read_image(path)
+        except ImageError as error:
+            print(f"morph3d: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        faces = reconstructor.faces(image, boxes)
+        if not faces:
+            print(f"morph3d: {path}: no face found", file=sys.stderr)
+            failed += 1
+            continue
+        for k, face in enumerate(faces):
+            stem = args.out / f"{path.stem}_{k}"
+            mesh = reconstructor.mesh(image, face)
+            data = mesh.export(file_type=args.format)  # OBJ comes back as text
+            with atomic_path(stem.with_suffix(f".{args.format}")) as temporary:
+                temporary.write_bytes(data.encode() if isinstance(data, str) else data)
+            write_json(
+                stem.with_suffix(".json"),
+                {"image": str(path), **face.to_dict()},
+            )
+            picture = overlay_face(image, face.vertices, reconstructor.model.triangles,
+                                   landmarks=face.landmarks)  # fmt: skip
+            rotation = decompose_pose(face.params[:12]).rotation
+            picture = draw_pose_axes(picture, rotation, face.landmarks[30],
+                                     0.4 * (face.box[2] - face.box[0]))  # fmt: skip
+            write_image(stem.with_suffix(".png"), picture)
+    print(f"reconstructed {len(args.images) - failed} of {len(args.images)} images into {args.out}")
+    return 1 if failed else 0

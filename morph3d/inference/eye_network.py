@@ -1,0 +1,64 @@
+"""The eyelid refiner's network (layer 3): a small CNN and its ONNX export.
+
+:func:`eye_network` maps ``(B, 1, EYE_SIZE, EYE_SIZE)`` grey eye crops (as
+:func:`morph3d.inference.eyes.crops_to_eye_input` makes them) to ``(B, 12)``: the eye's six
+landmarks in its eye frame (:mod:`morph3d.inference.eyes`), ``x0, y0, x1, y1, ...``. The shipped
+``assets/models/eyes.onnx`` is this network, run by :class:`morph3d.inference.eyes.EyeRefiner`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from morph3d.files import atomic_path
+from morph3d.inference.eyes import EYE_SIZE
+
+__all__ = ["export_eye_network", "eye_network", "load_eye_network"]
+
+
+def eye_network() -> nn.Module:
+    """A new (randomly initialised) eyelid CNN: ``(B, 1, 32, 32)`` -> ``(B, 12)``."""
+
+    def block(a: int, b: int) -> list[nn.Module]:
+        return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+
+    return nn.Sequential(
+        *block(1, 16), nn.MaxPool2d(2),
+        *block(16, 32), nn.MaxPool2d(2),
+        *block(32, 64), nn.MaxPool2d(2),
+        *block(64, 96),
+        nn.Flatten(),
+        nn.Linear(96 * 4 * 4, 128), nn.ReLU(inplace=True),
+        nn.Linear(128, 12),
+    )  # fmt: skip
+
+
+def load_eye_network(path: str | os.PathLike[str]) -> nn.Module:
+    """The eyelid CNN with a saved state dict, in eval mode."""
+    network = eye_network()
+    network.load_state_dict(torch.load(Path(path), map_location="cpu", weights_only=True))
+    return network.eval()
+
+
+def export_eye_network(network: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write the network as ONNX (input ``eyes`` ``(batch, 1, 32, 32)``, output ``points``).
+
+    Args:
+        network: An :func:`eye_network`, put in eval mode here.
+        path: The ``.onnx`` file, written atomically.
+
+    Returns:
+        ``path``.
+    """
+    network.eval()
+    with atomic_path(Path(path)) as temporary:
+        torch.onnx.export(
+            network, (torch.zeros(2, 1, EYE_SIZE, EYE_SIZE),), str(temporary),
+            input_names=["eyes"], output_names=["points"],
+            dynamic_axes={"eyes": {0: "batch"}, "points": {0: "batch"}}, dynamo=False,
+        )  # fmt: skip
+    return Path(path)

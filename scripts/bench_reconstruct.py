@@ -1,0 +1,157 @@
+"""Time every stage of reconstruction (the former ``morph3d bench``).
+
+    python scripts/bench_reconstruct.py --json work/bench/reconstruct.json
+
+Per stage (image decode, detection, crop, network, mesh decode, whole ``faces``), the median and
+90th percentile over many runs on real photos letterboxed to 640x480; model sizes; the start-up
+time and peak memory of a ``morph3d reconstruct`` process; and, when ``mediapipe`` is importable,
+its FaceMesh on the same images for a side-by-side figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from morph3d.core.crop import CROP_SIZE, crop_to_image
+from morph3d.evaluation.speed import letterbox, machine_info, time_call, time_stages
+from morph3d.evaluation.speed import timing_summary as summary
+from morph3d.files import write_json
+from morph3d.io.image import crop_image, read_image
+from morph3d.paths import ASSETS_MODELS, SHARED_DATA
+from morph3d.pipeline.reconstructor import Reconstructor
+
+
+def stages(reconstructor: Reconstructor, photo: Path, image: np.ndarray) -> dict[str, Callable]:
+    """The calls of each stage on one photo (its largest face); empty if no face is found."""
+    detector, predictor, model = (
+        reconstructor.detector,
+        reconstructor.predictor,
+        reconstructor.model,
+    )
+    faces = detector.detect(image)
+    if not faces:
+        return {}
+    box = detector.crop_box(faces[0].box)
+    crop = crop_image(image, box, CROP_SIZE)
+    params = predictor.predict(crop[None])
+    return {
+        "decode": lambda: read_image(photo),
+        "detect": lambda: detector.detect(image),
+        "crop": lambda: crop_image(image, box, CROP_SIZE),
+        "network": lambda: predictor.predict(crop[None]),
+        "mesh": lambda: crop_to_image(model.decode(params)[0], box),
+        "whole": lambda: reconstructor.faces(image),
+    }
+
+
+def process(photo: Path, weights: Path) -> dict[str, float]:
+    """Wall time and peak memory of one ``morph3d reconstruct`` process."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
+                   "--weights", str(weights)]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        wall = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall_s": wall, "peak_rss_mb": max(peak, before) / 1024}
+
+
+def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
+    """MediaPipe FaceMesh (static images) on the same pictures, if it is installed."""
+    try:
+        import mediapipe
+    except ImportError:
+        return {"available": False,
+                "note": "mediapipe is not installed (pip install mediapipe==0.10.21)"}  # fmt: skip
+    mesh = mediapipe.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+    times: list[float] = []
+    for image in images:
+        times += time_call(partial(mesh.process, image), repeats)
+    return {"available": True, "version": mediapipe.__version__, "face_mesh": summary(times)}
+
+
+def run_benchmark(
+    photos: Sequence[Path], weights: Sequence[Path], repeats: int = 50, threads: int = 2
+) -> dict[str, Any]:
+    """Time every stage for each network; returns the JSON-able report."""
+    standard = [letterbox(read_image(path)) for path in photos]
+    report: dict[str, Any] = {
+        "machine": machine_info(threads),
+        "photos": [str(path) for path in photos],
+        "repeats": repeats,
+        "networks": {},
+    }
+    for path in weights:
+        reconstructor = Reconstructor(weights=path, threads=threads)
+        times: dict[str, list[float]] = {}
+        for photo, image in zip(photos, standard, strict=True):
+            for stage, values in time_stages(stages(reconstructor, photo, image), repeats).items():
+                times.setdefault(stage, []).extend(values)
+        report["networks"][path.name] = {
+            "size_mb": path.stat().st_size / 1e6,
+            "stages_640x480": {key: summary(values) for key, values in times.items()},
+            "refine_passes": reconstructor.config.refine,
+            "process": process(photos[0], path),
+        }
+    report["mediapipe"] = mediapipe(standard, repeats)
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """A readable table of :func:`run_benchmark`'s report."""
+    machine = report["machine"]
+    print(f"machine: {machine['processor']}, {machine['physical_cores']} physical cores, "
+          f"{machine['threads']} threads; {len(report['photos'])} photos at 640x480, "
+          f"{report['repeats']} runs each")  # fmt: skip
+    for name, network in report["networks"].items():
+        print(f"\n{name} ({network['size_mb']:.1f} MB), refine passes {network['refine_passes']}")
+        print(f"  {'stage':<10} {'median ms':>10} {'p90 ms':>8}")
+        for stage, figures in network["stages_640x480"].items():
+            print(f"  {stage:<10} {figures['median_ms']:>10.2f} {figures['p90_ms']:>8.2f}")
+        process = network["process"]
+        print(f"  morph3d reconstruct process: {process['wall_s']:.2f} s, "
+              f"peak RSS {process['peak_rss_mb']:.0f} MB")  # fmt: skip
+    result = report["mediapipe"]
+    if result["available"]:
+        median, p90 = result["face_mesh"]["median_ms"], result["face_mesh"]["p90_ms"]
+        print(f"\nMediaPipe {result['version']} FaceMesh: median {median:.2f} ms, p90 {p90:.2f} ms")
+    else:
+        print(f"\nMediaPipe: {result['note']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--photos", type=Path, nargs="*", help="default: ../shared/data/photos")
+    parser.add_argument("--weights", type=Path, nargs="*", help="default: assets/models/*.onnx")
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))
+    if not photos:
+        parser.error("no photos; pass --photos")
+    # The regressors only: the eyelid refiner's eyes.onnx sits in the same folder.
+    weights = args.weights or sorted(ASSETS_MODELS.glob("shufflenetv2_*.onnx"))
+    if not weights:
+        parser.error("no .onnx networks; pass --weights")
+    report = run_benchmark(photos, weights, args.repeats, args.threads)
+    print_report(report)
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

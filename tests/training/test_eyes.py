@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from morph3d.inference.eyes import EYE_SIZE
+from morph3d.io.datasets import find_faces
+from morph3d.training.eyes import PATCH, evaluate_eyes, eye_batches, eye_patches, train_eyes
+
+
+def test_patches_train_and_evaluate(shared_data: Path) -> None:
+    faces, _ = find_faces("300w", shared_data / "300w")
+    faces = faces[:4]
+    patches, points = eye_patches(faces)
+    assert patches.shape == (8, PATCH, PATCH) and points.shape == (8, 6, 2)
+    # the outer and inner corners sit on the frame's x axis, a crop side apart / 2
+    np.testing.assert_allclose(points[:, [0, 3], 1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(points[:, 3, 0] - points[:, 0, 0], 0.5, atol=1e-9)
+    x, y = next(eye_batches((patches, points), np.random.default_rng(0), 5, jitter=False))
+    assert tuple(x.shape) == (5, 1, EYE_SIZE, EYE_SIZE) and tuple(y.shape) == (5, 12)
+    np.testing.assert_allclose(y.numpy().reshape(5, 6, 2), points[:5], atol=1e-6)
+    model, history, minutes = train_eyes((patches, points), epochs=2, repeats=1, batch_size=4)
+    assert minutes > 0 and [row["epoch"] for row in history] == [1, 2]
+    assert np.isfinite(history[-1]["loss"])
+    report = evaluate_eyes(model, faces[:2], lambda rgb, landmarks: landmarks[:, :2])
+    assert report["eyes"] == 4.0 and report["mesh_landmark_error"] == 0.0
+    assert report["refined_landmark_error"] > 0
