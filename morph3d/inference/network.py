@@ -58,6 +58,29 @@ class Regressor(nn.Module):
         self.param_mean.copy_(torch.as_tensor(mean, dtype=self.param_mean.dtype))
         self.param_std.copy_(torch.as_tensor(std, dtype=self.param_std.dtype))
 
+    @torch.no_grad()
+    def rewhiten(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Switch to new output statistics without changing what the network predicts.
+
+        The last layer is re-expressed so that ``denormalize(forward(x))`` stays the same raw
+        parameters: with ``p = z * s + m`` before and ``p = z' * s' + m'`` after,
+        ``z' = (z * s + m - m') / s'``, which is again linear in the features. Used to start a
+        training run from trained weights on data with other statistics.
+
+        Args:
+            mean: ``(62,)`` new mean, raw parameter units.
+            std: ``(62,)`` new standard deviation (positive).
+        """
+        new_mean = torch.as_tensor(mean, dtype=self.param_mean.dtype)
+        new_std = torch.as_tensor(std, dtype=self.param_std.dtype)
+        if not bool((new_std > 0).all()):
+            raise ValueError("the new standard deviations must be positive")
+        fc = self.backbone.fc
+        ratio = (self.param_std / new_std).to(fc.weight.dtype)
+        fc.weight.mul_(ratio[:, None])
+        fc.bias.copy_((fc.bias * self.param_std + self.param_mean - new_mean) / new_std)
+        self.set_statistics(mean, std)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, S, S)`` normalised crops -> ``(B, 62)`` whitened parameters."""
         return self.backbone(images)
