@@ -44,8 +44,14 @@ import cv2
 import numpy as np
 from scipy.spatial import ConvexHull, Delaunay
 
-from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image, params_to_crop
-from morph3d.core.crop import params_to_image, scale_box
+from morph3d.core.crop import (
+    CROP_SIZE,
+    crop_box_from_landmarks,
+    crop_to_image,
+    params_to_crop,
+    params_to_image,
+    scale_box,
+)
 from morph3d.core.marching import ContourLines, contour_lines, march_landmarks
 from morph3d.core.mesh import vertex_normals
 from morph3d.core.model import MorphableModel
