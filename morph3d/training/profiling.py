@@ -65,6 +65,7 @@ __all__ = [
     "ProfileConfig",
     "View",
     "face_mesh",
+    "profile_face",
     "profile_targets",
     "rasterize",
     "render_view",
