@@ -17,6 +17,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -30,20 +31,24 @@ from morph3d.training.profiling import ProfileConfig, profile_targets
 from morph3d.training.targets import Targets, read_targets, write_targets
 
 SHEET_FACES = 6
-SHEET_COLUMNS = 10
+SHEET_COLUMNS = 8
+SHEET_TILE = 136
 
 
 def render_sheet(targets: Targets, faces: list[int]) -> np.ndarray:
-    """Each face (its original first) and up to ``SHEET_COLUMNS - 1`` of its views by yaw."""
+    """Each face (its original first) and up to ``SHEET_COLUMNS - 1`` of its views, spread
+    over their yaws in order."""
     crop = np.array([60.0, 60.0, 180.0, 180.0])  # the crop box in the stored image
     tiles, labels = [], []
     for face in faces:
         views = np.flatnonzero(targets.view_of == face)
-        views = views[np.argsort(targets.fit_yaw[views])][: SHEET_COLUMNS - 1]
+        views = views[np.argsort(targets.fit_yaw[views])]
+        spread = np.linspace(0, len(views) - 1, min(len(views), SHEET_COLUMNS - 1))
+        views = views[np.unique(np.round(spread).astype(int))]
         for k in [face, *views]:
             points = crop_to_image(targets.fit_landmarks[k, :, :2].astype(np.float64), crop)
             tile = draw_landmarks(targets.image[k], points, radius=1.6)
-            tiles.append(tile)
+            tiles.append(cv2.resize(tile, (SHEET_TILE, SHEET_TILE), interpolation=cv2.INTER_AREA))
             kind = "src" if k == face else "view"
             labels.append(f"{kind} {targets.fit_yaw[k]:+.0f}")
         while len(tiles) % SHEET_COLUMNS:
