@@ -22,6 +22,7 @@ from morph3d.errors import AnnotationError
 from morph3d.io.annotations import read_dlib_xml, read_mat, read_pts
 
 __all__ = [
+    "VIEW_SEPARATOR",
     "AnnotatedFace",
     "DatasetFormat",
     "Failure",
@@ -140,12 +141,19 @@ def find_faces(
     return sorted(faces, key=lambda face: face.name), failures
 
 
+#: Separates a face's name from the name of a view rendered from it: ``<face>@<view>``.
+VIEW_SEPARATOR = "@"
+
+
 def photo_name(face_name: str) -> str:
     """The photo a face comes from: its name without a trailing ``_<k>`` or ``#<k>``.
 
     300W numbers the faces of one photo ``<photo>_1``, ``<photo>_2``, ...; dlib faces are named
-    ``<xml>/<image>#<k>`` here.
+    ``<xml>/<image>#<k>`` here. A view rendered from a face (:mod:`morph3d.training.profiling`)
+    is named ``<face>@<view>`` and belongs to its face's photo, so that a face and all its
+    views fall on one side of :func:`split_indices`.
     """
+    face_name = face_name.split(VIEW_SEPARATOR, 1)[0]
     return re.sub(r"(_\d+|#\d+)$", "", face_name)
 
 

@@ -25,7 +25,14 @@ dataset                shape, dtype    content
 ``fit_yaw``            (B,) f4         yaw of the fitted pose in degrees
 ``flags``              (B,) u1         bit 0: a coefficient at the +-3 std bound; bit 1: fit NME
                                        above 5; bit 2: the crop box leaves the image
+``synthetic``          (B,) bool       a view rendered by face profiling
+                                       (:mod:`morph3d.training.profiling`), not a photo
+``view_of``            (B,) i8         index in the same file of the face a view was made
+                                       from, -1 for an original face
 =====================  ==============  ===================================================
+
+``synthetic`` and ``view_of`` are optional in a file: files written before them read as all
+original faces (False, -1).
 """
 
 from __future__ import annotations
@@ -88,6 +95,15 @@ class Targets:
     fit_yaw: np.ndarray
     flags: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    synthetic: np.ndarray | None = None
+    view_of: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.name)
+        if self.synthetic is None:
+            self.synthetic = np.zeros(n, dtype=bool)
+        if self.view_of is None:
+            self.view_of = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.name)
@@ -106,6 +122,11 @@ _ARRAYS = (
     ("silhouette_jaw", np.uint8),
     ("fit_yaw", np.float32),
     ("flags", np.uint8),
+)
+#: Datasets added after format 1 was fixed: optional on reading (default when absent).
+_OPTIONAL = (
+    ("synthetic", np.bool_),
+    ("view_of", np.int64),
 )
 
 
@@ -225,7 +246,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets) -> Path:
             text = h5py.string_dtype("utf-8")
             out.create_dataset("name", data=np.asarray(targets.name, dtype=object), dtype=text)
             out.create_dataset("source", data=np.asarray(targets.source, dtype=object), dtype=text)
-            for name, dtype in _ARRAYS:
+            for name, dtype in (*_ARRAYS, *_OPTIONAL):
                 data = np.asarray(getattr(targets, name), dtype=dtype)
                 chunks = (1, *data.shape[1:]) if name == "image" and len(data) else None
                 out.create_dataset(name, data=data, chunks=chunks)
@@ -254,6 +275,7 @@ def read_targets(path: str | os.PathLike[str]) -> Targets:
         if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
             raise ValueError(f"{path}: targets format {attrs.get('format_version')} unsupported")
         arrays = {name: source[name][()] for name, _ in _ARRAYS}
+        arrays.update({name: source[name][()] for name, _ in _OPTIONAL if name in source})
         names = [v.decode() if isinstance(v, bytes) else str(v) for v in source["name"][()]]
         sources = [v.decode() if isinstance(v, bytes) else str(v) for v in source["source"][()]]
     return Targets(name=names, source=sources, attrs=attrs, **arrays)
