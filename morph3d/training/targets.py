@@ -26,7 +26,17 @@ dataset                shape, dtype    content
 ``fit_yaw``            (B,) f4         yaw of the fitted pose in degrees
 ``flags``              (B,) u1         bit 0: a coefficient at the +-3 std bound; bit 1: fit NME
                                        above 5; bit 2: the crop box leaves the image
+``sparse``             (B,) u1         1 for a sparse face (optional, 0 when absent)
+``sparse_points``      (B,21,2) f4     sparse faces' annotated AFLW points (order of
+                                       :mod:`morph3d.core.landmarks21`), crop frame, NaN
+                                       where not visible and on dense faces (optional)
 =====================  ==============  ===================================================
+
+**Dense and sparse faces.** A dense face (300W, ``.mat``, dlib) is annotated with 68 landmarks:
+``annotation`` holds them. A sparse face (AFLW, :mod:`morph3d.training.aflw21_targets`) has
+only the visible ones of 21 points, in ``sparse_points``; its ``annotation``, ``fit_landmarks``
+and ``model_landmarks`` come from the fit, its ``fit_nme`` is the error on the visible points.
+Files written before ``sparse`` existed read as all dense.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from morph3d.errors import ImageError
 from morph3d.files import atomic_path
 from morph3d.core.fitting import FitConfig, LandmarkFitter
 from morph3d.io.image import crop_image, read_image
+from morph3d.core.landmarks21 import N_AFLW21
 from morph3d.core.model import MorphableModel
 from morph3d.core.pose import decompose_pose
 from morph3d.progress import Progress, no_progress
@@ -57,6 +68,7 @@ __all__ = [
     "STORED_SIZE",
     "Targets",
     "build_targets",
+    "concatenate_targets",
     "read_targets",
     "write_targets",
 ]
@@ -89,6 +101,20 @@ class Targets:
     fit_yaw: np.ndarray
     flags: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    sparse: np.ndarray | None = None
+    sparse_points: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Dense faces (and files written before sparse faces existed) carry no sparse points.
+        n = len(self.name)
+        if self.sparse is None:
+            self.sparse = np.zeros(n, dtype=bool)
+        self.sparse = np.asarray(self.sparse, dtype=bool).reshape(n)
+        if self.sparse_points is None:
+            self.sparse_points = np.full((n, N_AFLW21, 2), np.nan, dtype=np.float32)
+        self.sparse_points = np.asarray(self.sparse_points, dtype=np.float32).reshape(
+            n, N_AFLW21, 2
+        )
 
     def __len__(self) -> int:
         return len(self.name)
@@ -108,6 +134,33 @@ _ARRAYS = (
     ("fit_yaw", np.float32),
     ("flags", np.uint8),
 )
+
+#: Datasets added later: a file without them still reads (``Targets`` fills them in).
+_OPTIONAL_ARRAYS = (
+    ("sparse", np.uint8),
+    ("sparse_points", np.float32),
+)
+
+
+def concatenate_targets(parts: Sequence[Targets]) -> Targets:
+    """One :class:`Targets` of several (e.g. 300W and AFLW files); ``attrs`` of the first,
+    with ``parts`` naming each part's size."""
+    if not parts:
+        raise ValueError("no targets to concatenate")
+    if len(parts) == 1:
+        return parts[0]
+    arrays = {
+        name: np.concatenate([getattr(part, name) for part in parts])
+        for name, _ in (*_ARRAYS, *_OPTIONAL_ARRAYS)
+    }
+    attrs = dict(parts[0].attrs)
+    attrs["parts"] = json.dumps([len(part) for part in parts])
+    return Targets(
+        name=[n for part in parts for n in part.name],
+        source=[s for part in parts for s in part.source],
+        attrs=attrs,
+        **arrays,
+    )
 
 
 def build_targets(
@@ -226,7 +279,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets) -> Path:
             text = h5py.string_dtype("utf-8")
             out.create_dataset("name", data=np.asarray(targets.name, dtype=object), dtype=text)
             out.create_dataset("source", data=np.asarray(targets.source, dtype=object), dtype=text)
-            for name, dtype in _ARRAYS:
+            for name, dtype in (*_ARRAYS, *_OPTIONAL_ARRAYS):
                 data = np.asarray(getattr(targets, name), dtype=dtype)
                 chunks = (1, *data.shape[1:]) if name == "image" and len(data) else None
                 out.create_dataset(name, data=data, chunks=chunks)
@@ -255,6 +308,7 @@ def read_targets(path: str | os.PathLike[str]) -> Targets:
         if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
             raise ValueError(f"{path}: targets format {attrs.get('format_version')} unsupported")
         arrays = {name: source[name][()] for name, _ in _ARRAYS}
+        arrays.update({name: source[name][()] for name, _ in _OPTIONAL_ARRAYS if name in source})
         names = [v.decode() if isinstance(v, bytes) else str(v) for v in source["name"][()]]
         sources = [v.decode() if isinstance(v, bytes) else str(v) for v in source["source"][()]]
     return Targets(name=names, source=sources, attrs=attrs, **arrays)
