@@ -230,7 +230,9 @@ class LandmarkFitter:
         spread = torch.einsum("bk,bki,bkj->bij", weights, centred_points, centred_points)
         # A tiny ridge keeps a few nearly coplanar points (sparse fits) solvable.
         trace = torch.diagonal(spread, dim1=1, dim2=2).sum(dim=1)
-        spread = spread + 1e-9 * trace[:, None, None] * torch.eye(3, dtype=spread.dtype, device=spread.device)
+        spread = spread + 1e-9 * trace[:, None, None] * torch.eye(
+            3, dtype=spread.dtype, device=spread.device
+        )
         affine = cross @ torch.linalg.inv(spread)  # (B, 2, 3)
         u, singular, vt = torch.linalg.svd(affine, full_matrices=False)
         rows = u @ vt
@@ -370,8 +372,14 @@ class LandmarkFitter:
             start_rotation = rotation_start @ turn
             start_shift = _shift_for(start_rotation, scale_start, mean_start, target, given)
             other = self._refine(
-                start_rotation, scale_start, start_shift, torch.zeros_like(z), target, given,
-                march, mix,
+                start_rotation,
+                scale_start,
+                start_shift,
+                torch.zeros_like(z),
+                target,
+                given,
+                march,
+                mix,
             )
             better = other[4] < cost
             rotation = torch.where(better[:, None, None], other[0], rotation)

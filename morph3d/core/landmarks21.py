@@ -146,7 +146,7 @@ def to_aflw21(landmarks: Any) -> Any:
         return points
     import torch
 
-    weights = torch.as_tensor(AFLW21_FROM_68, dtype=landmarks.dtype, device=landmarks.device)
+    weights = torch.tensor(AFLW21_FROM_68, dtype=landmarks.dtype, device=landmarks.device)
     return torch.einsum("pk,...kd->...pd", weights, landmarks)
 
 

@@ -177,7 +177,9 @@ def build_aflw21_targets(
         interpolation = (
             cv2.INTER_AREA if wide[k, 2] - wide[k, 0] > STORED_SIZE else cv2.INTER_LINEAR
         )
-        images[k] = crop_image(read_crop(faces.root, faces.names[k]), wide[k], STORED_SIZE, interpolation)
+        images[k] = crop_image(
+            read_crop(faces.root, faces.names[k]), wide[k], STORED_SIZE, interpolation
+        )
 
     # Photo pixels of the boxes, through the roi box (AFLW crop pixel u is x0 + u * sx).
     roi = faces.roi_box

@@ -5,6 +5,14 @@ new random augmentation for every training face (:mod:`morph3d.training.augment`
 fitted model's 68 landmarks moved by the same transform. The network predicts whitened
 parameters; the decoder turns them into landmarks and the Wing loss compares them in crop pixels.
 
+**Sparse faces** (``targets.sparse``, e.g. AFLW's 21 points, :mod:`morph3d.training.targets`):
+their loss is the same Wing (or L2) loss on the visible annotated points only, the predicted
+landmarks mapped to the 21-point scheme (:func:`morph3d.core.landmarks21.to_aflw21`, ear lobes
+left out) against the annotation moved by the same augmentation, in crop pixels; dense faces
+keep the loss on the 68 landmarks. A batch mixes both, one mask per point. Validation NME
+(``val_nme``, which picks the best epoch) stays on the dense faces; ``val_nme_sparse`` is the
+NME on the sparse faces' visible points, normalised by the box of their fitted landmarks.
+
 **Validation split** (:func:`morph3d.io.datasets.split_indices`): a face is held out by a hash of
 its photo's name, so all faces of one photo fall on the same side.
 
@@ -19,7 +27,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,18 +35,28 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from morph3d.training.augment import AugmentConfig, Similarity, augment, centre_crop, warp_pose
+
+from morph3d.training.augment import (
+    AugmentConfig,
+    Similarity,
+    centre_crop,
+    photometric,
+    warp_crop,
+    warp_landmarks,
+    warp_pose,
+)
 from morph3d.core.crop import CROP_SIZE
 from morph3d.io.datasets import split_indices
 from morph3d.core.decoder import Decoder
 from morph3d.files import atomic_path, write_json
 from morph3d.core.losses import l2_loss, wing_loss
+from morph3d.core.landmarks21 import FITTED_21, MIRROR_21, sparse_nme, to_aflw21
 from morph3d.core.marching import march_landmarks
-from morph3d.core.metrics import nme
+from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import MorphableModel
 from morph3d.inference.network import Regressor, to_input
 from morph3d.progress import Progress, no_progress
-from morph3d.training.targets import Targets
+from morph3d.training.targets import Targets, concatenate_targets
 
 __all__ = ["TrainConfig", "Trainer", "target_statistics"]
 
@@ -129,15 +147,22 @@ class Trainer:
     """Trains a :class:`~morph3d.inference.network.Regressor` on a targets file.
 
     Args:
-        targets: The training targets (all faces; the split is made here).
+        targets: The training targets (all faces; the split is made here), or several
+            (e.g. 300W and AFLW), concatenated in order.
         model: The morphable model the targets were fitted with.
         config: Training settings.
         run_dir: Folder of the checkpoint, best weights, logs and curves.
     """
 
     def __init__(
-        self, targets: Targets, model: MorphableModel, config: TrainConfig, run_dir: Path
+        self,
+        targets: Targets | Sequence[Targets],
+        model: MorphableModel,
+        config: TrainConfig,
+        run_dir: Path,
     ) -> None:
+        if not isinstance(targets, Targets):
+            targets = concatenate_targets(list(targets))
         self.targets = targets
         self.model = model
         self.config = config
@@ -208,24 +233,57 @@ class Trainer:
     # -- one epoch -----------------------------------------------------------------------------
 
     def _batch(self, indices: np.ndarray, rng: np.random.Generator):
-        images, landmarks = [], []
+        """Augmented crops, ``(B, 68, 3)`` landmark targets, ``(B, 21, 2)`` sparse targets
+        (NaN where not visible) and ``(B,)`` which faces are sparse."""
+        images, landmarks, sparse_points = [], [], []
+        config = self.config.augment
         for i in indices:
-            crop, points = augment(
-                self.targets.image[i],
-                self.targets.model_landmarks[i],
-                rng,
-                self.config.augment,
-                self.config.input_size,
-            )
-            images.append(crop)
-            landmarks.append(points)
-        return to_input(np.stack(images)), torch.as_tensor(np.stack(landmarks), dtype=torch.float32)
+            # The steps of augment(), so that the sparse points move with the same similarity.
+            similarity = Similarity.random(rng, config)
+            crop = warp_crop(self.targets.image[i], similarity, self.config.input_size)
+            images.append(photometric(crop, rng, config))
+            landmarks.append(warp_landmarks(self.targets.model_landmarks[i], similarity))
+            sparse = warp_landmarks(self.targets.sparse_points[i], similarity)
+            sparse_points.append(sparse[MIRROR_21] if similarity.flip else sparse)
+        assert self.targets.sparse is not None
+        return (
+            to_input(np.stack(images)),
+            torch.as_tensor(np.stack(landmarks), dtype=torch.float32),
+            torch.as_tensor(np.stack(sparse_points), dtype=torch.float32),
+            torch.as_tensor(self.targets.sparse[indices]),
+        )
 
-    def _loss(self, whitened: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self,
+        whitened: torch.Tensor,
+        target: torch.Tensor,
+        sparse_target: torch.Tensor | None = None,
+        sparse: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean over faces of the landmark loss (see the module docstring).
+
+        Args:
+            whitened: ``(B, 62)`` network output.
+            target: ``(B, 68, 2|3)`` landmark targets of dense faces (crop frame).
+            sparse_target: ``(B, 21, 2)`` sparse targets, NaN where not visible.
+            sparse: ``(B,)`` bool, which faces are sparse (default: none).
+        """
         predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
-        if self.config.loss == "wing":
-            return wing_loss(predicted, target[..., :2])
-        return l2_loss(predicted, target[..., :2])
+        loss = wing_loss if self.config.loss == "wing" else l2_loss
+        if sparse is None or not bool(sparse.any()):
+            return loss(predicted, target[..., :2])
+        assert sparse_target is not None
+        dense_loss = loss(predicted, target[..., :2], reduction="none")  # (B,)
+        points = to_aflw21(predicted)  # (B, 21, 2)
+        usable = torch.as_tensor(FITTED_21, device=points.device)
+        mask = (torch.isfinite(sparse_target).all(dim=-1) & usable)[..., None]  # (B, 21, 1)
+        # Masked coordinates compare 0 with 0: no loss and no gradient.
+        sparse_loss = loss(
+            torch.where(mask, points, 0.0),
+            torch.where(mask, sparse_target, 0.0),
+            reduction="none",
+        )
+        return torch.where(sparse, sparse_loss, dense_loss).mean()
 
     def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
         """Train one epoch; returns its loss and timing."""
@@ -239,10 +297,11 @@ class Trainer:
         total, count, data_time, step_time = 0.0, 0, 0.0, 0.0
         for indices in progress(batches, desc=f"epoch {self.epoch + 1}", unit="batch"):
             started = time.perf_counter()
-            images, target = self._batch(indices, rng)
-            images, target = images.to(self.device), target.to(self.device)
+            images, target, sparse_target, sparse = (
+                tensor.to(self.device) for tensor in self._batch(indices, rng)
+            )
             loaded = time.perf_counter()
-            loss = self._loss(self.network(images), target)
+            loss = self._loss(self.network(images), target, sparse_target, sparse)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -275,11 +334,23 @@ class Trainer:
         return np.concatenate(out) if out else np.zeros((0, self.model.layout.size))
 
     def validate(self) -> dict[str, float]:
-        """Validation NME (bbox, %): against the annotation (jaw marched where it follows the
-        outline) and against the fitted model landmarks."""
-        index = self.val_index
+        """Validation NME (bbox, %) of the dense faces: against the annotation (jaw marched
+        where it follows the outline) and against the fitted model landmarks; and
+        ``val_nme_sparse`` on the sparse faces' visible points."""
+        assert self.targets.sparse is not None and self.targets.sparse_points is not None
+        is_sparse = self.targets.sparse[self.val_index]
+        figures: dict[str, float] = {}
+        sparse_index = self.val_index[is_sparse]
+        if len(sparse_index):
+            params = self.predict_stored(sparse_index)
+            annotated = self.targets.sparse_points[sparse_index]
+            visible = np.all(np.isfinite(annotated), axis=-1) & FITTED_21
+            size = landmark_box_size(self.targets.fit_landmarks[sparse_index])
+            errors = sparse_nme(to_aflw21(self.model.landmarks(params)), annotated, visible, size)
+            figures["val_nme_sparse"] = float(np.nanmean(errors))
+        index = self.val_index[~is_sparse]
         if len(index) == 0:
-            return {}
+            return figures
         params = self.predict_stored(index)
         fixed = self.model.landmarks(params)
         marched = march_landmarks(self.model, params)
@@ -289,6 +360,7 @@ class Trainer:
         return {
             "val_nme": float(nme(predicted[..., :2], annotation).mean()),
             "val_nme_fit": float(nme(fixed[..., :2], self.targets.model_landmarks[index]).mean()),
+            **figures,
         }
 
     # -- the run -------------------------------------------------------------------------------
