@@ -40,8 +40,9 @@ from morph3d.core.crop import (
     scale_box,
 )
 from morph3d.core.fitting import FitConfig, LandmarkFitter
-from morph3d.core.landmarks21 import AFLW21_FROM_68, FITTED_21, N_AFLW21
+from morph3d.core.landmarks21 import AFLW21_FROM_68, FITTED_21, N_AFLW21, sparse_nme, to_aflw21
 from morph3d.core.marching import contour_lines, march_landmarks
+from morph3d.core.metrics import landmark_box_size
 from morph3d.core.model import MorphableModel
 from morph3d.core.pose import decompose_pose
 from morph3d.io.aflw21 import AFLW_CROP_SIZE, Aflw21Faces, crop_path, read_crop
@@ -104,7 +105,9 @@ def fit_aflw21(
 
     Returns:
         ``(B, 62)`` raw parameters in the AFLW crop's 120-unit frame (y up), and ``(B,)`` the
-        fit NME (%) on the visible points, normalised by the fitted 68 landmarks' box.
+        fit NME (%) on the visible points, normalised by the box of the fitted (fixed, not
+        marched) 68 landmarks; :func:`build_aflw21_targets` stores it normalised by the box of
+        the marched ones, as ``val_nme_sparse`` is.
     """
     fitter = LandmarkFitter(model, config)
     combination = AFLW21_FROM_68[FITTED_21]
@@ -158,7 +161,7 @@ def build_aflw21_targets(
     import cv2
 
     n = len(faces)
-    aflw_params, fit_nme = fit_aflw21(faces, model, config, batch_size, progress)
+    aflw_params, _ = fit_aflw21(faces, model, config, batch_size, progress)
     aflw_box = np.array([0.0, 0.0, AFLW_CROP_SIZE, AFLW_CROP_SIZE])
     lines = contour_lines(model)
     # Crop boxes in AFLW crop pixels, from the fitted landmarks with the jaw on the silhouette.
@@ -171,6 +174,13 @@ def build_aflw21_targets(
     pixels = np.stack([faces.points[..., 0], faces.points[..., 1]], axis=-1).astype(np.float64)
     sparse_points = image_to_crop(pixels, boxes)  # NaN stays NaN
     sparse_points[~faces.visible] = np.nan
+    # The fit error again, normalised like val_nme_sparse: by the box of the marched landmarks.
+    fit_nme = sparse_nme(
+        to_aflw21(model_landmarks),
+        sparse_points,
+        faces.visible & FITTED_21,
+        landmark_box_size(fit_landmarks),
+    )
 
     images = np.zeros((n, STORED_SIZE, STORED_SIZE, 3), dtype=np.uint8)
     for k in progress(range(n), desc="cropping", total=n, unit="face"):
