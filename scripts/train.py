@@ -1,6 +1,7 @@
 """Train the coefficient regressor on targets made by scripts/fit_3dmm.py.
 
     python scripts/train.py --data work/targets/300w.h5 --run work/runs/w1 --width 1.0
+    python scripts/train.py --data work/targets/300w.h5 work/targets/aflw21.h5 --run work/runs/w2
 
 Every TrainConfig field is an option. Writes into --run: checkpoint.pt (resume with --resume),
 best.pt (state dict of the best validation epoch), log.json, log.csv and curves.png. With
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, type=Path, help="targets HDF5")
+    parser.add_argument(
+        "--data", required=True, type=Path, nargs="+", help="targets HDF5 (one or more)"
+    )
     parser.add_argument("--run", required=True, type=Path, help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue from run/checkpoint.pt")
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and (args.run / "checkpoint.pt").is_file():
         saved = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = dataclasses.replace(TrainConfig.from_dict(saved["config"]), epochs=config.epochs)
-    targets = read_targets(args.data)
+    targets = [read_targets(path) for path in args.data]
     model = load_model(args.model)
     trainer = Trainer(targets, model, config, args.run)
     if args.resume and trainer.checkpoint_path.is_file():
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def export(trainer: Trainer, data: Path, folder: Path, elapsed: float) -> None:
+def export(trainer: Trainer, data: list[Path], folder: Path, elapsed: float) -> None:
     """Copy the best weights to ``folder`` with a JSON model card beside them."""
     folder.mkdir(parents=True, exist_ok=True)
     name = f"shufflenetv2_x{trainer.config.width:g}".replace(".", "_")
@@ -107,7 +110,7 @@ def export(trainer: Trainer, data: Path, folder: Path, elapsed: float) -> None:
         "weights": weights.name,
         "input": f"{trainer.config.input_size}x{trainer.config.input_size} RGB, (x - 127.5) / 128",
         "data": {
-            "targets": data.name,
+            "targets": ", ".join(path.name for path in data),
             "train_faces": len(trainer.train_index),
             "val_faces": len(trainer.val_index),
             "split": "sha1(photo name) < val_fraction",
@@ -117,6 +120,7 @@ def export(trainer: Trainer, data: Path, folder: Path, elapsed: float) -> None:
         "best_epoch": best["epoch"],
         "val_nme_bbox": best.get("val_nme"),
         "val_nme_vs_fit": best.get("val_nme_fit"),
+        "val_nme_sparse": best.get("val_nme_sparse"),
         "train_minutes_this_run": round(elapsed / 60, 1),
         "train_minutes_total": round(sum(row["seconds"] for row in history) / 60, 1),
         "images_per_second_median": sorted(throughput)[len(throughput) // 2],
