@@ -51,12 +51,15 @@ def render_sheet(targets: Targets, model, count: int, columns: int) -> np.ndarra
     for k in order:
         tile = centre_crop(targets.image[k], TILE)
         vertices = crop_to_image(model.decode(targets.params[k]), box)
+        # Sparse faces: their annotated visible points (their annotation is the fit itself).
+        annotated = targets.sparse_points[k] if targets.sparse[k] else targets.annotation[k]
+        reference = annotated.astype(np.float64)
         tile = overlay_face(
             tile,
             vertices,
             model.triangles,
             landmarks=crop_to_image(targets.fit_landmarks[k].astype(np.float64), box),
-            reference=crop_to_image(targets.annotation[k].astype(np.float64), box),
+            reference=crop_to_image(reference[np.isfinite(reference).all(axis=1)], box),
         )
         tiles.append(tile)
         labels.append(f"{targets.fit_nme[k]:.2f} {Path(targets.name[k]).name[:16]}")

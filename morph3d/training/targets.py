@@ -101,16 +101,19 @@ class Targets:
     fit_yaw: np.ndarray
     flags: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
-    sparse: np.ndarray | None = None
-    sparse_points: np.ndarray | None = None
+    sparse: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    sparse_points: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, N_AFLW21, 2), dtype=np.float32)
+    )
 
     def __post_init__(self) -> None:
-        # Dense faces (and files written before sparse faces existed) carry no sparse points.
+        # Dense faces (and files written before sparse faces existed) carry no sparse points:
+        # left empty, the fields are filled in.
         n = len(self.name)
-        if self.sparse is None:
+        if np.size(self.sparse) == 0:
             self.sparse = np.zeros(n, dtype=bool)
         self.sparse = np.asarray(self.sparse, dtype=bool).reshape(n)
-        if self.sparse_points is None:
+        if np.size(self.sparse_points) == 0:
             self.sparse_points = np.full((n, N_AFLW21, 2), np.nan, dtype=np.float32)
         self.sparse_points = np.asarray(self.sparse_points, dtype=np.float32).reshape(
             n, N_AFLW21, 2

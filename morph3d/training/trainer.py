@@ -245,7 +245,6 @@ class Trainer:
             landmarks.append(warp_landmarks(self.targets.model_landmarks[i], similarity))
             sparse = warp_landmarks(self.targets.sparse_points[i], similarity)
             sparse_points.append(sparse[MIRROR_21] if similarity.flip else sparse)
-        assert self.targets.sparse is not None
         return (
             to_input(np.stack(images)),
             torch.as_tensor(np.stack(landmarks), dtype=torch.float32),
@@ -337,7 +336,6 @@ class Trainer:
         """Validation NME (bbox, %) of the dense faces: against the annotation (jaw marched
         where it follows the outline) and against the fitted model landmarks; and
         ``val_nme_sparse`` on the sparse faces' visible points."""
-        assert self.targets.sparse is not None and self.targets.sparse_points is not None
         is_sparse = self.targets.sparse[self.val_index]
         figures: dict[str, float] = {}
         sparse_index = self.val_index[is_sparse]

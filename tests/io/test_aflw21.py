@@ -61,7 +61,7 @@ def test_filter_drops_each_reason(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_missing_set_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="aflw21.npz"):
+    with pytest.raises(FileNotFoundError, match=r"aflw21\.npz"):
         read_aflw21(tmp_path)
 
 
