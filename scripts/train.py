@@ -1,6 +1,8 @@
 """Train the coefficient regressor on targets made by scripts/fit_3dmm.py.
 
     python scripts/train.py --data work/targets/300w.h5 --run work/runs/w1 --width 1.0
+    python scripts/train.py --data work/targets/300w_lp.h5 work/targets/aflw21.h5 \
+        --run work/runs/lp --init assets/models/shufflenetv2_x1.pt
 
 Every TrainConfig field is an option. Writes into --run: checkpoint.pt (resume with --resume),
 best.pt (state dict of the best validation epoch), log.json, log.csv and curves.png. With
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, type=Path, help="targets HDF5")
+    parser.add_argument(
+        "--data", required=True, type=Path, nargs="+", help="targets HDF5 (one or more)"
+    )
     parser.add_argument("--run", required=True, type=Path, help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue from run/checkpoint.pt")
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and (args.run / "checkpoint.pt").is_file():
         saved = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = dataclasses.replace(TrainConfig.from_dict(saved["config"]), epochs=config.epochs)
-    targets = read_targets(args.data)
+    targets = [read_targets(path) for path in args.data]
     model = load_model(args.model)
     trainer = Trainer(targets, model, config, args.run)
     if args.resume and trainer.checkpoint_path.is_file():

@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 from morph3d.core.marching import ContourLines, contour_lines, select_silhouette
-from morph3d.core.metrics import nme
+from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import N_LANDMARKS, MorphableModel
+from morph3d.core.pose import angles_to_rotation
 
 __all__ = ["FitConfig", "FitResult", "LandmarkFitter"]
 
@@ -56,6 +57,10 @@ class FitConfig:
         coefficient_limit: Bound on every whitened coefficient ``|z|``: a stiff quadratic wall
             starts just inside it and the result is clipped to it (None: unbounded).
         marching: Let the jaw landmarks follow the silhouette.
+        yaw_starts: Extra starts of the refinement: the closed-form rotation turned by each of
+            these yaws (degrees, about the head's vertical axis), with mean shape; the lowest
+            final cost wins. Sparse points of a profile can leave the closed form in a
+            near-frontal local minimum; the default (none) is the dense fit as before.
         dtype: Floating-point type of the computation.
     """
 
@@ -69,6 +74,7 @@ class FitConfig:
     coefficient_limit: float | None = 3.0
     marching: bool = True
     dtype: torch.dtype = torch.float64
+    yaw_starts: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ class FitResult:
         error: ``(B,)`` NME (bbox, %) between ``landmarks[..., :2]`` and the annotation.
         contour: ``(B, K)`` the vertices the marching jaw landmarks sit on.
         within_3std: ``(B,)`` every shape and expression coefficient within +-3 std.
+        points: ``(B, P, 3)`` the fitted combined points (crop frame) when the fit was given a
+            ``combination`` (then ``error`` is the NME over the points with positive weight,
+            normalised by the box of ``landmarks``, see :func:`_combined_nme`), else None.
     """
 
     params: np.ndarray
@@ -91,6 +100,7 @@ class FitResult:
     error: np.ndarray
     contour: np.ndarray
     within_3std: np.ndarray
+    points: np.ndarray | None = None
 
 
 def _rodrigues(w: torch.Tensor) -> torch.Tensor:
@@ -104,6 +114,13 @@ def _rodrigues(w: torch.Tensor) -> torch.Tensor:
     eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(skew)
     sin, cos = torch.sin(theta)[..., None], torch.cos(theta)[..., None]
     return eye + sin * skew + (1 - cos) * skew @ skew
+
+
+def _shift_for(rotation, scale, mean, target, weights):
+    """``(B, 2)`` translation that best places the projected ``mean`` on ``target``."""
+    projected = scale[:, None, None] * torch.einsum("bij,bkj->bki", rotation[:, :2], mean)
+    share = weights / weights.sum(dim=1, keepdim=True)
+    return (share[..., None] * (target - projected)).sum(dim=1)
 
 
 def _huber_weights(errors: torch.Tensor, delta: float) -> torch.Tensor:
@@ -171,15 +188,19 @@ class LandmarkFitter:
     # -- the landmark model of each face -------------------------------------------------------
 
     def _assemble(
-        self, batch: int, contour: torch.Tensor | None
+        self, batch: int, contour: torch.Tensor | None, combination: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-face landmark means ``(B, 68, 3)`` and bases ``(B, 68, 3, K)`` after marching."""
+        """Per-face landmark means ``(B, 68, 3)`` and bases ``(B, 68, 3, K)`` after marching,
+        or ``(B, P, 3)`` and ``(B, P, 3, K)`` of the ``(P, 68)`` combination of them."""
         mean = self._mean[self._landmark_rows].expand(batch, -1, -1).clone()
         basis = self._basis[self._landmark_rows].expand(batch, -1, -1, -1).clone()
         if contour is not None:
             shift = self._mean[contour] - self._mean[self._home]  # (B, K', 3)
             mean[:, self._marching] += shift
             basis[:, self._marching] += self._basis[contour] - self._basis[self._home]
+        if combination is not None:
+            mean = torch.einsum("pk,bkj->bpj", combination, mean)
+            basis = torch.einsum("pk,bkjm->bpjm", combination, basis)
         return mean, basis
 
     def _choose_contour(self, rotation, scale, z, march) -> torch.Tensor | None:
@@ -207,6 +228,11 @@ class LandmarkFitter:
         centred_points, centred_targets = points - points_mean, targets - targets_mean
         cross = torch.einsum("bk,bki,bkj->bij", weights, centred_targets, centred_points)
         spread = torch.einsum("bk,bki,bkj->bij", weights, centred_points, centred_points)
+        # A tiny ridge keeps a few nearly coplanar points (sparse fits) solvable.
+        trace = torch.diagonal(spread, dim1=1, dim2=2).sum(dim=1)
+        spread = spread + 1e-9 * trace[:, None, None] * torch.eye(
+            3, dtype=spread.dtype, device=spread.device
+        )
         affine = cross @ torch.linalg.inv(spread)  # (B, 2, 3)
         u, singular, vt = torch.linalg.svd(affine, full_matrices=False)
         rows = u @ vt
@@ -266,26 +292,46 @@ class LandmarkFitter:
         targets: np.ndarray,
         weights: np.ndarray | None = None,
         silhouette_jaw: np.ndarray | None = None,
+        combination: np.ndarray | None = None,
     ) -> FitResult:
         """Fit every face of a batch.
 
         Args:
-            targets: ``(B, 68, 2)`` annotated landmarks in the crop frame (y up).
-            weights: ``(B, 68)`` optional per-landmark weights (0 ignores a landmark).
+            targets: ``(B, 68, 2)`` annotated landmarks in the crop frame (y up), or
+                ``(B, P, 2)`` points when ``combination`` is given. A point may be NaN where
+                its weight is 0.
+            weights: ``(B, 68)`` (or ``(B, P)``) optional per-point weights (0 ignores a point).
             silhouette_jaw: ``(B,)`` which faces' jaw annotations follow the visible outline
                 and so march (default: all, when the config marches); 3D landmarks such as
                 AFLW2000-3D's are fixed model points and must not.
+            combination: ``(P, 68)`` optional weights that make each annotated point a linear
+                combination of the 68 landmarks (after marching), e.g.
+                :data:`morph3d.core.landmarks21.AFLW21_FROM_68` without its ear rows.
 
         Returns:
             The :class:`FitResult` of every face.
         """
         targets_array = np.asarray(targets, dtype=np.float64)
-        if targets_array.ndim != 3 or targets_array.shape[1:] != (N_LANDMARKS, 2):
-            raise ValueError(f"targets must be (B, 68, 2), got {targets_array.shape}")
+        n_points = N_LANDMARKS if combination is None else np.shape(combination)[0]
+        if combination is not None and np.shape(combination) != (n_points, N_LANDMARKS):
+            raise ValueError(f"combination must be (P, 68), got {np.shape(combination)}")
+        if targets_array.ndim != 3 or targets_array.shape[1:] != (n_points, 2):
+            raise ValueError(f"targets must be (B, {n_points}, 2), got {targets_array.shape}")
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != targets_array.shape[:2]:
+                raise ValueError(f"weights must be {targets_array.shape[:2]}, got {weights.shape}")
+            unused = (weights == 0)[..., None]
+            targets_array = np.where(unused & ~np.isfinite(targets_array), 0.0, targets_array)
         if not np.all(np.isfinite(targets_array)):
             raise ValueError("targets contain NaN or infinity")
         dtype, device, config = self.config.dtype, self.device, self.config
         target = torch.as_tensor(targets_array, dtype=dtype, device=device)
+        mix = (
+            None
+            if combination is None
+            else torch.as_tensor(np.asarray(combination), dtype=dtype, device=device)
+        )
         batch = len(target)
         march = (
             np.ones(batch, dtype=bool)
@@ -293,7 +339,7 @@ class LandmarkFitter:
             else np.asarray(silhouette_jaw, dtype=bool).reshape(batch)
         )
         given = (
-            torch.ones(batch, N_LANDMARKS, dtype=dtype, device=device)
+            torch.ones(batch, n_points, dtype=dtype, device=device)
             if weights is None
             else torch.as_tensor(weights, dtype=dtype, device=device)
         )
@@ -301,23 +347,57 @@ class LandmarkFitter:
         # 1. Closed-form initialisation.
         z = torch.zeros(batch, self._prior.numel(), dtype=dtype, device=device)
         contour = None
-        mean, basis = self._assemble(batch, contour)
+        mean, basis = self._assemble(batch, contour, mix)
         robust = given
         for _ in range(max(config.alternations, 1)):
             points = mean + torch.einsum("bkjm,bm->bkj", basis, z)
             rotation, scale, shift = self._pose_from_points(points, target, robust)
             contour = self._choose_contour(rotation, scale, z, march)
-            mean, basis = self._assemble(batch, contour)
+            mean, basis = self._assemble(batch, contour, mix)
             _, residuals = self._residuals(rotation, scale, shift, z, mean, basis, target)
             robust = given * _huber_weights(residuals.norm(dim=-1), config.robust_scale)
             z = self._coefficients_given_pose(rotation, scale, shift, mean, basis, target, robust)
             z = self._clip(z)
 
-        # 2. Levenberg-Marquardt refinement.
+        rotation_start, scale_start = rotation, scale
+        mean_start = self._assemble(batch, None, mix)[0]
+        # 2. Levenberg-Marquardt refinement, from the closed form and from each yaw start.
+        rotation, scale, shift, z, cost = self._refine(
+            rotation, scale, shift, z, target, given, march, mix
+        )
+        for degrees in config.yaw_starts:
+            turn = torch.as_tensor(
+                angles_to_rotation(np.array([degrees, 0.0, 0.0])), dtype=dtype, device=device
+            )
+            start_rotation = rotation_start @ turn
+            start_shift = _shift_for(start_rotation, scale_start, mean_start, target, given)
+            other = self._refine(
+                start_rotation,
+                scale_start,
+                start_shift,
+                torch.zeros_like(z),
+                target,
+                given,
+                march,
+                mix,
+            )
+            better = other[4] < cost
+            rotation = torch.where(better[:, None, None], other[0], rotation)
+            scale = torch.where(better, other[1], scale)
+            shift = torch.where(better[:, None], other[2], shift)
+            z = torch.where(better[:, None], other[3], z)
+            cost = torch.where(better, other[4], cost)
+
+        return self._result(rotation, scale, shift, self._clip(z), target, march, mix, given)
+
+    def _refine(self, rotation, scale, shift, z, target, given, march, mix):
+        """Levenberg-Marquardt from a start; returns the end state and its cost ``(B,)``."""
+        dtype, device, config = self.config.dtype, self.device, self.config
+        batch = len(target)
         damping = torch.full((batch,), 1e-3, dtype=dtype, device=device)
         for _ in range(config.iterations):
             contour = self._choose_contour(rotation, scale, z, march)
-            mean, basis = self._assemble(batch, contour)
+            mean, basis = self._assemble(batch, contour, mix)
             points, residuals = self._residuals(rotation, scale, shift, z, mean, basis, target)
             cost = self._cost(residuals, z, given)
             robust = given * _huber_weights(residuals.norm(dim=-1), config.robust_scale)
@@ -348,17 +428,20 @@ class LandmarkFitter:
             z = torch.where(better[:, None], new_z, z)
             damping = torch.where(better, damping / 3, damping * 5).clamp(1e-7, 1e7)
 
-        return self._result(rotation, scale, shift, self._clip(z), target, march)
+        contour = self._choose_contour(rotation, scale, z, march)
+        mean, basis = self._assemble(batch, contour, mix)
+        _, residuals = self._residuals(rotation, scale, shift, z, mean, basis, target)
+        return rotation, scale, shift, z, self._cost(residuals, z, given)
 
     def _clip(self, z: torch.Tensor) -> torch.Tensor:
         limit = self.config.coefficient_limit
         return z if limit is None else z.clamp(-limit, limit)
 
-    def _result(self, rotation, scale, shift, z, target, march) -> FitResult:
+    def _result(self, rotation, scale, shift, z, target, march, mix=None, given=None) -> FitResult:
         batch = len(target)
         contour = self._choose_contour(rotation, scale, z, march)
         mean, basis = self._assemble(batch, contour)
-        points, _ = self._residuals(rotation, scale, shift, z, mean, basis, target)
+        points = mean + torch.einsum("bkjm,bm->bkj", basis, z)  # (B, 68, 3)
         layout = self.model.layout
         assert layout.mean is not None
         depth = float(layout.mean[layout.pose][11])
@@ -376,11 +459,29 @@ class LandmarkFitter:
         landmarks = (posed + translation[:, None]).cpu().numpy()
         fixed = self.model.landmarks(params)
         target_array = target.cpu().numpy()
+        combined = None
+        if mix is None:
+            error = nme(landmarks[..., :2], target_array)
+        else:
+            assert given is not None
+            combined = np.einsum("pk,bkj->bpj", mix.cpu().numpy(), landmarks)
+            error = _combined_nme(combined, target_array, given.cpu().numpy() > 0, landmarks)
         return FitResult(
             params=params,
             landmarks=landmarks,
             model_landmarks=fixed,
-            error=nme(landmarks[..., :2], target_array),
+            error=error,
             contour=(contour.cpu().numpy() if contour is not None else np.zeros((batch, 0), int)),
             within_3std=np.all(np.abs(z_array) <= 3.0, axis=1),
+            points=combined,
         )
+
+
+def _combined_nme(
+    points: np.ndarray, targets: np.ndarray, used: np.ndarray, landmarks: np.ndarray
+) -> np.ndarray:
+    """``(B,)`` NME (%) over the used points, normalised by the fitted 68 landmarks' box."""
+    distance = np.where(used, np.linalg.norm(points[..., :2] - targets[..., :2], axis=-1), 0.0)
+    size = landmark_box_size(landmarks)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100 * distance.sum(axis=1) / (used.sum(axis=1) * size)

@@ -38,7 +38,7 @@ def model_card(
         config: The run's settings.
         history: One row per epoch (``epoch``, ``seconds``, ``images_per_second`` and, when
             validated, ``val_nme`` and ``val_nme_fit``), as :class:`Trainer` records them.
-        targets: Name of the targets file trained on.
+        targets: Names of the targets files trained on.
         train_faces: Faces in the training split.
         val_faces: Faces in the validation split.
         elapsed: Seconds of this run (a resumed run counts only its own).
@@ -64,6 +64,7 @@ def model_card(
         "best_epoch": best["epoch"],
         "val_nme_bbox": best.get("val_nme"),
         "val_nme_vs_fit": best.get("val_nme_fit"),
+        "val_nme_sparse": best.get("val_nme_sparse"),
         "train_minutes_this_run": round(elapsed / 60, 1),
         "train_minutes_total": round(sum(row["seconds"] for row in history) / 60, 1),
         "images_per_second_median": throughput[len(throughput) // 2],
@@ -72,13 +73,13 @@ def model_card(
 
 
 def export_weights(
-    trainer: Trainer, data: Path, folder: Path, elapsed: float
+    trainer: Trainer, data: Sequence[Path], folder: Path, elapsed: float
 ) -> tuple[Path, dict[str, Any]]:
     """Copy a run's best weights to ``folder`` with their model card beside them.
 
     Args:
         trainer: The trainer after :meth:`Trainer.fit`.
-        data: The targets file it trained on.
+        data: The targets files it trained on.
         folder: Destination (``assets/models`` to ship them).
         elapsed: Seconds of this run.
 
@@ -89,7 +90,7 @@ def export_weights(
     card = model_card(
         trainer.config,
         trainer.history,
-        targets=data.name,
+        targets=", ".join(Path(path).name for path in data),
         train_faces=len(trainer.train_index),
         val_faces=len(trainer.val_index),
         elapsed=elapsed,

@@ -25,14 +25,22 @@ dataset                shape, dtype    content
 ``fit_yaw``            (B,) f4         yaw of the fitted pose in degrees
 ``flags``              (B,) u1         bit 0: a coefficient at the +-3 std bound; bit 1: fit NME
                                        above 5; bit 2: the crop box leaves the image
+``sparse``             (B,) u1         1 for a sparse face (optional, 0 when absent)
+``sparse_points``      (B,21,2) f4     sparse faces' annotated AFLW points (order of
+                                       :mod:`morph3d.core.landmarks21`), crop frame, NaN
+                                       where not visible and on dense faces (optional)
 ``synthetic``          (B,) bool       a view rendered by face profiling
                                        (:mod:`morph3d.training.profiling`), not a photo
+                                       (optional, False when absent)
 ``view_of``            (B,) i8         index in the same file of the face a view was made
-                                       from, -1 for an original face
+                                       from, -1 for an original face (optional)
 =====================  ==============  ===================================================
 
-``synthetic`` and ``view_of`` are optional in a file: files written before them read as all
-original faces (False, -1).
+**Dense and sparse faces.** A dense face (300W, ``.mat``, dlib) is annotated with 68 landmarks:
+``annotation`` holds them. A sparse face (AFLW, :mod:`morph3d.training.aflw21_targets`) has
+only the visible ones of 21 points, in ``sparse_points``; its ``annotation``, ``fit_landmarks``
+and ``model_landmarks`` come from the fit, its ``fit_nme`` is the error on the visible points.
+Files written before ``sparse`` existed read as all dense.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, image_to_crop, scale_box
 from morph3d.core.fitting import FitConfig, LandmarkFitter
+from morph3d.core.landmarks21 import N_AFLW21
 from morph3d.core.model import MorphableModel
 from morph3d.core.pose import decompose_pose
 from morph3d.errors import ImageError
@@ -63,6 +72,7 @@ __all__ = [
     "STORED_SIZE",
     "Targets",
     "build_targets",
+    "concatenate_targets",
     "read_targets",
     "write_targets",
 ]
@@ -95,15 +105,33 @@ class Targets:
     fit_yaw: np.ndarray
     flags: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
-    synthetic: np.ndarray | None = None
-    view_of: np.ndarray | None = None
+    sparse: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    sparse_points: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, N_AFLW21, 2), dtype=np.float32)
+    )
+
+    synthetic: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    view_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
+        # Dense faces (and files written before sparse faces existed) carry no sparse points,
+        # photos (and files written before profiling) are no views: left empty, the fields
+        # are filled in.
         n = len(self.name)
-        if self.synthetic is None:
+        if np.size(self.synthetic) == 0:
             self.synthetic = np.zeros(n, dtype=bool)
-        if self.view_of is None:
+        self.synthetic = np.asarray(self.synthetic, dtype=bool).reshape(n)
+        if np.size(self.view_of) == 0:
             self.view_of = np.full(n, -1, dtype=np.int64)
+        self.view_of = np.asarray(self.view_of, dtype=np.int64).reshape(n)
+        if np.size(self.sparse) == 0:
+            self.sparse = np.zeros(n, dtype=bool)
+        self.sparse = np.asarray(self.sparse, dtype=bool).reshape(n)
+        if np.size(self.sparse_points) == 0:
+            self.sparse_points = np.full((n, N_AFLW21, 2), np.nan, dtype=np.float32)
+        self.sparse_points = np.asarray(self.sparse_points, dtype=np.float32).reshape(
+            n, N_AFLW21, 2
+        )
 
     def __len__(self) -> int:
         return len(self.name)
@@ -123,11 +151,40 @@ _ARRAYS = (
     ("fit_yaw", np.float32),
     ("flags", np.uint8),
 )
-#: Datasets added after format 1 was fixed: optional on reading (default when absent).
-_OPTIONAL = (
+
+#: Datasets added later: a file without them still reads (``Targets`` fills them in).
+_OPTIONAL_ARRAYS = (
+    ("sparse", np.uint8),
+    ("sparse_points", np.float32),
     ("synthetic", np.bool_),
     ("view_of", np.int64),
 )
+
+
+def concatenate_targets(parts: Sequence[Targets]) -> Targets:
+    """One :class:`Targets` of several (e.g. 300W and AFLW files); ``attrs`` of the first,
+    with ``parts`` naming each part's size. ``view_of`` indices are moved with their part."""
+    if not parts:
+        raise ValueError("no targets to concatenate")
+    if len(parts) == 1:
+        return parts[0]
+    arrays = {
+        name: np.concatenate([getattr(part, name) for part in parts])
+        for name, _ in (*_ARRAYS, *_OPTIONAL_ARRAYS)
+    }
+    offsets = np.cumsum([0] + [len(part) for part in parts[:-1]])
+    arrays["view_of"] = np.concatenate(
+        [np.where(part.view_of >= 0, part.view_of + offset, -1)
+         for part, offset in zip(parts, offsets, strict=True)]
+    )  # fmt: skip
+    attrs = dict(parts[0].attrs)
+    attrs["parts"] = json.dumps([len(part) for part in parts])
+    return Targets(
+        name=[n for part in parts for n in part.name],
+        source=[s for part in parts for s in part.source],
+        attrs=attrs,
+        **arrays,
+    )
 
 
 def build_targets(
@@ -246,7 +303,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets) -> Path:
             text = h5py.string_dtype("utf-8")
             out.create_dataset("name", data=np.asarray(targets.name, dtype=object), dtype=text)
             out.create_dataset("source", data=np.asarray(targets.source, dtype=object), dtype=text)
-            for name, dtype in (*_ARRAYS, *_OPTIONAL):
+            for name, dtype in (*_ARRAYS, *_OPTIONAL_ARRAYS):
                 data = np.asarray(getattr(targets, name), dtype=dtype)
                 chunks = (1, *data.shape[1:]) if name == "image" and len(data) else None
                 out.create_dataset(name, data=data, chunks=chunks)
@@ -275,7 +332,7 @@ def read_targets(path: str | os.PathLike[str]) -> Targets:
         if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
             raise ValueError(f"{path}: targets format {attrs.get('format_version')} unsupported")
         arrays = {name: source[name][()] for name, _ in _ARRAYS}
-        arrays.update({name: source[name][()] for name, _ in _OPTIONAL if name in source})
+        arrays.update({name: source[name][()] for name, _ in _OPTIONAL_ARRAYS if name in source})
         names = [v.decode() if isinstance(v, bytes) else str(v) for v in source["name"][()]]
         sources = [v.decode() if isinstance(v, bytes) else str(v) for v in source["source"][()]]
     return Targets(name=names, source=sources, attrs=attrs, **arrays)

@@ -6,6 +6,14 @@ targets are the fitted model's 68 landmarks moved by the same transform. The net
 whitened parameters; the decoder turns them into landmarks and the Wing loss compares them in crop
 pixels.
 
+**Sparse faces** (``targets.sparse``, e.g. AFLW's 21 points, :mod:`morph3d.training.targets`):
+their loss is the same Wing (or L2) loss on the visible annotated points only, the predicted
+landmarks mapped to the 21-point scheme (:func:`morph3d.core.landmarks21.to_aflw21`, ear lobes
+left out) against the annotation moved by the same augmentation, in crop pixels; dense faces
+keep the loss on the 68 landmarks. A batch mixes both, one mask per point. Validation NME
+(``val_nme``, which picks the best epoch) stays on the dense faces; ``val_nme_sparse`` is the
+NME on the sparse faces' visible points, normalised by the box of their fitted landmarks.
+
 **Validation split** (:func:`morph3d.io.datasets.split_indices`): a face is held out by a hash of
 its photo's name, so all faces of one photo fall on the same side.
 
@@ -20,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,16 +38,25 @@ import torch
 
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.decoder import Decoder
+from morph3d.core.landmarks21 import FITTED_21, MIRROR_21, sparse_nme, to_aflw21
 from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
-from morph3d.core.metrics import nme
+from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import MorphableModel
 from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
 from morph3d.io.datasets import split_indices
 from morph3d.progress import Progress, no_progress
-from morph3d.training.augment import AugmentConfig, Similarity, augment, centre_crop, warp_pose
-from morph3d.training.targets import Targets
+from morph3d.training.augment import (
+    AugmentConfig,
+    Similarity,
+    centre_crop,
+    photometric,
+    warp_crop,
+    warp_landmarks,
+    warp_pose,
+)
+from morph3d.training.targets import Targets, concatenate_targets
 
 __all__ = ["TrainConfig", "Trainer", "target_statistics"]
 
@@ -64,6 +81,10 @@ class TrainConfig:
         seed: Seed of the initialisation, the order and the augmentation.
         device: ``"cpu"`` or ``"cuda"``.
         threads: Torch intra-op threads on the CPU.
+        init: A regressor state dict to start from (same width), e.g. the shipped weights;
+            its output layer is re-expressed for this run's statistics
+            (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
+            that network's predictions. Empty: a fresh network.
         augment: Augmentation ranges.
     """
 
@@ -78,6 +99,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 2
+    init: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,15 +152,22 @@ class Trainer:
     """Trains a :class:`~morph3d.inference.network.Regressor` on a targets file.
 
     Args:
-        targets: The training targets (all faces; the split is made here).
+        targets: The training targets (all faces; the split is made here), or several
+            (e.g. 300W and AFLW), concatenated in order.
         model: The morphable model the targets were fitted with.
         config: Training settings.
         run_dir: Folder of the checkpoint, best weights, logs and curves.
     """
 
     def __init__(
-        self, targets: Targets, model: MorphableModel, config: TrainConfig, run_dir: Path
+        self,
+        targets: Targets | Sequence[Targets],
+        model: MorphableModel,
+        config: TrainConfig,
+        run_dir: Path,
     ) -> None:
+        if not isinstance(targets, Targets):
+            targets = concatenate_targets(list(targets))
         self.targets = targets
         self.model = model
         self.config = config
@@ -149,9 +178,21 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.network = Regressor(config.width, model.layout.size)
         self.train_index, self.val_index = split_indices(targets.name, config.val_fraction)
-        self.network.set_statistics(
-            *target_statistics(targets.params[self.train_index], config.augment, config.seed)
+        statistics = target_statistics(
+            targets.params[self.train_index], config.augment, config.seed
         )
+        if config.init:
+            from morph3d.inference.torch_predictor import load_regressor
+
+            start = load_regressor(config.init)
+            if start.width != self.network.width:
+                raise ValueError(
+                    f"--init {config.init} is width {start.width}, this run {config.width}"
+                )
+            self.network.load_state_dict(start.state_dict())
+            self.network.rewhiten(*statistics)
+        else:
+            self.network.set_statistics(*statistics)
         self.network.to(self.device)
         self.decoder = Decoder(model).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
@@ -209,24 +250,56 @@ class Trainer:
     # -- one epoch -----------------------------------------------------------------------------
 
     def _batch(self, indices: np.ndarray, rng: np.random.Generator):
-        images, landmarks = [], []
+        """Augmented crops, ``(B, 68, 3)`` landmark targets, ``(B, 21, 2)`` sparse targets
+        (NaN where not visible) and ``(B,)`` which faces are sparse."""
+        images, landmarks, sparse_points = [], [], []
+        config = self.config.augment
         for i in indices:
-            crop, points = augment(
-                self.targets.image[i],
-                self.targets.model_landmarks[i],
-                rng,
-                self.config.augment,
-                self.config.input_size,
-            )
-            images.append(crop)
-            landmarks.append(points)
-        return to_input(np.stack(images)), torch.as_tensor(np.stack(landmarks), dtype=torch.float32)
+            # The steps of augment(), so that the sparse points move with the same similarity.
+            similarity = Similarity.random(rng, config)
+            crop = warp_crop(self.targets.image[i], similarity, self.config.input_size)
+            images.append(photometric(crop, rng, config))
+            landmarks.append(warp_landmarks(self.targets.model_landmarks[i], similarity))
+            sparse = warp_landmarks(self.targets.sparse_points[i], similarity)
+            sparse_points.append(sparse[MIRROR_21] if similarity.flip else sparse)
+        return (
+            to_input(np.stack(images)),
+            torch.as_tensor(np.stack(landmarks), dtype=torch.float32),
+            torch.as_tensor(np.stack(sparse_points), dtype=torch.float32),
+            torch.as_tensor(self.targets.sparse[indices]),
+        )
 
-    def _loss(self, whitened: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self,
+        whitened: torch.Tensor,
+        target: torch.Tensor,
+        sparse_target: torch.Tensor | None = None,
+        sparse: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean over faces of the landmark loss (see the module docstring).
+
+        Args:
+            whitened: ``(B, 62)`` network output.
+            target: ``(B, 68, 2|3)`` landmark targets of dense faces (crop frame).
+            sparse_target: ``(B, 21, 2)`` sparse targets, NaN where not visible.
+            sparse: ``(B,)`` bool, which faces are sparse (default: none).
+        """
         predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
-        if self.config.loss == "wing":
-            return wing_loss(predicted, target[..., :2])
-        return l2_loss(predicted, target[..., :2])
+        loss = wing_loss if self.config.loss == "wing" else l2_loss
+        if sparse is None or not bool(sparse.any()):
+            return loss(predicted, target[..., :2])
+        assert sparse_target is not None
+        dense_loss = loss(predicted, target[..., :2], reduction="none")  # (B,)
+        points = to_aflw21(predicted)  # (B, 21, 2)
+        usable = torch.as_tensor(np.array(FITTED_21), device=points.device)
+        mask = (torch.isfinite(sparse_target).all(dim=-1) & usable)[..., None]  # (B, 21, 1)
+        # Masked coordinates compare 0 with 0: no loss and no gradient.
+        sparse_loss = loss(
+            torch.where(mask, points, 0.0),
+            torch.where(mask, sparse_target, 0.0),
+            reduction="none",
+        )
+        return torch.where(sparse, sparse_loss, dense_loss).mean()
 
     def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
         """Train one epoch; returns its loss and timing."""
@@ -240,10 +313,11 @@ class Trainer:
         total, count, data_time, step_time = 0.0, 0, 0.0, 0.0
         for indices in progress(batches, desc=f"epoch {self.epoch + 1}", unit="batch"):
             started = time.perf_counter()
-            images, target = self._batch(indices, rng)
-            images, target = images.to(self.device), target.to(self.device)
+            images, target, sparse_target, sparse = (
+                tensor.to(self.device) for tensor in self._batch(indices, rng)
+            )
             loaded = time.perf_counter()
-            loss = self._loss(self.network(images), target)
+            loss = self._loss(self.network(images), target, sparse_target, sparse)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -276,12 +350,23 @@ class Trainer:
         return np.concatenate(out) if out else np.zeros((0, self.model.layout.size))
 
     def validate(self) -> dict[str, float]:
-        """Validation NME (bbox, %): against the annotation (jaw marched where it follows the
-        outline) and against the fitted model landmarks.
-        """
-        index = self.val_index
+        """Validation NME (bbox, %) of the dense photos (profiled views left out): against the
+        annotation (jaw marched where it follows the outline) and against the fitted model
+        landmarks; and ``val_nme_sparse`` on the sparse faces' visible points."""
+        is_sparse = self.targets.sparse[self.val_index]
+        figures: dict[str, float] = {}
+        sparse_index = self.val_index[is_sparse]
+        if len(sparse_index):
+            params = self.predict_stored(sparse_index)
+            annotated = self.targets.sparse_points[sparse_index]
+            visible = np.all(np.isfinite(annotated), axis=-1) & FITTED_21
+            size = landmark_box_size(self.targets.fit_landmarks[sparse_index])
+            errors = sparse_nme(to_aflw21(self.model.landmarks(params)), annotated, visible, size)
+            figures["val_nme_sparse"] = float(np.nanmean(errors))
+        # Photos only: a profiled view's "annotation" is our own fit, not somebody's clicks.
+        index = self.val_index[~is_sparse & ~self.targets.synthetic[self.val_index]]
         if len(index) == 0:
-            return {}
+            return figures
         params = self.predict_stored(index)
         fixed = self.model.landmarks(params)
         marched = march_landmarks(self.model, params)
@@ -291,6 +376,7 @@ class Trainer:
         return {
             "val_nme": float(nme(predicted[..., :2], annotation).mean()),
             "val_nme_fit": float(nme(fixed[..., :2], self.targets.model_landmarks[index]).mean()),
+            **figures,
         }
 
     # -- the run -------------------------------------------------------------------------------

@@ -53,3 +53,15 @@ def test_failed_run_keeps_earlier_output(tmp_path: Path, shared_data: Path) -> N
     empty.mkdir()
     assert fit_3dmm.main(["--format", "300w", "--root", str(empty), "--out", str(out)]) == 1
     assert out.read_bytes() == before
+
+
+def test_aflw21_format_writes_sparse_targets(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "aflw21.h5"
+    root = str(shared_data / "aflw21")
+    code = fit_3dmm.main(["--format", "aflw21", "--root", root, "--out", str(out), "--limit", "6"])
+    assert code == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["count"] == 6 and summary["filter"]["kept"] > 18000
+    assert summary["fit_nme"]["median"] < 4.0 and "60-90" in summary["by_yaw"]
+    targets = read_targets(out)
+    assert len(targets) == 6 and targets.sparse.all()

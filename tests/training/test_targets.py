@@ -56,3 +56,19 @@ def test_read_rejects_other_files(tmp_path: Path) -> None:
         handle["x"] = np.zeros(3)
     with pytest.raises(ValueError, match="not a targets file"):
         read_targets(tmp_path / "other.h5")
+
+
+@pytest.mark.unit
+def test_files_without_sparse_fields_read_as_dense(real_model, some_faces, tmp_path: Path) -> None:
+    from morph3d.training.targets import concatenate_targets
+
+    targets, _ = build_targets(some_faces[:2], real_model)
+    assert not targets.sparse.any() and np.all(np.isnan(targets.sparse_points))
+    path = write_targets(tmp_path / "t.h5", targets)
+    with h5py.File(path, "a") as handle:  # an older file: no sparse datasets
+        del handle["sparse"], handle["sparse_points"]
+    old = read_targets(path)
+    assert old.sparse.shape == (2,) and not old.sparse.any()
+    assert old.sparse_points.shape == (2, 21, 2) and np.all(np.isnan(old.sparse_points))
+    both = concatenate_targets([old, targets])
+    assert len(both) == 4 and both.image.shape[0] == 4 and not both.sparse.any()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from morph3d.core.losses import wing_loss
 from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
 from morph3d.io.datasets import find_faces, photo_name, split_indices
 from morph3d.training.augment import AugmentConfig
@@ -92,3 +93,127 @@ def test_load_regressor_rejects_other_files(tmp_path: Path) -> None:
     torch.save({"something": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a morph3d regressor"):
         load_regressor(tmp_path / "other.pt")
+
+
+def _mixed_targets(model, count: int = 16, seed: int = 0):
+    """Targets of ``count`` random faces of ``model``, every other one sparse."""
+    from morph3d.core.landmarks21 import FITTED_21, to_aflw21
+    from morph3d.training.targets import STORED_SIZE, Targets
+
+    rng = np.random.default_rng(seed)
+    layout = model.layout
+    params = layout.denormalize(0.5 * rng.normal(size=(count, layout.size)))
+    landmarks = model.landmarks(params)
+    sparse = np.arange(count) % 2 == 1
+    points = to_aflw21(landmarks[..., :2])
+    hidden = rng.random((count, 21)) < 0.3
+    points[hidden | ~FITTED_21] = np.nan
+    points[~sparse] = np.nan
+    boxes = np.tile([0.0, 0.0, 120.0, 120.0], (count, 1))
+    return Targets(
+        name=[f"face{k}" for k in range(count)],
+        source=[""] * count,
+        image=rng.integers(0, 256, (count, STORED_SIZE, STORED_SIZE, 3), dtype=np.uint8),
+        image_box=boxes * 2 - 60,
+        crop_box=boxes,
+        annotation=landmarks[..., :2].astype(np.float32),
+        params=params,
+        fit_landmarks=landmarks.astype(np.float32),
+        model_landmarks=landmarks.astype(np.float32),
+        fit_nme=np.zeros(count, np.float32),
+        yaw=np.zeros(count, np.float32),
+        silhouette_jaw=np.zeros(count, np.uint8),
+        fit_yaw=np.zeros(count, np.float32),
+        flags=np.zeros(count, np.uint8),
+        sparse=sparse,
+        sparse_points=points.astype(np.float32),
+    )
+
+
+@pytest.mark.unit
+def test_sparse_loss_ignores_hidden_points_and_is_zero_at_the_truth(
+    tiny_model, tmp_path: Path
+) -> None:
+    targets = _mixed_targets(tiny_model)
+    trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path)
+    params = torch.as_tensor(targets.params, dtype=torch.float32)
+    network = trainer.network
+    whitened = ((params - network.param_mean) / network.param_std).requires_grad_(True)
+    dense_target = torch.as_tensor(targets.model_landmarks)
+    sparse_target = torch.as_tensor(targets.sparse_points)
+    sparse = torch.as_tensor(targets.sparse)
+    # The mapped points of the true parameters: zero loss on a mixed batch.
+    loss = trainer._loss(whitened, dense_target, sparse_target, sparse)
+    assert float(loss.detach()) < 1e-2, float(loss.detach())
+    # Away from the truth, the loss of a sparse face has no gradient w.r.t. hidden (NaN)
+    # points and equals the Wing loss summed over its visible coordinates.
+    moved = (sparse_target + 3.0).requires_grad_(True)
+    loss = trainer._loss(whitened, dense_target, moved, sparse)
+    loss.backward()
+    hidden = torch.as_tensor(~np.isfinite(targets.sparse_points))
+    assert moved.grad is not None and torch.all(torch.isfinite(moved.grad))
+    assert torch.all(moved.grad[hidden] == 0) and torch.all(moved.grad[~hidden] != 0)
+    predicted = trainer.decoder.landmarks(network.denormalize(whitened.detach()))[..., :2]
+    points = to_aflw21_naive(predicted)
+    reference = []
+    for k in range(len(targets)):
+        if not targets.sparse[k]:
+            reference.append(wing_loss(predicted[k : k + 1], dense_target[k : k + 1, :, :2]))
+            continue
+        seen = ~hidden[k]
+        reference.append(wing_loss(points[k][seen][None], moved.detach()[k][seen][None]))
+    torch.testing.assert_close(loss.detach(), torch.stack(reference).mean(), rtol=1e-5, atol=1e-4)
+
+
+def to_aflw21_naive(landmarks: torch.Tensor) -> torch.Tensor:
+    """The 21 points as a loop over the weight matrix (ears 0)."""
+    from morph3d.core.landmarks21 import AFLW21_FROM_68
+
+    out = torch.zeros(len(landmarks), 21, 2)
+    for p in range(21):
+        for k in np.flatnonzero(AFLW21_FROM_68[p]):
+            out[:, p] += float(AFLW21_FROM_68[p, k]) * landmarks[:, k]
+    return out
+
+
+@pytest.mark.unit
+def test_flipped_batch_reorders_sparse_points(tiny_model, tmp_path: Path) -> None:
+    from morph3d.core.landmarks21 import MIRROR_21
+
+    targets = _mixed_targets(tiny_model, count=4)
+    config = _config(epochs=1, augment=AugmentConfig(0, 0, 0, 1.0, 0, 0, 0, 0, 0))
+    trainer = Trainer(targets, tiny_model, config, tmp_path)
+    _, _, sparse_points, sparse = trainer._batch(np.array([1]), np.random.default_rng(0))
+    original = targets.sparse_points[1].astype(np.float64)
+    expected = np.stack([121 - original[:, 0], original[:, 1]], axis=1)[MIRROR_21]
+    np.testing.assert_allclose(sparse_points[0].numpy(), expected, rtol=1e-5)
+    assert bool(sparse[0])
+
+
+@pytest.mark.unit
+def test_mixed_batch_trains(tiny_model, tmp_path: Path) -> None:
+    targets = _mixed_targets(tiny_model, count=24)
+    half = len(targets) // 2
+    from morph3d.training.targets import concatenate_targets
+
+    parts = []
+    for index in (np.arange(half), np.arange(half, len(targets))):
+        fields = {
+            name: (
+                [getattr(targets, name)[i] for i in index]
+                if name in ("name", "source")
+                else getattr(targets, name)[index]
+            )
+            for name in targets.__dataclass_fields__
+            if name != "attrs"
+        }
+        parts.append(type(targets)(**fields))
+    assert len(concatenate_targets(parts)) == len(targets)
+    config = _config(epochs=6, val_fraction=0.5)
+    trainer = Trainer(parts, tiny_model, config, tmp_path)  # several targets files
+    assert trainer.targets.sparse[trainer.train_index].any()
+    assert (~trainer.targets.sparse[trainer.train_index]).any()
+    history = trainer.fit()
+    assert all(np.isfinite(row["train_loss"]) for row in history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert "val_nme_sparse" in history[-1] and "val_nme" in history[-1]
