@@ -1,4 +1,4 @@
-"""Authoring the shipped AR effects (layer 6): their meshes and anchors, modelled in code.
+"""Authoring the shipped AR effects: their meshes and anchors, modelled in code.
 
 Every part is modelled in face space (see :mod:`morph3d.ar.effects`): origin between the outer
 eye corners, one unit = their distance, x right, y up, z toward the viewer. Positions were read

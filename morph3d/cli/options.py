@@ -1,4 +1,4 @@
-"""Options shared by the commands, and frozen config dataclasses as options (layer 7).
+"""Options shared by the commands, and frozen config dataclasses as options.
 
 :func:`add_config_options` turns every field of a frozen dataclass into an option (its default,
 its type, ``Literal`` fields as choices, booleans as ``--name/--no-name``, nested dataclasses

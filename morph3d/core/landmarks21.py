@@ -1,4 +1,4 @@
-"""The 21-point AFLW landmark scheme on the morphable model (layer 1).
+"""The 21-point AFLW landmark scheme on the morphable model.
 
 AFLW annotates 21 points, by index, in image order ("left" is the image's left, the subject's
 right):

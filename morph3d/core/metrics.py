@@ -1,4 +1,4 @@
-"""Accuracy metrics for landmarks, with numpy (layer 1).
+"""Accuracy metrics for landmarks, with numpy.
 
 The normalised mean error (NME) of a face is the mean 2D point-to-point distance between
 predicted and ground-truth landmarks divided by a normaliser, times 100:

@@ -1,4 +1,4 @@
-"""Timing helpers for the benchmarks (layer 3): they measure and return figures, never print.
+"""Timing helpers for the benchmarks: they measure and return figures, never print.
 
 The benchmarks themselves live outside the library (``scripts/bench_reconstruct.py``,
 ``scripts/bench_tracking.py``, ``scripts/bench_ar.py``); they time their stages with

@@ -1,4 +1,4 @@
-"""How steady video tracking is (layer 3): metrics of landmark tracks and the measurements of
+"""How steady video tracking is: metrics of landmark tracks and the measurements of
 ``scripts/bench_tracking.py``.
 
 Steadiness of landmark tracks ``(T, n, 2|3)`` over ``T`` frames, in percent of the face size

@@ -1,4 +1,4 @@
-"""The eyelid refiner's network (layer 3): a small CNN and its ONNX export.
+"""The eyelid refiner's network: a small CNN and its ONNX export.
 
 :func:`eye_network` maps ``(B, 1, EYE_SIZE, EYE_SIZE)`` grey eye crops (as
 :func:`morph3d.inference.eyes.crops_to_eye_input` makes them) to ``(B, 12)``: the eye's six

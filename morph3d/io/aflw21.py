@@ -1,4 +1,4 @@
-"""The AFLW 21-point faces (``shared/data/aflw21``): reading and filtering (layer 2).
+"""The AFLW 21-point faces (``shared/data/aflw21``): reading and filtering.
 
 The set is a folder with ``aflw21.npz`` (read with ``allow_pickle=False``) and ``crops/NAME.jpg``
 (120x120 crops over each face's ``roi_box`` in its photo). Points are 0-based crop pixels (x

@@ -1,4 +1,4 @@
-"""Training targets of the AFLW 21-point faces: sparse faces fitted and re-cropped (layer 4).
+"""Training targets of the AFLW 21-point faces: sparse faces fitted and re-cropped.
 
 Each AFLW face (:mod:`morph3d.io.aflw21`) is fitted on its visible points (the 19 with a model
 counterpart, :mod:`morph3d.core.landmarks21`) in the frame of its 120x120 AFLW crop, with the

@@ -1,4 +1,4 @@
-"""Training the eyelid refiner (layer 4): eye patches of annotated faces, augmented crops, the
+"""Training the eyelid refiner: eye patches of annotated faces, augmented crops, the
 training loop and the held-out evaluation.
 
 Each annotated eye gives a ``PATCH`` x ``PATCH`` grey patch around its corner-aligned frame

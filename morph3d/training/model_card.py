@@ -1,4 +1,4 @@
-"""The shipped network's files: weight names and the JSON model card beside them (layer 4).
+"""The shipped network's files: weight names and the JSON model card beside them.
 
 The name of a network of width ``w`` is ``shufflenetv2_x{w}`` with the dot written ``_``
 (``shufflenetv2_x1``, ``shufflenetv2_x0_5``), the same names :mod:`morph3d.paths` looks for.

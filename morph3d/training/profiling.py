@@ -1,4 +1,4 @@
-"""3D face profiling: large-pose training views synthesised from fitted faces (layer 4).
+"""3D face profiling: large-pose training views synthesised from fitted faces.
 
 After Zhu et al., "Face Alignment Across Large Poses: A 3D Solution" (CVPR 2016), whose 300W-LP
 was made this way. For each fitted face of a targets file (:mod:`morph3d.training.targets`):
