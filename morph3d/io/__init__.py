@@ -8,7 +8,6 @@ from morph3d._lazy import lazy_exports
 
 # -- exports (every name in the modules' __all__) --
 __all__ = [
-    "VIEW_SEPARATOR",
     "Aflw21Faces",
     "Aflw21Filter",
     "AnnotatedFace",
@@ -19,6 +18,7 @@ __all__ = [
     "Failure",
     "Frame",
     "MatAnnotation",
+    "VIEW_SEPARATOR",
     "VideoReader",
     "VideoWriter",
     "as_rgb",

@@ -27,8 +27,7 @@ All crop-frame arrays are in the 120-unit frame of the new crop box, y up, like 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,9 +53,9 @@ from morph3d.training.targets import (
     FLAG_AT_BOUND,
     FLAG_OUTSIDE,
     FLAG_POOR_FIT,
-    FORMAT_VERSION,
     STORED_SIZE,
     Targets,
+    target_attrs,
 )
 
 __all__ = ["SPARSE_FIT", "Aflw21Build", "build_aflw21_targets", "fit_aflw21", "summarize_aflw21"]
@@ -230,15 +229,7 @@ def build_aflw21_targets(
         ),
         flags=flags,
         attrs={
-            "format_version": FORMAT_VERSION,
-            "crop_size": CROP_SIZE,
-            "stored_size": STORED_SIZE,
-            "channel_order": "RGB",
-            "model_name": str(model.metadata.get("name", "")),
-            "model_source_sha256": str(model.metadata.get("source_sha256", "")),
-            "fit_config": json.dumps(
-                {k: str(v) if k == "dtype" else v for k, v in asdict(config).items()}
-            ),
+            **target_attrs(model, config),
             "sparse_scheme": "aflw21",
             "yaw_convention": "AFLW yaw_degrees (positive: nose left of the eyes in the image)",
         },

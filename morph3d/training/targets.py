@@ -74,6 +74,7 @@ __all__ = [
     "build_targets",
     "concatenate_targets",
     "read_targets",
+    "target_attrs",
     "write_targets",
 ]
 
@@ -272,19 +273,24 @@ def build_targets(
         silhouette_jaw=silhouette.astype(np.uint8),
         fit_yaw=fit_yaw.astype(np.float32),
         flags=flags,
-        attrs={
-            "format_version": FORMAT_VERSION,
-            "crop_size": CROP_SIZE,
-            "stored_size": STORED_SIZE,
-            "channel_order": "RGB",
-            "model_name": str(model.metadata.get("name", "")),
-            "model_source_sha256": str(model.metadata.get("source_sha256", "")),
-            "fit_config": json.dumps(
-                {k: str(v) if k == "dtype" else v for k, v in asdict(fitter.config).items()}
-            ),
-        },
+        attrs=target_attrs(model, fitter.config),
     )
     return targets, failures
+
+
+def target_attrs(model: MorphableModel, fit_config: FitConfig) -> dict[str, Any]:
+    """The file attributes of targets fitted with ``fit_config``: format, sizes, the model."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "crop_size": CROP_SIZE,
+        "stored_size": STORED_SIZE,
+        "channel_order": "RGB",
+        "model_name": str(model.metadata.get("name", "")),
+        "model_source_sha256": str(model.metadata.get("source_sha256", "")),
+        "fit_config": json.dumps(
+            {k: str(v) if k == "dtype" else v for k, v in asdict(fit_config).items()}
+        ),
+    }
 
 
 def _area_or_linear(box: np.ndarray) -> int:
