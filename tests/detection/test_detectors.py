@@ -66,11 +66,6 @@ def test_unknown_backend() -> None:
         create_detector("dlib")  # type: ignore[arg-type]
 
 
-def test_box_iou_known_values() -> None:
-    boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 21, 21]], float)
-    np.testing.assert_allclose(box_iou(np.array([0, 0, 10, 10.0]), boxes), [1.0, 50 / 150, 0.0])
-
-
 def test_detector_box_maps_to_a_square_crop() -> None:
     crop = UltraLightDetector.calibration.crop_box(np.array([100.0, 100.0, 200.0, 220.0]))
     side = crop[2] - crop[0]
