@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: The face detector backends (``morph3d.detection.base.Backend``).
-DETECTORS = ("ultralight", "yunet")
+DETECTORS = ("ultralight", "yunet", "cascade")
 
 T = TypeVar("T")
 

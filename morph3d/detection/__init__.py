@@ -3,6 +3,7 @@
 * :class:`UltraLightDetector` (default, ``"ultralight"``): the Ultra-Light-Fast-Generic face
   detector on ONNX Runtime.
 * :class:`YuNetDetector` (``"yunet"``): OpenCV's YuNet, with 5 keypoints.
+* :class:`CascadeDetector` (``"cascade"``): Ultra-Light, then YuNet where it finds no face.
 
 Each detector carries the calibration that maps its boxes to the network's crop
 (``detector.crop_box(detection.box)``). Weights come from the cache that ``bash setup.sh`` fills
@@ -24,11 +25,13 @@ from morph3d.detection.base import (
 )
 
 if TYPE_CHECKING:
+    from morph3d.detection.cascade import CascadeDetector
     from morph3d.detection.ultralight import UltraLightDetector
     from morph3d.detection.yunet import YuNetDetector
 
 __all__ = [
     "Backend",
+    "CascadeDetector",
     "CropCalibration",
     "Detection",
     "FaceDetector",
@@ -40,11 +43,12 @@ __all__ = [
     "non_maximum_suppression",
 ]
 
-Backend = Literal["ultralight", "yunet"]
+Backend = Literal["ultralight", "yunet", "cascade"]
 
 _BACKENDS = {
     "ultralight": ("morph3d.detection.ultralight", "UltraLightDetector"),
     "yunet": ("morph3d.detection.yunet", "YuNetDetector"),
+    "cascade": ("morph3d.detection.cascade", "CascadeDetector"),
 }
 
 
@@ -63,7 +67,8 @@ def detector_type(backend: Backend) -> type[FaceDetector]:
 
 
 def create_detector(backend: Backend = "ultralight", **options: Any) -> FaceDetector:
-    """Build a detector: ``"ultralight"`` (default) or ``"yunet"``, with backend options.
+    """Build a detector: ``"ultralight"`` (default), ``"yunet"`` or ``"cascade"``, with
+    backend options.
 
     Raises:
         ValueError: an unknown backend.

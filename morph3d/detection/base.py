@@ -66,6 +66,17 @@ class CropCalibration:
         half = self.k * np.sqrt(max(width * height, 0.0)) / 2
         return np.array([centre_x - half, centre_y - half, centre_x + half, centre_y + half])
 
+    def box_for_crop(self, crop_box: np.ndarray) -> np.ndarray:
+        """The square box of this detector's convention that :meth:`crop_box` maps to
+        ``crop_box`` (its inverse, for square boxes), so another detector's faces can be
+        handed on as if this one had found them."""
+        x0, y0, x1, y1 = np.asarray(crop_box, dtype=np.float64)
+        side = (x1 - x0) / self.k
+        centre_x = (x0 + x1) / 2 - self.dx * side
+        centre_y = (y0 + y1) / 2 - self.dy * side
+        half = side / 2
+        return np.array([centre_x - half, centre_y - half, centre_x + half, centre_y + half])
+
 
 class FaceDetector(Protocol):
     """Anything that finds faces in an RGB image and knows where its crops go."""

@@ -15,12 +15,12 @@ from morph3d._lazy import lazy_exports
 __all__ = [
     "EYE_SCALE",
     "EYE_SIZE",
+    "WIDTHS",
     "EyeRefiner",
     "OnnxPredictor",
     "Predictor",
     "Regressor",
     "TorchPredictor",
-    "WIDTHS",
     "create_session",
     "export_eye_network",
     "export_onnx",

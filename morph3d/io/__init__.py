@@ -8,6 +8,7 @@ from morph3d._lazy import lazy_exports
 
 # -- exports (every name in the modules' __all__) --
 __all__ = [
+    "VIEW_SEPARATOR",
     "Aflw21Faces",
     "Aflw21Filter",
     "AnnotatedFace",
@@ -18,7 +19,6 @@ __all__ = [
     "Failure",
     "Frame",
     "MatAnnotation",
-    "VIEW_SEPARATOR",
     "VideoReader",
     "VideoWriter",
     "as_rgb",

@@ -8,10 +8,10 @@ from morph3d._lazy import lazy_exports
 
 # -- exports (every name in the modules' __all__) --
 __all__ = [
+    "TRACKING_RECONSTRUCTOR",
     "FaceResult",
     "Reconstructor",
     "ReconstructorConfig",
-    "TRACKING_RECONSTRUCTOR",
     "TrackedFace",
     "Tracker",
     "TrackerConfig",

@@ -44,7 +44,8 @@ class ReconstructorConfig:
         weights: Network file: ``.onnx`` for ONNX Runtime, ``.pt`` state dict for torch
             (default: the shipped ShuffleNetV2 x1.0 in ``assets/models``).
         model: Morphable model file (default: the cache that ``bash setup.sh`` fills).
-        detector: ``"ultralight"`` (default) or ``"yunet"``.
+        detector: ``"ultralight"`` (default), ``"yunet"`` or ``"cascade"`` (Ultra-Light, then
+            YuNet where it finds no face).
         runtime: ``"onnx"`` (default; does not import torch) or ``"torch"``.
         refine: Passes that re-crop from the predicted landmarks and predict again (default 0,
             see the module docstring).

@@ -9,16 +9,16 @@ from morph3d._lazy import lazy_exports
 
 # -- exports (every name in the modules' __all__) --
 __all__ = [
-    "Aflw21Build",
-    "AugmentConfig",
     "FLAG_AT_BOUND",
     "FLAG_OUTSIDE",
     "FLAG_POOR_FIT",
-    "FaceMesh",
     "PATCH",
-    "ProfileConfig",
     "SPARSE_FIT",
     "STORED_SIZE",
+    "Aflw21Build",
+    "AugmentConfig",
+    "FaceMesh",
+    "ProfileConfig",
     "Similarity",
     "Targets",
     "TrainConfig",

@@ -72,3 +72,25 @@ def test_detector_box_maps_to_a_square_crop() -> None:
     assert side == pytest.approx(crop[3] - crop[1])
     assert side == pytest.approx(1.3736 * np.sqrt(100 * 120))
     assert (crop[1] + crop[3]) / 2 > 160  # the landmarks sit lower than the detector box
+
+
+def test_calibration_inverse_round_trips() -> None:
+    calibration = UltraLightDetector.calibration
+    crop = np.array([40.0, 60.0, 160.0, 180.0])
+    np.testing.assert_allclose(calibration.crop_box(calibration.box_for_crop(crop)), crop)
+
+
+@pytest.mark.integration
+def test_cascade_finds_what_yunet_finds_where_ultralight_finds_nothing(shared_data: Path) -> None:
+    from morph3d.detection import CascadeDetector, YuNetDetector
+
+    cascade, yunet = CascadeDetector(), YuNetDetector()
+    image = read_image(shared_data / "photos" / "obama.jpg")
+    first, own = cascade.detect(image), cascade.primary.detect(image)  # found: Ultra-Light's
+    assert len(first) == len(own) > 0
+    np.testing.assert_array_equal(first[0].box, own[0].box)
+    cascade.primary.detect = lambda image: []  # an image Ultra-Light finds empty
+    found, expected = cascade.detect(image), yunet.detect(image)
+    assert len(found) == len(expected) > 0
+    for mine, theirs in zip(found, expected, strict=True):
+        np.testing.assert_allclose(cascade.crop_box(mine.box), yunet.crop_box(theirs.box))
