@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from morph3d.core.landmarks68 import EYE_APERTURE
+from morph3d.core.landmarks68 import EYE_APERTURE, EYE_ORDER
 
 __all__ = [
     "YAW_BIN_EDGES",
@@ -36,8 +36,6 @@ Normalizer = Literal["bbox", "interocular"]
 
 #: Lower edges of the |yaw| bins in degrees: [0, 30), [30, 60), [60, 90+].
 YAW_BIN_EDGES = (0.0, 30.0, 60.0)
-
-_OUTER_EYE_CORNERS = (36, 45)
 
 
 def landmark_box_size(landmarks: np.ndarray) -> np.ndarray:
@@ -70,7 +68,7 @@ def nme(pred: np.ndarray, target: np.ndarray, normalizer: Normalizer = "bbox") -
     if normalizer == "bbox":
         scale = landmark_box_size(target)
     elif normalizer == "interocular":
-        left, right = _OUTER_EYE_CORNERS
+        left, right = EYE_ORDER[0][0], EYE_ORDER[1][0]  # the outer eye corners
         scale = np.linalg.norm(target[..., left, :2] - target[..., right, :2], axis=-1)
     else:
         raise ValueError(f"normalizer must be 'bbox' or 'interocular', got {normalizer!r}")

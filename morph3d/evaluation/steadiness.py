@@ -29,7 +29,6 @@ from morph3d.core.metrics import EyeIndices, eye_aperture, landmark_box_size
 __all__ = [
     "acceleration_jitter",
     "clip_steadiness",
-    "face_size",
     "jitter",
     "longest_run",
     "moving_error",
@@ -105,12 +104,6 @@ def moving_error(tracks: np.ndarray, truth: np.ndarray, size: float) -> float:
     """RMS 2D distance of ``(T, n, 2|3)`` tracks to ``(T, n, 2)`` truth, percent of ``size``."""
     distance = np.linalg.norm(np.asarray(tracks)[..., :2] - truth, axis=-1)
     return float(100 * np.sqrt(np.mean(distance**2)) / size)
-
-
-def face_size(points: np.ndarray) -> float:
-    """``sqrt(width * height)`` of the box of ``(n, 2|3)`` points, pixels."""
-    points = np.asarray(points)[:, :2]
-    return float(np.sqrt(np.prod(points.max(axis=0) - points.min(axis=0))))
 
 
 def longest_run(tracks: np.ndarray) -> np.ndarray:
@@ -213,7 +206,7 @@ def steadiness_figures(
         "static_jitter": jitter(static),
         "static_jitter_px": pixel_jitter(static),
         "lag_frames": track_lag(motion[..., :2], truth),
-        "moving_error": moving_error(motion, truth, face_size(reference)),
+        "moving_error": moving_error(motion, truth, float(landmark_box_size(reference))),
     }
 
 
@@ -260,7 +253,7 @@ def photo_steadiness(
 
     runs = {label: tracks(config) for label, config in configs.items()}
     reference = runs["raw"][0].mean(axis=0)[:, :2]  # the still face, noise averaged out
-    size = face_size(reference)
+    size = float(landmark_box_size(reference))
     report: dict[str, Any] = {
         "frames": count,
         "fps": fps,
