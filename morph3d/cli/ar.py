@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from morph3d.cli.options import CommandError, add_tracker_options, tracker_config
+from morph3d.cli.options import (
+    CommandError,
+    add_tracker_options,
+    refuse_overwriting,
+    tracker_config,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
         raise CommandError("--camera needs a display for its preview window")
+    refuse_overwriting([args.input], [args.output])
     config = tracker_config(args)
     network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
     if args.camera is not None:

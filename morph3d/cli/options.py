@@ -14,7 +14,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -29,6 +29,7 @@ __all__ = [
     "add_tracker_options",
     "add_weights_option",
     "config_from_args",
+    "refuse_overwriting",
     "tracker_config",
 ]
 
@@ -40,6 +41,18 @@ T = TypeVar("T")
 
 class CommandError(Morph3DError):
     """A command cannot run with the arguments it was given (exit status 2)."""
+
+
+def refuse_overwriting(inputs: Sequence[Path | None], outputs: Sequence[Path | None]) -> None:
+    """Refuse to run when an output file is one of the inputs (it would be destroyed).
+
+    Raises:
+        CommandError: an output resolves to the same file as an input.
+    """
+    sources = {Path(p).resolve() for p in inputs if p is not None}
+    for output in outputs:
+        if output is not None and Path(output).resolve() in sources:
+            raise CommandError(f"{output} is an input: refusing to overwrite it")
 
 
 def add_detector_option(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from morph3d.cli.options import CommandError, add_tracker_options, tracker_config
+from morph3d.cli.options import (
+    CommandError,
+    add_tracker_options,
+    refuse_overwriting,
+    tracker_config,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -34,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.pipeline.reconstructor import ReconstructorConfig
     from morph3d.pipeline.tracker import Tracker, track_video
 
+    refuse_overwriting([args.video], [args.output, args.json])
     video = VideoReader(args.video)
     network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
     tracker = Tracker(tracker_config(args), network, fps=video.fps)

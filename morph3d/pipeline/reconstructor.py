@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -147,6 +148,10 @@ class Reconstructor:
 
         Returns:
             One :class:`FaceResult` per face (empty when there is none).
+
+        Raises:
+            ValueError: a given box is inverted, empty or not finite.
+            ImageError: the image cannot be read or is empty.
         """
         rgb = as_rgb(image, channel_order)
         if boxes is None:
@@ -154,7 +159,13 @@ class Reconstructor:
             given = [d.box for d in detections]
             scores = [d.score for d in detections]
         else:
-            given = list(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+            array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            bad = ~np.isfinite(array).all(axis=1) | (array[:, 2] <= array[:, 0])
+            bad |= array[:, 3] <= array[:, 1]
+            if bad.any():
+                raise ValueError(f"boxes must be finite x0, y0, x1, y1 with x1 > x0, y1 > y0: "
+                                 f"{array[bad].tolist()}")  # fmt: skip
+            given = list(array)
             scores = [1.0] * len(given)
         if not given:
             return []
@@ -237,6 +248,7 @@ class Reconstructor:
 
 
 _DEFAULT: Reconstructor | None = None
+_DEFAULT_LOCK = threading.Lock()
 
 
 def reconstruct(image: Any, channel_order: ChannelOrder = "rgb") -> Any:
@@ -253,6 +265,7 @@ def reconstruct(image: Any, channel_order: ChannelOrder = "rgb") -> Any:
         ModelNotFoundError: a model file is missing.
     """
     global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = Reconstructor()
+    with _DEFAULT_LOCK:  # threads calling at once share one reconstructor
+        if _DEFAULT is None:
+            _DEFAULT = Reconstructor()
     return _DEFAULT.reconstruct(image, channel_order)

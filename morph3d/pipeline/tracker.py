@@ -212,6 +212,9 @@ class Tracker:
         Returns:
             The faces of this frame, by id.
         """
+        if timestamp is not None and not np.isfinite(timestamp):
+            # One NaN would poison every filter and crop box after it.
+            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp}")
         rgb = as_rgb(frame, channel_order)
         time = self._frames / self.fps if timestamp is None else float(timestamp)
         self._frames += 1

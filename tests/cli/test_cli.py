@@ -94,3 +94,16 @@ def test_track_refuses_a_non_video(tmp_path: Path, capsys) -> None:
     assert main(["track", str(junk), "-o", str(tmp_path / "out.mp4")]) == 2
     assert "cannot open" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.integration
+def test_track_and_ar_refuse_to_overwrite_their_input(
+    shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    clip = short_clip(shared_data / "videos" / "d0.mp4", tmp_path / "clip.mp4", 3)
+    before = clip.read_bytes()
+    assert main(["track", str(clip), "-o", str(clip)]) == 2
+    assert main(["track", str(clip), "-o", str(tmp_path / "o.mp4"), "--json", str(clip)]) == 2
+    assert main(["ar", str(clip), "-o", str(tmp_path / "." / "clip.mp4")]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert clip.read_bytes() == before and not (tmp_path / "o.mp4").exists()

@@ -124,3 +124,11 @@ def test_cli_box_skips_detection(shared_data: Path, tmp_path: Path) -> None:
     box = json.loads((tmp_path / "two_people_0.json").read_text())["detection_box"]
     assert box == [600.0, 60.0, 960.0, 330.0]
     assert main(["reconstruct", str(photo), "-o", str(tmp_path), "--box", "1,2,3"]) == 2
+
+
+@pytest.mark.integration
+def test_inverted_or_non_finite_boxes_are_refused(reconstructor) -> None:
+    image = np.zeros((64, 64, 3), np.uint8)
+    for box in ([[100, 100, 50, 50]], [[0, 0, np.nan, 10]], [[5, 5, 5, 20]]):
+        with pytest.raises(ValueError, match="boxes"):
+            reconstructor.faces(image, np.array(box, dtype=float))

@@ -118,3 +118,10 @@ def test_two_faces_keep_their_ids(reconstructor, shared_data: Path) -> None:
     assert len(left_ids) == 1 and tracker.track_ids == [0, 1]
     tracker.reset()
     assert tracker.track_ids == []
+
+
+@pytest.mark.unit
+def test_a_non_finite_timestamp_is_refused_at_the_door() -> None:
+    tracker = Tracker.__new__(Tracker)  # the check comes before any model work
+    with pytest.raises(ValueError, match="finite"):
+        tracker.update(np.zeros((8, 8, 3), np.uint8), float("nan"))
