@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from morph3d.detection.base import CropCalibration, Detection, check_image
+from morph3d.errors import ModelFormatError
 from morph3d.paths import detector_path
 
 __all__ = ["YUNET_MIN_SIDE", "YuNetDetector"]
@@ -26,6 +27,7 @@ class YuNetDetector:
 
     Raises:
         ModelNotFoundError: the weights are missing (the message names the setup command).
+        ModelFormatError: the file is not a YuNet model.
     """
 
     #: Medians over the 1,250 annotated 300W and dlib faces (median absolute deviations 0.019,
@@ -39,9 +41,12 @@ class YuNetDetector:
         iou_threshold: float = 0.3,
     ) -> None:
         model = detector_path("face_detection_yunet.onnx", path)
-        self.detector = cv2.FaceDetectorYN.create(
-            str(model), "", (320, 320), score_threshold, iou_threshold, 5000
-        )
+        try:
+            self.detector = cv2.FaceDetectorYN.create(
+                str(model), "", (320, 320), score_threshold, iou_threshold, 5000
+            )
+        except cv2.error as error:
+            raise ModelFormatError(model, "OpenCV cannot load it as YuNet") from error
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an ``(H, W, 3)`` uint8 RGB image, best first."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from morph3d.errors import ModelFormatError
 from morph3d.paths import require_file
 
 __all__ = ["create_session", "physical_cores"]
@@ -51,6 +52,7 @@ def create_session(
 
     Raises:
         ModelNotFoundError: the file is missing.
+        ModelFormatError: the file is not a model ONNX Runtime can load.
     """
     import onnxruntime
 
@@ -60,4 +62,11 @@ def create_session(
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(resolved), options, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(
+            str(resolved), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
+        lines = str(error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
+        raise ModelFormatError(resolved, f"ONNX Runtime cannot load it ({reason})") from error

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from morph3d.core.model import MorphableModel
+from morph3d.errors import ModelFormatError
 from morph3d.inference.network import Regressor, to_input
 from morph3d.paths import weights_path
 
@@ -25,16 +26,21 @@ def load_regressor(path: str | os.PathLike[str] | None = None) -> Regressor:
 
     Raises:
         ModelNotFoundError: no weights at the path (or in the default places).
-        ValueError: the file is not a regressor state dict.
+        ModelFormatError: the file is not a regressor state dict.
     """
     resolved = weights_path(path)
-    state = torch.load(resolved, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(resolved, map_location="cpu", weights_only=True)
+    except Exception as error:  # UnpicklingError, EOFError, RuntimeError, ... from torch
+        reason = f"torch cannot read it ({type(error).__name__})"
+        raise ModelFormatError(resolved, reason) from error
     try:
         channels = int(state["backbone.conv5.0.weight"].shape[1])
         network = Regressor(_WIDTH_BY_CHANNELS[channels], int(state["backbone.fc.bias"].numel()))
         network.load_state_dict(state)
     except (KeyError, RuntimeError, TypeError) as error:
-        raise ValueError(f"{resolved} is not a morph3d regressor state dict ({error})") from error
+        reason = f"not a morph3d regressor state dict ({type(error).__name__})"
+        raise ModelFormatError(resolved, reason) from error
     return network.eval()
 
 

@@ -94,3 +94,14 @@ def test_cascade_finds_what_yunet_finds_where_ultralight_finds_nothing(shared_da
     assert len(found) == len(expected) > 0
     for mine, theirs in zip(found, expected, strict=True):
         np.testing.assert_allclose(cascade.crop_box(mine.box), yunet.crop_box(theirs.box))
+
+
+def test_a_corrupt_detector_file_is_a_model_format_error(tmp_path: Path) -> None:
+    from morph3d.detection import UltraLightDetector, YuNetDetector
+    from morph3d.errors import ModelFormatError
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00garbage" * 64)
+    for make in (lambda: UltraLightDetector(path=junk), lambda: YuNetDetector(path=junk)):
+        with pytest.raises(ModelFormatError, match=r"junk\.onnx"):
+            make()
