@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from morph3d.cli.options import CommandError, add_detector_option, add_weights_option
+from morph3d.core.landmarks68 import NOSE_TIP
 
 __all__ = ["add_parser", "parse_box", "run"]
 
@@ -43,6 +45,23 @@ def parse_box(text: str) -> np.ndarray:
     return boxes
 
 
+def output_names(images: Sequence[Path]) -> dict[Path, str]:
+    """An output name per input image: its stem, with ``-2``, ``-3``, ... for later images of
+    the same stem (``a/face.jpg`` and ``b/face.jpg`` must not overwrite each other)."""
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in images:
+        if path in names:
+            continue
+        name, count = path.stem, 1
+        while name in taken:
+            count += 1
+            name = f"{path.stem}-{count}"
+        names[path] = name
+        taken.add(name)
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     """Per face of every image: the mesh, a JSON of landmarks and pose, an overlay PNG."""
     from tqdm import tqdm
@@ -62,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
+    names = output_names(args.images)
     for path in tqdm(args.images, unit="image", disable=len(args.images) < 2):
         try:
             image = read_image(path)
@@ -75,20 +95,17 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         for k, face in enumerate(faces):
-            stem = args.out / f"{path.stem}_{k}"
+            stem = f"{names[path]}_{k}"
             mesh = reconstructor.mesh(image, face)
             data = mesh.export(file_type=args.format)  # OBJ comes back as text
-            with atomic_path(stem.with_suffix(f".{args.format}")) as temporary:
+            with atomic_path(args.out / f"{stem}.{args.format}") as temporary:
                 temporary.write_bytes(data.encode() if isinstance(data, str) else data)
-            write_json(
-                stem.with_suffix(".json"),
-                {"image": str(path), **face.to_dict()},
-            )
+            write_json(args.out / f"{stem}.json", {"image": str(path), **face.to_dict()})
             picture = overlay_face(image, face.vertices, reconstructor.model.triangles,
                                    landmarks=face.landmarks)  # fmt: skip
             rotation = decompose_pose(face.params[:12]).rotation
-            picture = draw_pose_axes(picture, rotation, face.landmarks[30],
+            picture = draw_pose_axes(picture, rotation, face.landmarks[NOSE_TIP],
                                      0.4 * (face.box[2] - face.box[0]))  # fmt: skip
-            write_image(stem.with_suffix(".png"), picture)
+            write_image(args.out / f"{stem}.png", picture)
     print(f"reconstructed {len(args.images) - failed} of {len(args.images)} images into {args.out}")
     return 1 if failed else 0

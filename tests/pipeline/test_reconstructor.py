@@ -132,3 +132,19 @@ def test_inverted_or_non_finite_boxes_are_refused(reconstructor) -> None:
     for box in ([[100, 100, 50, 50]], [[0, 0, np.nan, 10]], [[5, 5, 5, 20]]):
         with pytest.raises(ValueError, match="boxes"):
             reconstructor.faces(image, np.array(box, dtype=float))
+
+
+@pytest.mark.integration
+def test_cli_keeps_same_named_photos_apart(shared_data: Path, tmp_path: Path) -> None:
+    photo = shared_data / "photos" / "obama.jpg"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "face.v1.jpg").write_bytes(photo.read_bytes())
+    images = [str(tmp_path / folder / "face.v1.jpg") for folder in ("a", "b")]
+    assert main(["reconstruct", *images, "-o", str(tmp_path / "out")]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(f"{s}_0.{e}" for s in ("face.v1", "face.v1-2")
+                             for e in ("obj", "json", "png"))  # fmt: skip
+    first, second = (json.loads((tmp_path / "out" / f"{s}_0.json").read_text())["image"]
+                     for s in ("face.v1", "face.v1-2"))  # fmt: skip
+    assert (first, second) == tuple(images)
