@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from morph3d.cli.options import add_detector_option, add_model_option, add_weights_option
+from morph3d.cli.options import (
+    CommandError,
+    add_detector_option,
+    add_model_option,
+    add_weights_option,
+)
 from morph3d.io.datasets import DatasetFormat
 
 __all__ = ["DATASETS", "add_parser", "run"]
@@ -54,12 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.inference.torch_predictor import TorchPredictor
     from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
 
+    if not Path(args.root).exists():
+        raise CommandError(f"no dataset at {args.root}")
     model = load_model(args.model)
     predictor = TorchPredictor(args.weights, model, device=args.device)
     faces, failures = find_faces(DATASETS[args.dataset], args.root)
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)
         faces = [faces[i] for i in (val if args.split == "val" else train)]
+    if not faces:
+        raise CommandError(
+            f"no annotated {args.dataset} faces under {args.root}"
+            + (f" in the {args.split} split" if args.split != "all" else "")
+        )
     boxer: Boxer | None = None
     if args.crop == "detector":
         from morph3d.core.boxes import box_iou

@@ -107,3 +107,15 @@ def test_track_and_ar_refuse_to_overwrite_their_input(
     assert main(["ar", str(clip), "-o", str(tmp_path / "." / "clip.mp4")]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
     assert clip.read_bytes() == before and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.integration
+def test_evaluate_refuses_a_missing_or_empty_dataset(real_model, tmp_path: Path, capsys) -> None:
+    report = tmp_path / "r.json"
+    base = ["evaluate", "--dataset", "300w", "--json", str(report)]
+    assert main([*base, "--root", str(tmp_path / "nowhere")]) == 2
+    assert "no dataset at" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([*base, "--root", str(tmp_path / "empty")]) == 2
+    assert "no annotated 300w faces" in capsys.readouterr().err
+    assert not report.exists()
