@@ -20,14 +20,14 @@ import time
 from functools import partial
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from morph3d.cli.options import add_config_options, config_from_args
 from morph3d.core.model import load_model
+from morph3d.errors import Morph3DError
 from morph3d.training.model_card import export_weights
 from morph3d.training.targets import read_targets
-from morph3d.training.trainer import TrainConfig, Trainer
+from morph3d.training.trainer import TrainConfig, Trainer, read_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,15 +47,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     config = config_from_args(args, TrainConfig)
-    if args.resume and (args.run / "checkpoint.pt").is_file():
-        saved = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)
-        config = dataclasses.replace(TrainConfig.from_dict(saved["config"]), epochs=config.epochs)
-    targets = [read_targets(path) for path in args.data]
-    model = load_model(args.model)
-    trainer = Trainer(targets, model, config, args.run)
-    if args.resume and trainer.checkpoint_path.is_file():
-        trainer.load_checkpoint()
-        print(f"train: resuming after epoch {trainer.epoch}")
+    if config.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    if not 0 < config.val_fraction < 1:
+        parser.error("--val-fraction must be in (0, 1): the best epoch is chosen on held-out faces")
+    try:
+        if args.resume and (args.run / "checkpoint.pt").is_file():
+            saved = read_checkpoint(args.run / "checkpoint.pt")
+            config = dataclasses.replace(
+                TrainConfig.from_dict(saved["config"]), epochs=config.epochs
+            )
+        targets = [read_targets(path) for path in args.data]
+        model = load_model(args.model)
+        trainer = Trainer(targets, model, config, args.run)
+        if args.resume and trainer.checkpoint_path.is_file():
+            trainer.load_checkpoint()
+            print(f"train: resuming after epoch {trainer.epoch}")
+    except (Morph3DError, FileNotFoundError, ValueError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 2
     print(
         f"train: {len(trainer.train_index)} training and {len(trainer.val_index)} validation "
         f"faces, width {config.width}, {config.epochs} epochs, device {config.device}"

@@ -43,6 +43,7 @@ from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import MorphableModel
+from morph3d.errors import ModelFormatError
 from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
 from morph3d.io.datasets import split_indices
@@ -58,7 +59,7 @@ from morph3d.training.augment import (
 )
 from morph3d.training.targets import Targets, concatenate_targets
 
-__all__ = ["TrainConfig", "Trainer", "target_statistics"]
+__all__ = ["TrainConfig", "Trainer", "read_checkpoint", "target_statistics"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,23 @@ class TrainConfig:
         values = dict(values)
         values["augment"] = AugmentConfig(**values.get("augment", {}))
         return cls(**values)
+
+
+def read_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint of :meth:`Trainer.save_checkpoint`, loaded with ``weights_only``.
+
+    Raises:
+        ModelFormatError: the file is truncated, not a torch file, or lacks a checkpoint's keys.
+    """
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # EOFError, RuntimeError, UnpicklingError, ... from torch
+        reason = f"not a readable checkpoint ({type(error).__name__})"
+        raise ModelFormatError(path, reason) from error
+    keys = {"epoch", "best", "config", "network", "optimizer", "scheduler", "history"}
+    if not isinstance(state, dict) or not keys <= set(state):
+        raise ModelFormatError(path, "not a morph3d training checkpoint")
+    return state
 
 
 def target_statistics(
@@ -236,10 +254,12 @@ class Trainer:
             torch.save(state, temporary)
 
     def load_checkpoint(self, path: Path | None = None) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (``weights_only`` loading)."""
-        state = torch.load(
-            path or self.checkpoint_path, map_location=self.device, weights_only=True
-        )
+        """Restore a checkpoint written by :meth:`save_checkpoint` (``weights_only`` loading).
+
+        Raises:
+            ModelFormatError: the file is not a complete checkpoint.
+        """
+        state = read_checkpoint(path or self.checkpoint_path, self.device)
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
