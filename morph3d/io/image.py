@@ -109,8 +109,9 @@ def as_rgb(image: Any, channel_order: ChannelOrder = "rgb") -> np.ndarray:
 
     Args:
         image: A file path, a numpy array or a PIL image. Arrays are ``(H, W)`` gray,
-            ``(H, W, 3)`` colour or ``(H, W, 4)`` with alpha (dropped); uint8, or floats in
-            [0, 1].
+            ``(H, W, 3)`` colour or ``(H, W, 4)`` with alpha (dropped); uint8, 16-bit
+            integers (scaled by 1/257; PIL's ``I;16`` images too) or floats in [0, 1]
+            (anything else is refused, not guessed).
         channel_order: Channel order of colour arrays: ``"rgb"`` (default) or ``"bgr"``
             (OpenCV frames). Files and PIL images know their own.
 
@@ -120,7 +121,13 @@ def as_rgb(image: Any, channel_order: ChannelOrder = "rgb") -> np.ndarray:
     if isinstance(image, str | os.PathLike):
         return read_image(image)
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            # PIL's convert("RGB") clips these to 255 (a white image): read the numbers.
+            image = np.asarray(image)
+            if image.dtype.kind in "iu" and image.size and 0 <= image.min() <= image.max() < 2**16:
+                image = image.astype(np.uint16)
+        else:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
     if not isinstance(image, np.ndarray):
         raise ImageError(f"unsupported image type {type(image).__name__}")
     if image.size == 0:
@@ -128,9 +135,18 @@ def as_rgb(image: Any, channel_order: ChannelOrder = "rgb") -> np.ndarray:
     if image.dtype.kind == "f":
         if not np.all(np.isfinite(image)):
             raise ImageError("the image has NaN or infinite values")
+        if image.min() < 0 or image.max() > 1:
+            raise ImageError(
+                f"float images must be in [0, 1], got values in [{image.min():g}, "
+                f"{image.max():g}] (for 0-255 values pass image.astype(np.uint8))"
+            )
         image = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif image.dtype == np.uint16:
+        image = ((image.astype(np.float64) / 257.0) + 0.5).astype(np.uint8)  # 16-bit -> 8-bit
     elif image.dtype != np.uint8:
-        raise ImageError(f"unsupported image dtype {image.dtype} (use uint8 or floats in [0, 1])")
+        raise ImageError(
+            f"unsupported image dtype {image.dtype} (use uint8, uint16 or floats in [0, 1])"
+        )
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.ndim == 3 and image.shape[2] in (3, 4):

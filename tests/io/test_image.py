@@ -7,7 +7,7 @@ import pytest
 
 from morph3d.core.crop import crop_to_image
 from morph3d.errors import ImageError
-from morph3d.io.image import crop_image, read_image, write_image
+from morph3d.io.image import as_rgb, crop_image, read_image, write_image
 
 
 def test_write_read_round_trip_keeps_rgb(tmp_path: Path) -> None:
@@ -74,3 +74,17 @@ def test_sample_colors_bilinear_and_clamped() -> None:
     image[0, 1] = 200
     colors = sample_colors(image, np.array([[1.0, 0.0], [0.5, 0.0], [5.0, -3.0]]))
     np.testing.assert_array_equal(colors[:, 0], [200, 100, 200])
+
+
+@pytest.mark.unit
+def test_16_bit_and_0_255_float_images_are_not_misread() -> None:
+    from PIL import Image
+
+    ramp = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)
+    expected = np.round(ramp / 257.0).astype(np.uint8)
+    np.testing.assert_array_equal(as_rgb(ramp)[..., 0], expected)
+    pil = Image.fromarray(ramp)  # mode I;16
+    assert pil.mode.startswith("I;16")
+    np.testing.assert_array_equal(as_rgb(pil)[..., 0], expected)
+    with pytest.raises(ImageError, match=r"\[0, 1\]"):
+        as_rgb(np.full((4, 4, 3), 200.0))
