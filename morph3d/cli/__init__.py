@@ -9,8 +9,10 @@ one-line message and exit status 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from morph3d import __version__
 from morph3d.cli import ar, evaluate, export, info, reconstruct, track
@@ -33,9 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM as an exception, like Ctrl-C: open writers remove their temporary files.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    A SIGTERM ends the command as Ctrl-C does, through the ``finally`` and ``with`` blocks, so
+    nothing is left half-written.
+    """
     args = build_parser().parse_args(argv)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args))
     except Morph3DError as error:

@@ -160,7 +160,14 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._directory = Path(tempfile.mkdtemp(prefix=f".{self.path.stem}.", dir=self.path.parent))
         self._temporary = self._directory / f"video{self.path.suffix or '.mp4'}"
-        self._writer: Any
+        self._writer: Any = None
+        try:
+            self._open(codec)
+        except BaseException:  # an error or a signal while starting: leave no folder behind
+            self._discard()
+            raise
+
+    def _open(self, codec: Codec) -> None:
         if codec == "h264":
             import imageio_ffmpeg
 
@@ -179,7 +186,6 @@ class VideoWriter:
             fourcc = cv2.VideoWriter.fourcc(*"mp4v")
             self._writer = cv2.VideoWriter(str(self._temporary), fourcc, self.fps, self.size)
             if not self._writer.isOpened():
-                self._discard()
                 raise VideoError(f"OpenCV cannot write {self.path}")
 
     def write(self, image: np.ndarray) -> None:

@@ -119,3 +119,24 @@ def test_evaluate_refuses_a_missing_or_empty_dataset(real_model, tmp_path: Path,
     assert main([*base, "--root", str(tmp_path / "empty")]) == 2
     assert "no annotated 300w faces" in capsys.readouterr().err
     assert not report.exists()
+
+
+@pytest.mark.integration
+def test_sigterm_during_track_leaves_nothing_behind(shared_data: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "morph3d.cli", "track",
+               str(shared_data / "videos" / "d0.mp4"), "-o", str(out / "t.mp4")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(out.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the writer has made its hidden temporary folder
+    assert process.poll() is None, "track finished before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(out.iterdir()) == []
