@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args))
-    except Morph3DError as error:
+    except (Morph3DError, OSError) as error:  # OSError: a read-only folder, a full disk, ...
         message = " ".join(str(error).split())
         print(f"morph3d: error: {message}", file=sys.stderr)
         return 2

@@ -57,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if args.camera is not None:
         return _camera(AR(args.effect, Tracker(config, network), args.shading), args.camera)
     if not is_video(args.input):
+        import cv2
+
+        if not cv2.haveImageWriter(str(args.output)):
+            raise CommandError(
+                f"an image input gives an image: {args.output} is no image file name"
+            )
         image = read_image(args.input)
         ar = AR(args.effect, Tracker(config, network), args.shading)
         write_image(args.output, ar(image))

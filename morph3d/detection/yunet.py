@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import cv2
 import numpy as np
@@ -41,6 +42,8 @@ class YuNetDetector:
         iou_threshold: float = 0.3,
     ) -> None:
         model = detector_path("face_detection_yunet.onnx", path)
+        # One cv2.FaceDetectorYN must not run in two threads at once (wrong results, crashes).
+        self._lock = threading.Lock()
         try:
             self.detector = cv2.FaceDetectorYN.create(
                 str(model), "", (320, 320), score_threshold, iou_threshold, 5000
@@ -63,8 +66,10 @@ class YuNetDetector:
             cv2.BORDER_CONSTANT,
             value=(0, 0, 0),
         )
-        self.detector.setInputSize((padded.shape[1], padded.shape[0]))
-        _, faces = self.detector.detect(cv2.cvtColor(padded, cv2.COLOR_RGB2BGR))
+        bgr = cv2.cvtColor(padded, cv2.COLOR_RGB2BGR)
+        with self._lock:
+            self.detector.setInputSize((padded.shape[1], padded.shape[0]))
+            _, faces = self.detector.detect(bgr)
         if faces is None:
             return []
         finite = np.isfinite(faces).all(axis=1)

@@ -44,6 +44,10 @@ def _read_text(path: Path) -> str:
         raise AnnotationError(path, f"cannot read ({error})") from error
 
 
+#: Largest landmark coordinate (pixels) a file may hold: no photo is a million pixels wide.
+MAX_COORDINATE = 1e6
+
+
 def read_pts(path: PathLike, n_points: int | None = 68) -> np.ndarray:
     """Read a 300W ``.pts`` file (with or without its header).
 
@@ -80,6 +84,8 @@ def read_pts(path: PathLike, n_points: int | None = 68) -> np.ndarray:
             raise AnnotationError(path, f"line {number}: expected 'x y', got {line!r}") from error
         if not (math.isfinite(x) and math.isfinite(y)):
             raise AnnotationError(path, f"line {number}: non-finite coordinate {line!r}")
+        if max(abs(x), abs(y)) > MAX_COORDINATE:
+            raise AnnotationError(path, f"line {number}: coordinate beyond any image {line!r}")
         rows.append((x, y))
     if not rows:
         raise AnnotationError(path, "no points")

@@ -140,3 +140,27 @@ def test_sigterm_during_track_leaves_nothing_behind(shared_data: Path, tmp_path:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.integration
+def test_ar_on_a_photo_needs_an_image_output(shared_data: Path, tmp_path: Path, capsys) -> None:
+    photo = shared_data / "photos" / "obama.jpg"
+    assert main(["ar", str(photo), "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "no image file name" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.integration
+def test_a_read_only_output_folder_is_a_one_line_error(
+    shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    import os
+
+    if os.geteuid() == 0:  # root writes anywhere: make the folder a file instead
+        blocked = tmp_path / "file"
+        blocked.write_text("not a folder")
+    else:
+        blocked = tmp_path / "ro"
+        blocked.mkdir(mode=0o500)
+    clip = short_clip(shared_data / "videos" / "d0.mp4", tmp_path / "clip.mp4", 2)
+    assert main(["track", str(clip), "-o", str(blocked / "out" / "t.mp4")]) == 2
+    assert capsys.readouterr().err.startswith("morph3d: error:")

@@ -105,3 +105,20 @@ def test_a_corrupt_detector_file_is_a_model_format_error(tmp_path: Path) -> None
     for make in (lambda: UltraLightDetector(path=junk), lambda: YuNetDetector(path=junk)):
         with pytest.raises(ModelFormatError, match=r"junk\.onnx"):
             make()
+
+
+@pytest.mark.integration
+def test_yunet_from_four_threads_matches_the_sequential_results(shared_data: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from morph3d.detection import YuNetDetector
+
+    detector = YuNetDetector()
+    images = [read_image(p) for p in sorted((shared_data / "photos").glob("*.jpg"))[:4]] * 3
+    expected = [[d.box for d in detector.detect(image)] for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda image: [d.box for d in detector.detect(image)], images))
+    for mine, theirs in zip(found, expected, strict=True):
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_allclose(a, b)

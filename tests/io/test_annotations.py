@@ -115,3 +115,15 @@ def test_malformed_dlib_xml(tmp_path: Path) -> None:
     )
     with pytest.raises(AnnotationError, match="width"):
         read_dlib_xml(no_width)
+
+
+@pytest.mark.unit
+def test_a_point_beyond_any_image_is_refused(tmp_path: Path) -> None:
+    from morph3d.errors import AnnotationError
+    from morph3d.io.annotations import read_pts
+
+    path = tmp_path / "far.pts"
+    lines = ["version: 1", "n_points: 2", "{", "10 20", "1e30 5", "}"]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(AnnotationError, match="beyond any image"):
+        read_pts(path, n_points=2)
