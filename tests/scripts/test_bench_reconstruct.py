@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from morph3d.paths import ASSETS_MODELS
 
 from ..conftest import load_script
@@ -20,3 +22,17 @@ def test_benchmark_reports_every_stage(shared_data: Path, capsys) -> None:
     assert "available" in report["mediapipe"]
     bench.print_report(report)
     assert "whole" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_a_photo_without_a_face_does_not_crash_the_benchmark(tmp_path: Path) -> None:
+    import numpy as np
+
+    from morph3d.io.image import write_image
+    from morph3d.paths import ASSETS_MODELS
+
+    bench = load_script("scripts/bench_reconstruct.py")
+    blank = write_image(tmp_path / "blank.png", np.full((240, 320, 3), 128, np.uint8))
+    report = bench.run_benchmark([blank], [ASSETS_MODELS / "shufflenetv2_x1.onnx"], repeats=1)
+    (network,) = report["networks"].values()
+    assert network["process"]["exit_status"] == 1 and network["stages_640x480"] == {}
