@@ -38,7 +38,7 @@ from morph3d.io.image import read_image
 from morph3d.io.video import VideoReader
 from morph3d.paths import SHARED_DATA
 from morph3d.pipeline.reconstructor import Reconstructor
-from morph3d.pipeline.tracker import Tracker, TrackerConfig
+from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR, Tracker, TrackerConfig
 
 FPS = 30.0
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = args.videos
     if videos is None:
         videos = sorted((SHARED_DATA / "videos").glob("*.mp4"))
-    reconstructor = Reconstructor(threads=args.threads, spin=False)  # as Tracker() makes it
+    reconstructor = Reconstructor(TRACKING_RECONSTRUCTOR, threads=args.threads)
     photo = read_image(args.photo)
     image = st.portrait(photo, reconstructor.detector.detect(photo)[0].box)
     synthetic, nose = synthetic_tests(reconstructor, image, args.frames, args.sweep)

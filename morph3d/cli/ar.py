@@ -13,6 +13,7 @@ from morph3d.cli.options import (
     add_tracker_options,
     refuse_overwriting,
     tracker_config,
+    tracking_reconstructor,
 )
 
 __all__ = ["add_parser", "run"]
@@ -40,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.ar import AR, augment_video
     from morph3d.io.image import read_image, write_image
     from morph3d.io.video import VideoReader, is_video
-    from morph3d.pipeline.reconstructor import ReconstructorConfig
     from morph3d.pipeline.tracker import Tracker
 
     if args.camera is None and args.input is None:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--camera needs a display for its preview window")
     refuse_overwriting([args.input], [args.output])
     config = tracker_config(args)
-    network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
+    network = tracking_reconstructor(args)
     if args.camera is not None:
         return _camera(AR(args.effect, Tracker(config, network), args.shading), args.camera)
     if not is_video(args.input):

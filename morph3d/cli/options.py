@@ -31,6 +31,7 @@ __all__ = [
     "config_from_args",
     "refuse_overwriting",
     "tracker_config",
+    "tracking_reconstructor",
 ]
 
 #: The face detector backends (``morph3d.detection.base.Backend``).
@@ -98,6 +99,16 @@ def tracker_config(args: argparse.Namespace) -> Any:
     from morph3d.pipeline.tracker import TrackerConfig
 
     return config_from_args(args, TrackerConfig)
+
+
+def tracking_reconstructor(args: argparse.Namespace) -> Any:
+    """The tracker's default :class:`~morph3d.pipeline.reconstructor.ReconstructorConfig`
+    with the ``--weights`` and ``--detector`` options."""
+    import dataclasses
+
+    from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
+
+    return dataclasses.replace(TRACKING_RECONSTRUCTOR, weights=args.weights, detector=args.detector)
 
 
 def add_config_options(

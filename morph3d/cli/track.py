@@ -12,6 +12,7 @@ from morph3d.cli.options import (
     add_tracker_options,
     refuse_overwriting,
     tracker_config,
+    tracking_reconstructor,
 )
 
 __all__ = ["add_parser", "run"]
@@ -36,12 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.evaluation.draw import draw_label, draw_landmarks, draw_wireframe
     from morph3d.files import write_json
     from morph3d.io.video import VideoReader, VideoWriter
-    from morph3d.pipeline.reconstructor import ReconstructorConfig
     from morph3d.pipeline.tracker import Tracker, track_video
 
     refuse_overwriting([args.video], [args.output, args.json])
     video = VideoReader(args.video)
-    network = ReconstructorConfig(weights=args.weights, detector=args.detector, spin=False)
+    network = tracking_reconstructor(args)
     tracker = Tracker(tracker_config(args), network, fps=video.fps)
     model = tracker.reconstructor.model
     frames: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Literal
 
+from morph3d._lazy import lazy_exports
 from morph3d.detection.base import (
     CropCalibration,
     Detection,
@@ -78,8 +79,4 @@ def create_detector(backend: Backend = "ultralight", **options: Any) -> FaceDete
     return detector
 
 
-def __getattr__(name: str) -> Any:
-    for module, cls in _BACKENDS.values():
-        if name == cls:
-            return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module 'morph3d.detection' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {cls: module for module, cls in _BACKENDS.values()})

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from morph3d.core.boxes import box_area
 from morph3d.core.crop import (
     CROP_SIZE,
     crop_box_from_landmarks,
@@ -135,9 +136,7 @@ def fit_aflw21(
 
 def _covered(boxes: np.ndarray, side: float) -> np.ndarray:
     """``(B,)`` share of each box ``(B, 4)`` inside the square ``[0, side]^2``."""
-    width = np.clip(np.minimum(boxes[:, 2], side) - np.maximum(boxes[:, 0], 0), 0, None)
-    height = np.clip(np.minimum(boxes[:, 3], side) - np.maximum(boxes[:, 1], 0), 0, None)
-    return width * height / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+    return box_area(np.clip(boxes, 0, side)) / box_area(boxes)
 
 
 def build_aflw21_targets(
