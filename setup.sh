@@ -45,8 +45,8 @@ else
     "$python" -m venv .venv
 fi
 
-say "installing morph3d[dev] into .venv (torch and torchvision as pip resolves them)"
-.venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+say "installing morph3d[all] into .venv (inference, training, AR and dev tools)"
+.venv/bin/python -m pip install --disable-pip-version-check -q -e ".[all]"
 
 say "converting the morphable model from $bfm_dir"
 .venv/bin/python bfm/convert_bfm.py --source "$bfm_dir"

@@ -7,11 +7,16 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from morph3d.errors import naming_extras
+
 __all__ = ["lazy_exports"]
 
 
 def lazy_exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` resolving ``names`` (name -> module, relative to ``package``).
+
+    A name whose module needs a package of an extra that is not installed raises
+    :class:`~morph3d.errors.MissingExtraError` naming the extra.
 
     Args:
         package: The package's ``__name__``.
@@ -25,6 +30,7 @@ def lazy_exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
         module = names[name]
         if not module.startswith("morph3d."):
             module = f"{package}.{module}"
-        return getattr(importlib.import_module(module), name)
+        with naming_extras():  # a module of an extra that is not installed names the extra
+            return getattr(importlib.import_module(module), name)
 
     return __getattr__

@@ -5,17 +5,34 @@ Every error derives from :class:`Morph3DError`, so callers can catch the whole f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
     "AnnotationError",
     "ImageError",
+    "MissingExtraError",
     "ModelFormatError",
     "ModelNotFoundError",
     "Morph3DError",
     "NoFaceError",
     "VideoError",
+    "naming_extras",
 ]
+
+#: The optional extra (``pip install 'morph3d[EXTRA]'``) that brings each third-party package
+#: the base install lacks; pyproject.toml's ``[project.optional-dependencies]`` lists the same.
+EXTRAS = {
+    "torch": "train",
+    "torchvision": "train",
+    "onnx": "train",
+    "h5py": "train",
+    "scipy": "train",
+    "matplotlib": "train",
+    "pyrender": "ar",
+    "OpenGL": "ar",
+}
 
 
 class Morph3DError(Exception):
@@ -62,3 +79,31 @@ class NoFaceError(Morph3DError, LookupError):
 
 class VideoError(Morph3DError, ValueError):
     """A video cannot be opened, decoded or written."""
+
+
+class MissingExtraError(Morph3DError, ModuleNotFoundError):
+    """A feature needs a package of an optional extra that is not installed."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{module} is not installed; it comes with morph3d's {extra!r} extra: "
+            f"pip install 'morph3d[{extra}]'",
+            name=module,
+        )
+
+
+@contextmanager
+def naming_extras() -> Iterator[None]:
+    """Turn a ``ModuleNotFoundError`` of a package in :data:`EXTRAS` into a
+    :class:`MissingExtraError` that names the extra to install; others pass through."""
+    try:
+        yield
+    except MissingExtraError:
+        raise
+    except ModuleNotFoundError as error:
+        module = (error.name or "").split(".")[0]
+        if module not in EXTRAS:
+            raise
+        raise MissingExtraError(module, EXTRAS[module]) from error

@@ -6,12 +6,16 @@ variable, then ``~/.cache/morph3d``. Nothing here creates directories or reads f
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 from morph3d.errors import ModelNotFoundError
 
 __all__ = [
+    "ASSETS",
+    "ASSETS_EFFECTS",
+    "ASSETS_MODELS",
     "DEFAULT_MODEL_FILENAME",
     "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
@@ -27,11 +31,28 @@ __all__ = [
 #: File name of the default trained network (ShuffleNetV2 x1.0).
 DEFAULT_WEIGHTS = "shufflenetv2_x1.pt"
 
-#: The repository checkout this package lives in (an editable install).
+#: The repository checkout this package lives in, for an editable install (in an installed
+#: wheel this is site-packages and nothing below relies on it).
 REPOSITORY = Path(__file__).resolve().parents[1]
 
-#: Where the project keeps the weights it trains.
-ASSETS_MODELS = REPOSITORY / "assets" / "models"
+
+def _assets_dir() -> Path:
+    # An installed wheel carries the repository's assets/ as the package morph3d.assets
+    # (pyproject.toml maps it at build time); a checkout has them at its top level.
+    packaged = importlib.resources.files("morph3d") / "assets"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return REPOSITORY / "assets"
+
+
+#: What the project ships with the code: the ONNX networks and the AR effects.
+ASSETS = _assets_dir()
+
+#: The shipped networks (``.onnx`` with their model cards; ``.pt`` only in a checkout).
+ASSETS_MODELS = ASSETS / "models"
+
+#: The shipped AR effects (``<name>.glb`` and ``<name>.json``).
+ASSETS_EFFECTS = ASSETS / "ar"
 
 #: The shared data folder beside the checkout (``../shared/data``), the default source of the
 #: tools that convert data into the cache.

@@ -12,8 +12,8 @@ from pathlib import Path
 import trimesh
 
 from morph3d.ar.authoring import MAKERS
-from morph3d.ar.effects import EFFECTS_DIR
 from morph3d.files import atomic_path, write_json
+from morph3d.paths import ASSETS_EFFECTS
 
 
 def write_effect(name: str, out: Path) -> None:
@@ -38,7 +38,7 @@ def write_effect(name: str, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=EFFECTS_DIR)
+    parser.add_argument("--out", type=Path, default=ASSETS_EFFECTS)
     parser.add_argument("effects", nargs="*", help=f"default: all of {sorted(MAKERS)}")
     args = parser.parse_args(argv)
     unknown = set(args.effects) - set(MAKERS)

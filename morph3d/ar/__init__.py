@@ -19,7 +19,6 @@ from morph3d._lazy import lazy_exports
 __all__ = [
     "AR",
     "EFFECTS",
-    "EFFECTS_DIR",
     "HALFWAY",
     "HEAD",
     "LIGHT",
@@ -57,7 +56,6 @@ __getattr__ = lazy_exports(
         "AR": "session",
         "BakedPart": "shading",
         "EFFECTS": "effects",
-        "EFFECTS_DIR": "effects",
         "Effect": "effects",
         "EffectPart": "effects",
         "FaceSpace": "effects",

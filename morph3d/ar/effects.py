@@ -37,20 +37,16 @@ import numpy as np
 from morph3d.core.landmarks68 import RIGID
 from morph3d.core.model import MorphableModel
 from morph3d.errors import ModelFormatError, ModelNotFoundError
-from morph3d.paths import REPOSITORY
+from morph3d.paths import ASSETS_EFFECTS
 
 __all__ = [
     "EFFECTS",
-    "EFFECTS_DIR",
     "Effect",
     "EffectPart",
     "FaceSpace",
     "load_effect",
     "similarity_transform",
 ]
-
-#: Where the effects the project ships live.
-EFFECTS_DIR = REPOSITORY / "assets" / "ar"
 
 #: The effects the project ships.
 EFFECTS = ("dog", "glasses", "hat")
@@ -183,7 +179,7 @@ class Effect:
 def _effect_files(effect: str | os.PathLike[str]) -> tuple[Path, Path]:
     name = str(effect)
     if name in EFFECTS:
-        base = EFFECTS_DIR / name
+        base = ASSETS_EFFECTS / name
     else:
         base = Path(effect)
         base = base.with_suffix("") if base.suffix in (".glb", ".json") else base

@@ -18,6 +18,8 @@ import importlib.util
 import os
 from typing import Any
 
+from morph3d.errors import naming_extras
+
 __all__ = ["load_pyrender"]
 
 _PYRENDER: Any = None
@@ -33,14 +35,19 @@ def _load_triton_first() -> None:
 
 
 def load_pyrender() -> Any:
-    """The ``pyrender`` module, with the process-wide OpenGL set-up above done on first call."""
+    """The ``pyrender`` module, with the process-wide OpenGL set-up above done on first call.
+
+    Raises:
+        MissingExtraError: pyrender or PyOpenGL is not installed (the ``ar`` extra).
+    """
     global _PYRENDER
     if _PYRENDER is None:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         _load_triton_first()
-        import pyrender
-        import pyrender.renderer
-        from OpenGL import GL
+        with naming_extras():
+            import pyrender
+            import pyrender.renderer
+            from OpenGL import GL
 
         def premultiplied_blend(source: int, destination: int) -> None:
             alpha_destination = (

@@ -16,7 +16,7 @@ from types import FrameType
 
 from morph3d import __version__
 from morph3d.cli import ar, evaluate, export, info, reconstruct, track
-from morph3d.errors import Morph3DError
+from morph3d.errors import Morph3DError, naming_extras
 
 __all__ = ["build_parser", "main"]
 
@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.run(args))
+        with naming_extras():  # a command whose extra is not installed says which to install
+            return int(args.run(args))
     except (Morph3DError, OSError) as error:  # OSError: a read-only folder, a full disk, ...
         message = " ".join(str(error).split())
         print(f"morph3d: error: {message}", file=sys.stderr)

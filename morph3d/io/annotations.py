@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morph3d.errors import AnnotationError
+from morph3d.errors import AnnotationError, naming_extras
 
 __all__ = [
     "DlibFace",
@@ -124,14 +124,16 @@ class MatAnnotation:
 
 
 def _load_mat(path: Path) -> dict[str, np.ndarray]:
-    import scipy.io  # heavy; only needed here
+    with naming_extras():  # scipy comes with the train extra
+        import scipy.io  # heavy; only needed here
 
     if not path.is_file():
         raise AnnotationError(path, "file not found")
     try:
         content = scipy.io.loadmat(str(path))
     except NotImplementedError:  # MATLAB v7.3 files are HDF5
-        import h5py
+        with naming_extras():
+            import h5py
 
         try:
             with h5py.File(path, "r") as handle:

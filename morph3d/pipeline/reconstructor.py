@@ -26,7 +26,7 @@ from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.pose import decompose_pose
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
-from morph3d.errors import NoFaceError
+from morph3d.errors import NoFaceError, naming_extras
 from morph3d.inference.predictor import Predictor
 from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
 from morph3d.paths import DEFAULT_WEIGHTS, weights_path
@@ -96,9 +96,10 @@ class Reconstructor:
                 weights_path(config.weights, default), config.threads, config.spin
             )
         elif config.runtime == "torch":
-            import torch
+            with naming_extras():  # torch comes with the train extra
+                import torch
 
-            from morph3d.inference.torch_predictor import TorchPredictor
+                from morph3d.inference.torch_predictor import TorchPredictor
 
             if config.threads:
                 torch.set_num_threads(config.threads)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from morph3d.ar.effects import EFFECTS, EFFECTS_DIR, load_effect
+from morph3d.ar.effects import EFFECTS, load_effect
+from morph3d.paths import ASSETS_EFFECTS
 
 from ..conftest import load_script
 
@@ -22,5 +23,5 @@ def test_regenerates_the_shipped_effects(real_model, tmp_path: Path) -> None:
             assert a.mesh.vertices.shape == b.mesh.vertices.shape and a.role == b.role
             assert abs(a.mesh.volume - b.mesh.volume) < 1e-6
         assert json.loads((tmp_path / f"{name}.json").read_text()) == json.loads(
-            (EFFECTS_DIR / f"{name}.json").read_text()
+            (ASSETS_EFFECTS / f"{name}.json").read_text()
         )
