@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+import math
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
 
     from morph3d.core.model import load_model
     from morph3d.evaluation.accuracy import Boxer, evaluate_faces
-    from morph3d.evaluation.plots import plot_ced
     from morph3d.files import write_json
     from morph3d.inference.torch_predictor import TorchPredictor
     from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
@@ -112,10 +111,28 @@ def run(args: argparse.Namespace) -> int:
             print(f"  |yaw| {label:<10} {item['count']:>5} faces  NME {value}")
         print(f"  balanced {report['nme_balanced']:.3f}")
     if args.plot:
-        runs: dict[str, Sequence[float]] = {args.label or args.json.stem: list(result.nme)}
-        for other in args.compare or []:
-            content = json.loads(other.read_text())
-            runs[other.stem] = [item["nme"] for item in content["per_image"].values()]
-        plot_ced(runs, args.plot, title=f"{args.dataset}, NME (bbox)")
-        print(f"  wrote {args.plot}")
+        _plot(args, result, "yaw_bins" in report)
     return 0
+
+
+def _plot(args: argparse.Namespace, result: Any, by_yaw: bool) -> None:
+    """CED curves of this run and the ``--compare`` reports (one panel per |yaw| bin)."""
+    from morph3d.evaluation.plots import plot_ced, plot_ced_by_yaw
+
+    runs: dict[str, tuple[list[float], list[float]]] = {
+        args.label or args.json.stem: (list(result.nme), list(result.yaw))
+    }
+    for other in args.compare or []:
+        try:
+            faces = list(json.loads(other.read_text())["per_image"].values())
+        except (OSError, ValueError, KeyError) as error:
+            raise CommandError(f"--compare {other}: not a report of evaluate ({error})") from error
+        if by_yaw and not all("yaw" in face for face in faces):
+            raise CommandError(f"--compare {other}: no per-face yaw in it; evaluate it again")
+        runs[other.stem] = ([f["nme"] for f in faces], [f.get("yaw", math.nan) for f in faces])
+    title = f"{args.dataset}, NME (bbox)"
+    if by_yaw:
+        plot_ced_by_yaw(runs, args.plot, title=title)
+    else:
+        plot_ced({label: errors for label, (errors, _) in runs.items()}, args.plot, title=title)
+    print(f"  wrote {args.plot}")

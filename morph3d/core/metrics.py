@@ -16,6 +16,7 @@ steadiness metrics of landmark tracks (jitter, lag) are in :mod:`morph3d.evaluat
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,8 @@ __all__ = [
     "eye_aperture",
     "landmark_box_size",
     "nme",
+    "yaw_bin_index",
+    "yaw_bin_labels",
     "yaw_bin_summary",
 ]
 
@@ -98,8 +101,7 @@ class YawBinSummary:
 
     def labels(self) -> list[str]:
         """Readable bin names, e.g. ``["[0, 30)", "[30, 60)", "[60, 90+]"]``."""
-        names = [f"[{a:g}, {b:g})" for a, b in zip(self.edges[:-1], self.edges[1:], strict=True)]
-        return [*names, f"[{self.edges[-1]:g}, 90+]"]
+        return yaw_bin_labels(self.edges)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict: per bin label its count and mean, then the two overall means."""
@@ -108,6 +110,20 @@ class YawBinSummary:
             for label, count, mean in zip(self.labels(), self.counts, self.means, strict=True)
         }
         return {"bins": bins, "balanced": self.balanced, "mean": self.mean}
+
+
+def yaw_bin_labels(edges: tuple[float, ...] = YAW_BIN_EDGES) -> list[str]:
+    """Readable names of the |yaw| bins, e.g. ``["[0, 30)", "[30, 60)", "[60, 90+]"]``."""
+    names = [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(edges)]
+    return [*names, f"[{edges[-1]:g}, 90+]"]
+
+
+def yaw_bin_index(yaw_degrees: np.ndarray, edges: tuple[float, ...] = YAW_BIN_EDGES) -> np.ndarray:
+    """The |yaw| bin of each face: ``k`` where ``edges[k] <= |yaw| < edges[k + 1]`` (the last
+    bin is open above; ``-1`` for a NaN yaw)."""
+    yaw = np.abs(np.asarray(yaw_degrees, dtype=np.float64).reshape(-1))
+    which = np.searchsorted(np.asarray(edges), yaw, side="right") - 1
+    return np.where(np.isnan(yaw), -1, which)
 
 
 def yaw_bin_summary(
@@ -127,7 +143,7 @@ def yaw_bin_summary(
     yaw = np.abs(np.asarray(yaw_degrees, dtype=np.float64).reshape(-1))
     if errors.shape != yaw.shape or errors.size == 0:
         raise ValueError(f"need as many errors as yaws (> 0), got {errors.shape} and {yaw.shape}")
-    which = np.searchsorted(np.asarray(edges), yaw, side="right") - 1
+    which = yaw_bin_index(yaw, edges)
     counts = tuple(int(np.sum(which == k)) for k in range(len(edges)))
     means = tuple(
         float(errors[which == k].mean()) if counts[k] else float("nan") for k in range(len(edges))

@@ -60,7 +60,8 @@ class Evaluation:
     failures: list[Failure] = field(default_factory=list)
 
     def summary(self, with_yaw_bins: bool) -> dict[str, Any]:
-        """The JSON report: counts, means, yaw bins (AFLW2000-3D) and every face."""
+        """The JSON report: counts, means, yaw bins (AFLW2000-3D) and every face (its NME,
+        ground-truth yaw where known, landmarks)."""
         report: dict[str, Any] = {
             "count": len(self.names),
             "nme_mean": float(self.nme.mean()) if len(self.nme) else math.nan,
@@ -75,8 +76,14 @@ class Evaluation:
             report["yaw_bins"] = bins.to_dict()["bins"]
         report["failed"] = [{"name": f.name, "reason": f.reason} for f in self.failures]
         report["per_image"] = {
-            name: {"nme": float(error), "landmarks": np.round(points, 3).tolist()}
-            for name, error, points in zip(self.names, self.nme, self.landmarks, strict=True)
+            name: {
+                "nme": float(error),
+                **({} if math.isnan(yaw) else {"yaw": round(float(yaw), 2)}),
+                "landmarks": np.round(points, 3).tolist(),
+            }
+            for name, error, yaw, points in zip(
+                self.names, self.nme, self.yaw, self.landmarks, strict=True
+            )
         }
         return report
 

@@ -10,13 +10,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from morph3d.core.metrics import YAW_BIN_EDGES, yaw_bin_index, yaw_bin_labels
 from morph3d.files import save_figure
 
-__all__ = ["plot_ced", "plot_eye_aperture", "plot_steadiness"]
+__all__ = ["plot_ced", "plot_ced_by_yaw", "plot_eye_aperture", "plot_steadiness"]
+
+
+def _ced_axis(axis: Any, runs: Mapping[str, Sequence[float]], limit: float, title: str) -> None:
+    thresholds = np.linspace(0, limit, 501)
+    for label, errors in runs.items():
+        values = np.sort(np.asarray(errors, dtype=np.float64))
+        share = np.searchsorted(values, thresholds, side="right") / max(len(values), 1)
+        mean = f"mean {values.mean():.2f}" if len(values) else "no faces"
+        axis.plot(thresholds, share, label=f"{label} ({mean})")
+    axis.set(xlabel="NME (%)", ylabel="share of faces", title=title, xlim=(0, limit), ylim=(0, 1))
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right", fontsize="small")
 
 
 def plot_ced(
@@ -34,15 +48,39 @@ def plot_ced(
         title: Plot title.
     """
     figure = Figure(figsize=(6, 4.2))
-    axis = figure.subplots()
-    thresholds = np.linspace(0, limit, 501)
-    for label, errors in runs.items():
-        values = np.sort(np.asarray(errors, dtype=np.float64))
-        share = np.searchsorted(values, thresholds, side="right") / max(len(values), 1)
-        axis.plot(thresholds, share, label=f"{label} (mean {values.mean():.2f})")
-    axis.set(xlabel="NME (%)", ylabel="share of faces", title=title, xlim=(0, limit), ylim=(0, 1))
-    axis.grid(alpha=0.3)
-    axis.legend(loc="lower right")
+    _ced_axis(figure.subplots(), runs, limit, title)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_ced_by_yaw(
+    runs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | os.PathLike[str],
+    edges: tuple[float, ...] = YAW_BIN_EDGES,
+    limit: float = 15.0,
+    title: str = "cumulative error distribution",
+) -> Path:
+    """CED curves of several runs, one panel per |yaw| bin and one for all faces.
+
+    Args:
+        runs: Label -> (per-face NME (%), per-face yaw in degrees).
+        path: Output image.
+        edges: Lower edges of the |yaw| bins (:func:`~morph3d.core.metrics.yaw_bin_index`).
+        limit: Largest NME on the x axis.
+        title: Prefix of the panel titles.
+    """
+    labels = [f"|yaw| {name}" for name in yaw_bin_labels(edges)]
+    figure = Figure(figsize=(5.2 * (len(edges) + 1), 4.4))
+    axes = figure.subplots(1, len(edges) + 1, sharey=True)
+    split = {
+        label: (np.asarray(errors, dtype=np.float64), yaw_bin_index(np.asarray(yaw), edges))
+        for label, (errors, yaw) in runs.items()
+    }
+    _ced_axis(axes[0], {label: e for label, (e, _) in split.items()}, limit, f"{title}: all")
+    for k, name in enumerate(labels):
+        in_bin = {label: e[which == k] for label, (e, which) in split.items()}
+        count = len(next(iter(in_bin.values()))) if in_bin else 0
+        _ced_axis(axes[k + 1], in_bin, limit, f"{name}, {count} faces")
     figure.tight_layout()
     return save_figure(figure, path)
 

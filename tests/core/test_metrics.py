@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.core.metrics import landmark_box_size, nme, yaw_bin_summary
+from morph3d.core.metrics import (
+    landmark_box_size,
+    nme,
+    yaw_bin_index,
+    yaw_bin_labels,
+    yaw_bin_summary,
+)
 
 
 def _face(seed: int = 0) -> np.ndarray:
@@ -79,3 +85,9 @@ def test_eye_aperture() -> None:
     points[43], points[47], points[44], points[46] = [55, 0], [55, 0], [65, 0], [65, 0]
     np.testing.assert_allclose(eye_aperture(points), [9 / 30, 0.0])
     assert eye_aperture(np.stack([points] * 3)).shape == (3, 2)
+
+
+def test_yaw_bin_index_and_labels() -> None:
+    yaw = np.array([0.0, -29.9, 30.0, 59.99, -60.0, 95.0, np.nan])
+    assert yaw_bin_index(yaw).tolist() == [0, 0, 1, 1, 2, 2, -1]
+    assert yaw_bin_labels() == ["[0, 30)", "[30, 60)", "[60, 90+]"]

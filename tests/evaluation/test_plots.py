@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morph3d.evaluation.plots import plot_ced
+from morph3d.evaluation.plots import plot_ced, plot_ced_by_yaw
 from morph3d.io.image import read_image
 from morph3d.training.curves import plot_training_curves
 
@@ -23,3 +23,12 @@ def test_ced(tmp_path: Path) -> None:
     image = read_image(plot_ced(runs, tmp_path / "ced.png"))
     assert image.shape[1] > 300 and image.std() > 10
     assert [p.name for p in tmp_path.iterdir()] == ["ced.png"]
+
+
+def test_ced_by_yaw_draws_a_panel_per_bin(tmp_path: Path) -> None:
+    yaw = np.array([5.0, -20.0, 45.0, -75.0, 88.0] * 10)
+    runs = {"a": (np.linspace(1, 5, 50), yaw), "b": (np.linspace(2, 12, 50), yaw)}
+    image = read_image(plot_ced_by_yaw(runs, tmp_path / "ced.png"))
+    assert image.shape[1] > 3 * image.shape[0]  # four panels side by side
+    quarters = np.array_split(image, 4, axis=1)
+    assert all(quarter.std() > 10 for quarter in quarters)  # each panel holds curves
