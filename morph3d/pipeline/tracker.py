@@ -10,6 +10,11 @@ faces) and the face detector runs only when there is evidence that it is needed:
 * the periodic check (every ``detect_interval`` seconds) for new faces; a track that no detection
   supports at ``max_misses`` checks in a row is dropped.
 
+Drift: a track whose box has shrunk inside a detection (under 60 % of its area,
+:func:`~morph3d.core.boxes.is_nested`) is restarted from that detection, a detection inside a
+larger one is taken for a part of that face, and of two tracks on one face (overlapping, or one
+nested in the other) only one is kept: the older, or the outer one.
+
 A new detection that overlaps a track lost within ``memory`` seconds takes over its id, so ids
 survive short losses.
 
@@ -37,7 +42,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from morph3d.core.boxes import box_area, box_iou
+from morph3d.core.boxes import box_area, box_iou, is_nested
 from morph3d.core.crop import crop_box_from_landmarks, params_to_crop, params_to_image
 from morph3d.core.filters import FilterConfig, OneEuroFilter
 from morph3d.core.landmarks68 import EYELIDS
@@ -122,6 +127,12 @@ class _Track:
         self.signature: np.ndarray | None = None
         self.confirmed_box: np.ndarray | None = None  # where the detector last agreed
         self.misses = 0
+
+    def restart(self, config: TrackerConfig) -> None:
+        """Forget the filters' history (the track is re-seeded from a detection)."""
+        self.filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
+        self.lid_filter = OneEuroFilter(config.filter, joint_axis=True)
+        self.signature = None
 
     def next_box(self, crop_from: CropSource) -> np.ndarray:
         points = self.landmarks if crop_from == "filtered" else self.raw_landmarks
@@ -252,18 +263,33 @@ class Tracker:
             self.detector_calls += 1
             detections = self.reconstructor.detector.detect(rgb)
             detector = self.reconstructor.detector
-            found = [detector.crop_box(d.box) for d in detections]
+            found = _outermost([detector.crop_box(d.box) for d in detections])
             current = {t.id: t.next_box(config.crop_from) for t in self._tracks}
-            matched = [_overlaps(box, list(current.values()), config.match_iou) for box in found]
+            matched = [
+                any(_matches(box, track_box, config.match_iou) for track_box in current.values())
+                for box in found
+            ]
+            reseed: list[tuple[_Track, np.ndarray]] = []
             for track in list(self._tracks):
-                supported = _overlaps(current[track.id], found, config.match_iou)
-                track.misses = 0 if supported else track.misses + 1
-                if supported:
-                    track.confirmed_box = current[track.id]
+                box = current[track.id]
+                support = [d for d in found if _matches(d, box, config.match_iou)]
+                track.misses = 0 if support else track.misses + 1
+                if support:
+                    track.confirmed_box = box
+                    shrunk = [d for d in support if is_nested(box, d)]
+                    if shrunk:  # drifted into a part of the face: start again from the face
+                        reseed.append((track, shrunk[0]))
                 if track.misses >= config.max_misses or (track.misses and track.id in suspicious):
-                    self._lose(track, current[track.id], time, counted=True)
+                    self._lose(track, box, time, counted=True)
                     self._tracks.remove(track)
                     faces.pop(track.id, None)
+            if reseed:
+                boxes = np.stack([box for _, box in reseed])
+                params, landmarks, crops = self._predict(rgb, boxes)
+                for k, (track, box) in enumerate(reseed):
+                    track.restart(config)
+                    track.confirmed_box = box
+                    faces[track.id] = self._smooth(track, params[k], landmarks[k], box, time, True)
             new = [box for box, hit in zip(found, matched, strict=True) if not hit]
             room = config.max_faces - len(self._tracks)
             new = sorted(new, key=lambda b: -float(box_area(b)))[: max(room, 0)]
@@ -327,7 +353,8 @@ class Tracker:
         return self._next_id - 1
 
     def _drop_duplicates(self, faces: dict[int, TrackedFace]) -> None:
-        """Two tracks on one face: keep the older (lower id)."""
+        """Two tracks on one face: keep the older (lower id) of two that overlap, and the
+        outer of two where one is nested in the other."""
         keep: list[_Track] = []
         for track in sorted(self._tracks, key=lambda t: t.id):
             box = faces[track.id].box
@@ -335,7 +362,11 @@ class Tracker:
                 faces.pop(track.id)
                 continue
             keep.append(track)
-        self._tracks = keep
+        boxes = {track.id: faces[track.id].box for track in keep}
+        nested = {i for i in boxes for j in boxes if i != j and is_nested(boxes[i], boxes[j])}
+        for track_id in nested:
+            faces.pop(track_id)
+        self._tracks = [track for track in keep if track.id not in nested]
 
     def _smooth(
         self,
@@ -390,9 +421,18 @@ def _signature(crop: np.ndarray) -> np.ndarray:
     return grey / max(float(grey.std()), 1e-3)
 
 
-def _overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float) -> bool:
-    """Whether ``box`` overlaps any of ``boxes`` by at least ``threshold`` IoU."""
-    return bool(boxes) and float(box_iou(box, np.stack(boxes)).max()) >= threshold
+def _matches(detection: np.ndarray, track_box: np.ndarray, threshold: float) -> bool:
+    """Whether a detection is of a track's face: they overlap by ``threshold`` IoU, or the
+    track's box has shrunk inside the detection."""
+    iou = float(box_iou(detection, track_box[None])[0])
+    return iou >= threshold or is_nested(track_box, detection)
+
+
+def _outermost(boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """The boxes that are not nested in another (a detection of a part of a face goes)."""
+    return [b for i, b in enumerate(boxes) if not any(
+        i != j and is_nested(b, other) for j, other in enumerate(boxes)
+    )]  # fmt: skip
 
 
 def track_video(

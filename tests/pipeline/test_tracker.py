@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from morph3d.core.boxes import is_nested
 from morph3d.core.crop import crop_to_image
 from morph3d.core.landmarks68 import EYELIDS as LIDS
 from morph3d.core.metrics import landmark_box_size
@@ -16,7 +17,7 @@ from morph3d.evaluation.steadiness import jitter
 from morph3d.io.image import read_image
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
 from morph3d.pipeline.reconstructor import Reconstructor
-from morph3d.pipeline.tracker import Tracker, TrackerConfig
+from morph3d.pipeline.tracker import Tracker, TrackerConfig, _Track
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,60 @@ def test_a_non_finite_timestamp_is_refused_at_the_door() -> None:
     tracker = Tracker.__new__(Tracker)  # the check comes before any model work
     with pytest.raises(ValueError, match="finite"):
         tracker.update(np.zeros((8, 8, 3), np.uint8), float("nan"))
+
+
+def _shrink(points: np.ndarray, factor: float) -> np.ndarray:
+    """Landmarks pulled toward their left eye by ``factor`` (a track drifting into a face)."""
+    eye = points[36:42].mean(axis=0)
+    return eye + (points - eye) * factor
+
+
+def _nested_pairs(faces: list) -> int:
+    boxes = [face.box for face in faces]
+    return sum(is_nested(a, b) for a in boxes for b in boxes if a is not b)
+
+
+def test_a_track_shrinking_into_its_face_is_restarted_from_the_detector(
+    reconstructor, portrait
+) -> None:
+    tracker = Tracker(reconstructor=reconstructor)
+    predict = tracker._predict
+
+    model = reconstructor.model
+
+    def stuck(rgb, boxes):  # a network that trusts its crop a little too much: each face
+        # comes out 5 % smaller than the crop box says, so the track shrinks into the face
+        params, landmarks, crops = predict(rgb, boxes)
+        side = (boxes[:, 2] - boxes[:, 0]) / 1.5
+        for k in range(len(params)):  # scale the face about the crop's centre (60, 60)
+            scale = side[k] / float(landmark_box_size(landmarks[k])) * 0.95
+            params[k, :11] *= scale
+            params[k, [3, 7]] += (1 - scale) * 60.0
+            decoded = model.decode(params[k].astype(np.float32))[model.landmark_indices]
+            landmarks[k] = crop_to_image(decoded.astype(np.float64), boxes[k])
+        return params, landmarks, crops
+
+    tracker._predict = stuck
+    frames = still_frames(portrait, 61)
+    first = float(landmark_box_size(tracker.update(frames[0])[0].landmarks))
+    sizes = []
+    for frame in frames[1:]:
+        faces = tracker.update(frame)
+        assert [face.id for face in faces] == [0] and _nested_pairs(faces) == 0
+        sizes.append(float(landmark_box_size(faces[0].landmarks)))
+    # between detector checks (every 15 frames) the track shrinks; each check restarts it
+    assert min(sizes) > 0.25 * first and max(sizes[-20:]) > 0.8 * first, (sizes[::5], first)
+
+
+def test_a_second_track_inside_a_face_is_merged_away(reconstructor, shared_data: Path) -> None:
+    photo = read_image(shared_data / "photos" / "two_people.jpg")
+    tracker = Tracker(reconstructor=reconstructor)
+    frames = still_frames(photo, 6)
+    assert [face.id for face in tracker.update(frames[0])] == [0, 1]
+    ghost = _Track(7, tracker.config)  # a third track, shrunk inside face 0
+    ghost.landmarks = _shrink(tracker._tracks[0].landmarks, 0.35)
+    ghost.raw_landmarks = ghost.landmarks.copy()
+    tracker._tracks.append(ghost)
+    for frame in frames[1:]:
+        faces = tracker.update(frame)
+        assert [face.id for face in faces] == [0, 1] and _nested_pairs(faces) == 0
