@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from morph3d.core.boxes import is_nested
 from morph3d.core.landmarks68 import EYE_APERTURE
 from morph3d.core.metrics import EyeIndices, eye_aperture, landmark_box_size
 
@@ -141,17 +142,21 @@ def run_tracker(tracker: Any, frames: Sequence[np.ndarray], fps: float) -> dict[
 
     Returns:
         ``landmarks`` and ``raw`` ``(T, 68, 3)`` (smoothed and unsmoothed), ``ids`` seen,
-        ``lost`` tracks, ``detector_calls``, tracking ``fps`` and ``missing`` frames.
+        ``lost`` tracks, ``detector_calls``, tracking ``fps``, ``missing`` frames and
+        ``nested`` frames (a track's box inside another's, :func:`~morph3d.core.boxes.is_nested`).
     """
     smooth = np.full((len(frames), 68, 3), np.nan)
     raw = np.full((len(frames), 68, 3), np.nan)
     ids: set[int] = set()
+    nested = 0
     seconds = 0.0
     for k, frame in enumerate(frames):
         started = time.perf_counter()
         faces = tracker.update(frame, k / fps)
         seconds += time.perf_counter() - started
         ids.update(face.id for face in faces)
+        boxes = [face.box for face in faces]
+        nested += any(is_nested(a, b) for a in boxes for b in boxes if a is not b)
         if faces:
             smooth[k], raw[k] = faces[0].landmarks, faces[0].raw_landmarks
     return {
@@ -162,6 +167,7 @@ def run_tracker(tracker: Any, frames: Sequence[np.ndarray], fps: float) -> dict[
         "detector_calls": tracker.detector_calls,
         "fps": len(frames) / seconds,
         "missing": int(np.isnan(smooth[:, 0, 0]).sum()),
+        "nested": int(nested),
     }
 
 
@@ -331,6 +337,7 @@ def clip_steadiness(
         "lost_tracks": filtered["lost"],
         "detector_calls": filtered["detector_calls"],
         "frames_without_face": filtered["missing"],
+        "frames_with_nested_tracks": filtered["nested"],
         "jitter_raw": acceleration_jitter(longest_run(raw["landmarks"])),
         "jitter_filtered": acceleration_jitter(longest_run(filtered["landmarks"])),
     }
