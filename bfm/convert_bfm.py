@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import morph3d
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES, build_blendshapes
 from morph3d.core.mesh import grid_triangles, mesh_quality
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.params import ParamLayout
@@ -116,14 +117,18 @@ def build_model(source: Path) -> MorphableModel:
         raise ValueError(f"the grid triangulation fails its checks: {quality}")
 
     layout = ParamLayout(n_shape=40, n_expression=10, mean=stats["mean"], std=stats["std"])
+    everything = np.concatenate([mean, landmark_mean])
+    landmark_indices = np.arange(n_grid, n_grid + 68)
     return MorphableModel(
-        mean=np.concatenate([mean, landmark_mean]).astype(np.float32),
+        mean=everything.astype(np.float32),
         shape_basis=np.concatenate([shape_basis, landmark_shape]).astype(np.float32),
         expression_basis=np.concatenate([expression_basis, landmark_expression]).astype(np.float32),
         triangles=triangles,
-        landmark_indices=np.arange(n_grid, n_grid + 68),
+        landmark_indices=landmark_indices,
         grid=grid,
         layout=layout,
+        blendshapes=build_blendshapes(everything, landmark_indices),
+        blendshape_names=BLENDSHAPE_NAMES,
         metadata={
             "name": "bfm-dense4096",
             "version": 1,
@@ -160,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     digest = source_hash(source)
     if out.is_file() and not args.force:
         try:
-            if load_model(out).metadata.get("source_sha256") == digest:
+            current = load_model(out)
+            if (
+                current.metadata.get("source_sha256") == digest
+                and current.blendshape_names == BLENDSHAPE_NAMES
+            ):
                 print(f"convert_bfm: {out} is up to date (source {digest[:12]})")
                 return 0
         except morph3d.Morph3DError as error:

@@ -3,9 +3,10 @@ video, detection or OpenGL.
 
 * :mod:`~morph3d.core.params`: the 62-number parameter layout; :mod:`~morph3d.core.pose`: pose
   matrices and angles; :mod:`~morph3d.core.crop`: the 120x120 crop frame and boxes;
-  :mod:`~morph3d.core.boxes`: box areas and overlaps.
+  :mod:`~morph3d.core.boxes`: box areas, overlaps and nesting.
 * :mod:`~morph3d.core.model`: the model file and its numpy decoder; :mod:`~morph3d.core.decoder`:
-  the differentiable torch decoder; :mod:`~morph3d.core.mesh`: grid triangulation and normals.
+  the differentiable torch decoder; :mod:`~morph3d.core.mesh`: grid triangulation and normals;
+  :mod:`~morph3d.core.blendshapes`: eyelid and brow blendshapes and solving for them.
 * :mod:`~morph3d.core.landmarks68`: the 68-point scheme's index groups (one home for them);
   :mod:`~morph3d.core.marching`: silhouette landmark marching.
 * :mod:`~morph3d.core.fitting`: fitting the model to landmarks; :mod:`~morph3d.core.losses`: Wing
@@ -23,6 +24,7 @@ from morph3d._lazy import lazy_exports
 __all__ = [
     "AFLW21_FROM_68",
     "AFLW21_NAMES",
+    "BLENDSHAPE_NAMES",
     "BROWS",
     "CHIN",
     "CROP_SCALE",
@@ -42,6 +44,7 @@ __all__ = [
     "NOSE_TIP",
     "N_AFLW21",
     "N_LANDMARKS",
+    "READABLE_VERSIONS",
     "RIGID",
     "YAW_BIN_EDGES",
     "ContourLines",
@@ -60,15 +63,20 @@ __all__ = [
     "YawBinSummary",
     "angles_to_rotation",
     "box_area",
+    "box_coverage",
     "box_iou",
+    "build_blendshapes",
     "compose_pose",
     "contour_lines",
     "crop_box_from_landmarks",
     "crop_to_image",
     "decompose_pose",
     "eye_aperture",
+    "eye_blendshapes",
+    "eye_rows",
     "grid_triangles",
     "image_to_crop",
+    "is_nested",
     "l2_loss",
     "landmark_box_size",
     "load_model",
@@ -81,11 +89,14 @@ __all__ = [
     "scale_box",
     "select_silhouette",
     "smoothing_factor",
+    "solve_eyes",
     "sparse_nme",
     "to_aflw21",
     "triangle_normals",
     "vertex_normals",
     "wing_loss",
+    "yaw_bin_index",
+    "yaw_bin_labels",
     "yaw_bin_summary",
 ]
 
@@ -94,6 +105,7 @@ __getattr__ = lazy_exports(
     {
         "AFLW21_FROM_68": "landmarks21",
         "AFLW21_NAMES": "landmarks21",
+        "BLENDSHAPE_NAMES": "blendshapes",
         "BROWS": "landmarks68",
         "CHIN": "landmarks68",
         "CROP_SCALE": "crop",
@@ -125,21 +137,27 @@ __getattr__ = lazy_exports(
         "OneEuroFilter": "filters",
         "ParamLayout": "params",
         "Pose": "pose",
+        "READABLE_VERSIONS": "model",
         "RIGID": "landmarks68",
         "WingLoss": "losses",
         "YAW_BIN_EDGES": "metrics",
         "YawBinSummary": "metrics",
         "angles_to_rotation": "pose",
         "box_area": "boxes",
+        "box_coverage": "boxes",
         "box_iou": "boxes",
+        "build_blendshapes": "blendshapes",
         "compose_pose": "pose",
         "contour_lines": "marching",
         "crop_box_from_landmarks": "crop",
         "crop_to_image": "crop",
         "decompose_pose": "pose",
         "eye_aperture": "metrics",
+        "eye_blendshapes": "blendshapes",
+        "eye_rows": "blendshapes",
         "grid_triangles": "mesh",
         "image_to_crop": "crop",
+        "is_nested": "boxes",
         "l2_loss": "losses",
         "landmark_box_size": "metrics",
         "load_model": "model",
@@ -152,11 +170,14 @@ __getattr__ = lazy_exports(
         "scale_box": "crop",
         "select_silhouette": "marching",
         "smoothing_factor": "filters",
+        "solve_eyes": "blendshapes",
         "sparse_nme": "landmarks21",
         "to_aflw21": "landmarks21",
         "triangle_normals": "mesh",
         "vertex_normals": "mesh",
         "wing_loss": "losses",
+        "yaw_bin_index": "metrics",
+        "yaw_bin_labels": "metrics",
         "yaw_bin_summary": "metrics",
     },
 )

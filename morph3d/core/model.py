@@ -24,7 +24,12 @@ key                     shape, dtype     content
 ``param_mean``          (12+K+E,), f64   statistics of the raw parameters
 ``param_std``           (12+K+E,), f64
 ``metadata``            (), str          JSON: name, version, license, source_sha256, ...
+``blendshapes``         (N, 3, B), f32   displacement of each blendshape at 1 (version 2)
+``blendshape_names``    (B,), str        their names (:mod:`morph3d.core.blendshapes`)
 ======================  ===============  ================================================
+
+Version 1 files (no blendshapes) still load, with ``B = 0``. A blendshape adds
+``blendshapes @ b`` to the shape before the pose, ``b`` in [0, 1], outside the 62 parameters.
 
 Vertices come in two parts: the **surface** (rows ``0 .. n_surface - 1``, the ones the triangles
 use) and then any extra rows in no triangle — for the shipped model, the 68 landmark points,
@@ -51,10 +56,13 @@ from morph3d.errors import ModelFormatError
 from morph3d.files import atomic_path
 from morph3d.paths import MODEL_CREATE_COMMAND, model_path, require_file
 
-__all__ = ["FORMAT_VERSION", "N_LANDMARKS", "MorphableModel", "load_model"]
+__all__ = ["FORMAT_VERSION", "N_LANDMARKS", "READABLE_VERSIONS", "MorphableModel", "load_model"]
 
-#: Version of the ``.npz`` layout written by :meth:`MorphableModel.save`.
-FORMAT_VERSION = 1
+#: Version of the ``.npz`` layout written by :meth:`MorphableModel.save` (2: blendshapes).
+FORMAT_VERSION = 2
+
+#: Versions :meth:`MorphableModel.load` reads.
+READABLE_VERSIONS = (1, 2)
 
 #: Number of facial landmarks (the 68-point iBUG/300W scheme).
 N_LANDMARKS = 68
@@ -73,6 +81,8 @@ class MorphableModel:
         grid: ``(H, W)`` vertex index of each node of the model's grid, or an empty ``(0, 0)``.
         layout: Parameter layout with the statistics of the raw parameters.
         metadata: Free-form JSON-able description (name, version, license, source hash, ...).
+        blendshapes: ``(N, 3, B)`` displacement fields (``None``: none, ``B = 0``).
+        blendshape_names: ``(B,)`` their names.
     """
 
     mean: np.ndarray
@@ -83,8 +93,14 @@ class MorphableModel:
     grid: np.ndarray
     layout: ParamLayout
     metadata: dict[str, Any] = field(default_factory=dict)
+    blendshapes: np.ndarray = None  # type: ignore[assignment]  # None -> (N, 3, 0)
+    blendshape_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.blendshapes is None:
+            empty = np.zeros((self.mean.shape[0], 3, 0), dtype=np.float32)
+            object.__setattr__(self, "blendshapes", empty)
+        object.__setattr__(self, "blendshape_names", tuple(self.blendshape_names))
         problems = _problems(self)
         if problems:
             raise ValueError("invalid morphable model: " + "; ".join(problems))
@@ -106,29 +122,46 @@ class MorphableModel:
         both = np.concatenate([self.shape_basis, self.expression_basis], axis=2)
         return both.reshape(3 * self.n_vertices, -1)
 
-    def decode(self, params: np.ndarray) -> np.ndarray:
+    def decode(self, params: np.ndarray, blendshapes: np.ndarray | None = None) -> np.ndarray:
         """Decode raw parameters into vertices in the crop frame, with numpy.
 
         Args:
             params: ``(..., 62)`` raw (not whitened) parameters.
+            blendshapes: ``(..., B)`` blendshape coefficients in the order of
+                :attr:`blendshape_names` (``None``: all 0).
 
         Returns:
             ``(..., N, 3)`` vertices in the 120x120 crop frame (y up), float64 if ``params``
             is float64, else float32.
         """
-        return self._decode(params, self.mean, self.basis)
+        return self._decode(params, self.mean, self.basis, blendshapes, self.blendshapes)
 
-    def landmarks(self, params: np.ndarray) -> np.ndarray:
+    def landmarks(self, params: np.ndarray, blendshapes: np.ndarray | None = None) -> np.ndarray:
         """``(..., 68, 3)`` landmarks of raw parameters: the landmark rows of :meth:`decode`."""
         rows = self.landmark_indices
         basis = self.basis.reshape(self.n_vertices, 3, -1)[rows].reshape(3 * len(rows), -1)
-        return self._decode(params, self.mean[rows], basis)
+        return self._decode(params, self.mean[rows], basis, blendshapes, self.blendshapes[rows])
+
+    def blendshape_vector(self, values: dict[str, float]) -> np.ndarray:
+        """``(B,)`` coefficients from a name -> value dict (names the model lacks are refused,
+        missing ones are 0)."""
+        unknown = sorted(set(values) - set(self.blendshape_names))
+        if unknown:
+            raise ValueError(f"the model has no blendshapes {unknown}")
+        return np.array([values.get(name, 0.0) for name in self.blendshape_names])
 
     @cached_property
     def _basis64(self) -> np.ndarray:
         return self.basis.astype(np.float64)
 
-    def _decode(self, params: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    def _decode(
+        self,
+        params: np.ndarray,
+        mean: np.ndarray,
+        basis: np.ndarray,
+        blend: np.ndarray | None,
+        fields: np.ndarray,
+    ) -> np.ndarray:
         params = np.asarray(params)
         dtype = np.float64 if params.dtype == np.float64 else np.float32
         params = params.astype(dtype, copy=False)
@@ -142,6 +175,13 @@ class MorphableModel:
         offsets = offsets.reshape(*params.shape[:-1], -1)
         shapes = mean.reshape(-1).astype(dtype, copy=False) + offsets
         shapes = shapes.reshape(*params.shape[:-1], -1, 3)  # (..., N, 3)
+        if blend is not None and fields.shape[-1]:
+            weights = np.asarray(blend, dtype=dtype)
+            if weights.shape[-1] != fields.shape[-1]:
+                raise ValueError(
+                    f"expected {fields.shape[-1]} blendshape coefficients, got {weights.shape}"
+                )
+            shapes = shapes + np.einsum("nck,...k->...nc", fields.astype(dtype), weights)
         pose = self.layout.pose_matrix(params)  # (..., 3, 4)
         return shapes @ np.swapaxes(pose[..., :3], -1, -2) + pose[..., None, :, 3]
 
@@ -158,6 +198,8 @@ class MorphableModel:
             "param_mean": np.asarray(self.layout.mean, dtype=np.float64),
             "param_std": np.asarray(self.layout.std, dtype=np.float64),
             "metadata": np.asarray(json.dumps(self.metadata, sort_keys=True)),
+            "blendshapes": self.blendshapes.astype(np.float32),
+            "blendshape_names": np.asarray(self.blendshape_names, dtype=np.str_).reshape(-1),
         }
         with atomic_path(path) as temporary, open(temporary, "wb") as stream:
             np.savez(stream, **arrays)
@@ -205,10 +247,18 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> MorphableModel:
         if arrays[key].dtype.kind not in "iu":
             raise ModelFormatError(path, f"{key} must be integer, got {arrays[key].dtype}")
     version = int(arrays["format_version"])
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFormatError(
-            path, f"format version {version}, this morph3d reads {FORMAT_VERSION}"
+            path, f"format version {version}, this morph3d reads {list(READABLE_VERSIONS)}"
         )
+    blendshapes, names = None, ()
+    if version >= 2:
+        if "blendshapes" not in arrays or "blendshape_names" not in arrays:
+            raise ModelFormatError(path, "a version 2 file needs blendshapes and their names")
+        if arrays["blendshapes"].dtype.kind != "f" or arrays["blendshape_names"].dtype.kind != "U":
+            raise ModelFormatError(path, "blendshapes must be floats and their names strings")
+        blendshapes = arrays["blendshapes"].astype(np.float32)
+        names = tuple(str(name) for name in arrays["blendshape_names"].reshape(-1))
     if arrays["metadata"].dtype.kind != "U" or arrays["metadata"].shape != ():
         raise ModelFormatError(path, "metadata must be a JSON string")
     try:
@@ -231,6 +281,8 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> MorphableModel:
             grid=arrays["grid"].astype(np.int64),
             layout=layout,
             metadata=metadata,
+            blendshapes=blendshapes,
+            blendshape_names=names,
         )
     except (ValueError, IndexError) as error:
         raise ModelFormatError(path, str(error)) from error
@@ -268,6 +320,13 @@ def _problems(model: MorphableModel) -> list[str]:
         problems.append(f"grid must be 2-D, got {grid.shape}")
     elif grid.size and (grid.min() < 0 or grid.max() >= n):
         problems.append(f"grid indices outside [0, {n})")
+    fields = model.blendshapes
+    if fields.ndim != 3 or fields.shape[:2] != (n, 3):
+        problems.append(f"blendshapes must be ({n}, 3, B), got {fields.shape}")
+    elif fields.shape[2] != len(model.blendshape_names):
+        problems.append(f"{fields.shape[2]} blendshapes but {len(model.blendshape_names)} names")
+    elif not np.all(np.isfinite(fields)):
+        problems.append("blendshapes has non-finite values")
     if model.layout.mean is None or model.layout.std is None:
         problems.append("the parameter layout carries no statistics")
     return problems

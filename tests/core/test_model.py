@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -56,6 +57,43 @@ def test_save_load_round_trip(tiny_model, tmp_path: Path) -> None:
     assert loaded.metadata == {"name": "tiny", "version": 1}
 
 
+def _with_blendshape(model: MorphableModel) -> MorphableModel:
+    field = np.zeros((model.n_vertices, 3, 1), dtype=np.float32)
+    field[:, 1, 0] = 1.0  # everything up by one unit
+    return dataclasses.replace(model, blendshapes=field, blendshape_names=("up",))
+
+
+def test_blendshapes_decode_and_round_trip(tiny_model, random_params, tmp_path: Path) -> None:
+    model = _with_blendshape(tiny_model)
+    params = random_params[0]
+    moved = model.decode(params, np.array([2.0])) - model.decode(params)
+    pose = model.layout.pose_matrix(params)[:3, :3]
+    np.testing.assert_allclose(moved, np.broadcast_to(pose @ [0, 2.0, 0], moved.shape), atol=1e-6)
+    np.testing.assert_allclose(
+        model.landmarks(params, model.blendshape_vector({"up": 2.0})),
+        model.decode(params, np.array([2.0]))[model.landmark_indices],
+    )
+    loaded = load_model(model.save(tmp_path / "model.npz"))
+    assert loaded.blendshape_names == ("up",)
+    np.testing.assert_array_equal(loaded.blendshapes, model.blendshapes)
+    with pytest.raises(ValueError, match="expected 1 blendshape"):
+        model.decode(params, np.zeros(3))
+    with pytest.raises(ValueError, match="no blendshapes"):
+        model.blendshape_vector({"eyeBlinkLeft": 1.0})
+
+
+def test_a_version_1_file_loads_without_blendshapes(tiny_model, tmp_path: Path) -> None:
+    good = _with_blendshape(tiny_model).save(tmp_path / "v2.npz")
+    old = _rewrite(
+        good, tmp_path / "v1.npz", format_version=np.asarray(1), blendshapes=None,
+        blendshape_names=None,
+    )  # fmt: skip
+    loaded = load_model(old)
+    assert loaded.blendshape_names == () and loaded.blendshapes.shape == (98, 3, 0)
+    np.testing.assert_allclose(loaded.decode(tiny_model.layout.mean), tiny_model.decode(
+        tiny_model.layout.mean))  # fmt: skip
+
+
 def test_missing_model_names_path_and_command(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MORPH3D_HOME", str(tmp_path))
     with pytest.raises(ModelNotFoundError) as raised:
@@ -84,6 +122,8 @@ def _rewrite(source: Path, target: Path, **changes) -> Path:
         ({"format_version": np.asarray(99)}, "format version 99"),
         ({"metadata": np.asarray("{not json")}, "not JSON"),
         ({"mean": np.full((98, 3), np.nan, dtype=np.float32)}, "non-finite"),
+        ({"blendshapes": None}, "needs blendshapes"),
+        ({"blendshapes": np.zeros((98, 3, 2), dtype=np.float32)}, "2 blendshapes but 0 names"),
     ],
 )
 def test_bad_files_raise_clear_errors(tiny_model, tmp_path: Path, changes, message) -> None:

@@ -1,0 +1,231 @@
+"""Eyelid and brow blendshapes built from the model's own geometry, and solving for them.
+
+The 10 expression components of the BFM move the eye aperture by at most about 10 %: the model
+cannot blink. These targets add what it lacks, as displacement fields ``(N, 3)`` over every
+vertex (landmark rows included), defined on the mean shape from its 68 landmarks:
+
+* ``eyeBlinkLeft/Right``: the upper lid comes down onto a closing line a quarter of the way up
+  from the lower lid, which rises to meet it; the skin above the lid follows with a linear
+  fall-off up to the crease (0.45 of the eye-to-brow gap), the skin below over 0.6 of the
+  aperture; the opening between the lids folds onto the line (the lids meet: aperture 0).
+* ``eyeWideLeft/Right``: the upper lid rises by 0.4 of the aperture, the opening stretches.
+* ``browDownLeft/Right``, ``browOuterUpLeft/Right``, ``browInnerUp``: the brow band moves by
+  0.3 of the eye-to-brow gap, all of it, its outer end, or both inner ends.
+
+Each field fades to zero over a margin beside its eye or brow. Names follow Apple's ARKit
+blendshapes; Left and Right are the subject's (the 68-point eye 42-47 is the subject's left,
+on the viewer's right, at positive model x). Coefficients are in [0, 1]; a displacement is
+added to the shape before the pose, like the expression basis (:meth:`MorphableModel.decode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from morph3d.core.model import MorphableModel
+
+__all__ = [
+    "BLENDSHAPE_NAMES",
+    "build_blendshapes",
+    "eye_blendshapes",
+    "eye_rows",
+    "solve_eyes",
+]
+
+#: The blendshapes the model supports, in the order of its ``blendshapes`` array.
+BLENDSHAPE_NAMES = (
+    "eyeBlinkLeft",
+    "eyeBlinkRight",
+    "eyeWideLeft",
+    "eyeWideRight",
+    "browDownLeft",
+    "browDownRight",
+    "browInnerUp",
+    "browOuterUpLeft",
+    "browOuterUpRight",
+)
+
+# 68-point rows per subject side: eye (outer corner, upper, upper, inner corner, lower, lower)
+# with each lower point under the upper one before it, and the brow from its outer to inner end.
+_EYES = {"Right": (36, 37, 38, 39, 40, 41), "Left": (45, 44, 43, 42, 47, 46)}
+_BROWS = {"Right": (17, 18, 19, 20, 21), "Left": (26, 25, 24, 23, 22)}
+
+_CLOSING_LINE = 0.25  # where the lids meet, from the lower lid up
+_CREASE = 0.45  # reach of the upper-lid motion above the lid, in eye-to-brow gaps
+_BELOW = 0.6  # reach of the lower-lid motion below it, in apertures
+_WIDE = 0.4  # upper-lid rise of eyeWide, in apertures
+_BROW_SHIFT = 0.3  # brow motion, in eye-to-brow gaps
+_BROW_REACH = 0.8  # reach of the brow motion above and below the brow line, in gaps
+_MARGIN = 0.25  # fade beside an eye or a brow, in its widths
+
+
+def eye_rows(side: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The 68-point rows of one eye's (upper, lower) lid pairs, e.g. ``((37, 41), (38, 40))``
+    for the subject's ``"Right"`` eye."""
+    outer, up1, up2, inner, low2, low1 = _EYES[side]
+    del outer, inner
+    return (up1, low1), (up2, low2)
+
+
+def _fade(x: np.ndarray, low: float, high: float, margin: float) -> np.ndarray:
+    """1 on [low, high], falling linearly to 0 over ``margin`` on both sides."""
+    outside = np.maximum(low - x, 0) + np.maximum(x - high, 0)
+    return np.clip(1 - outside / margin, 0, 1)
+
+
+def _lids(points: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lid curves sampled on the x of every lid point and corner (sorted): x, upper-lid y,
+    lower-lid y; each curve runs through its own points and the two corners."""
+    outer, up1, up2, inner, low2, low1 = _EYES[side]
+
+    def curve(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(points[rows, 0])
+        return points[rows, 0][order], points[rows, 1][order]
+
+    x_up, y_up = curve([outer, up1, up2, inner])
+    x_low, y_low = curve([outer, low1, low2, inner])
+    x = np.unique(np.concatenate([x_up, x_low]))
+    return x, np.interp(x, x_up, y_up), np.interp(x, x_low, y_low)
+
+
+def _eye_fields(points: np.ndarray, landmarks: np.ndarray, side: str) -> tuple[np.ndarray, ...]:
+    """(blink, wide) displacement fields of one eye."""
+    x_lid, y_up, y_low = _lids(landmarks, side)
+    brow_y = landmarks[list(_BROWS[side]), 1].mean()
+    gap = brow_y - y_up.mean()
+    aperture = float((y_up - y_low).max())
+    x, y = points[:, 0], points[:, 1]
+    upper = np.interp(x, x_lid, y_up)
+    lower = np.interp(x, x_lid, y_low)
+    closing = lower + _CLOSING_LINE * (upper - lower)
+    beside = _fade(x, x_lid[0], x_lid[-1], _MARGIN * (x_lid[-1] - x_lid[0]))
+
+    above = y >= upper
+    between = (y >= lower) & ~above
+    below = y < lower
+    blink = np.zeros(len(points))
+    reach_up = np.clip(1 - (y - upper) / (_CREASE * gap), 0, 1)
+    blink[above] = ((closing - upper) * reach_up)[above]
+    blink[between] = (closing - y)[between]
+    reach_down = np.clip(1 - (lower - y) / (_BELOW * aperture), 0, 1)
+    blink[below] = ((closing - lower) * reach_down)[below]
+
+    wide = np.zeros(len(points))
+    rise = _WIDE * (upper - lower)
+    wide[above] = (rise * reach_up)[above]
+    share = np.where(upper > lower, (y - lower) / np.maximum(upper - lower, 1e-9), 0.0)
+    wide[between] = (rise * share)[between]
+    return _as_field(blink * beside), _as_field(wide * beside)
+
+
+def _brow_fields(points: np.ndarray, landmarks: np.ndarray, side: str) -> tuple[np.ndarray, ...]:
+    """(down, outer up, inner up) displacement fields of one brow."""
+    brow = landmarks[list(_BROWS[side])]  # outer end first
+    order = np.argsort(brow[:, 0])
+    x_brow, y_brow = brow[order, 0], brow[order, 1]
+    x_outer, x_inner = brow[0, 0], brow[-1, 0]
+    eye_top = landmarks[list(_EYES[side][1:3]), 1].mean()
+    gap = y_brow.mean() - eye_top
+    x, y = points[:, 0], points[:, 1]
+    line = np.interp(x, x_brow, y_brow)
+    band = np.clip(1 - np.abs(y - line) / (_BROW_REACH * gap), 0, 1) * (y > eye_top)
+    beside = _fade(x, x_brow[0], x_brow[-1], _MARGIN * (x_brow[-1] - x_brow[0]))
+    along = (x - x_inner) / (x_outer - x_inner)  # 0 at the inner end, 1 at the outer end
+    this_side = np.sign(x) == np.sign(x_inner)  # inner up reaches the midline, not across it
+    shift = _BROW_SHIFT * gap * band
+    down = -shift * beside
+    outer_up = shift * np.clip(along, 0, 1) * beside
+    inner_up = shift * np.clip(1 - along, 0, 1) * this_side
+    return _as_field(down), _as_field(outer_up), _as_field(inner_up)
+
+
+def _as_field(dy: np.ndarray) -> np.ndarray:
+    field = np.zeros((len(dy), 3))
+    field[:, 1] = dy
+    return field
+
+
+def build_blendshapes(mean: np.ndarray, landmark_indices: np.ndarray) -> np.ndarray:
+    """The ``(N, 3, len(BLENDSHAPE_NAMES))`` displacement fields of a model's mean shape.
+
+    Args:
+        mean: ``(N, 3)`` mean shape in model units (x to the viewer's right, y up).
+        landmark_indices: ``(68,)`` rows of the landmarks.
+    """
+    points = np.asarray(mean, dtype=np.float64)
+    landmarks = points[np.asarray(landmark_indices)]
+    fields: dict[str, np.ndarray] = {}
+    for side in ("Left", "Right"):
+        fields[f"eyeBlink{side}"], fields[f"eyeWide{side}"] = _eye_fields(points, landmarks, side)
+        down, outer_up, inner_up = _brow_fields(points, landmarks, side)
+        fields[f"browDown{side}"] = down
+        fields[f"browOuterUp{side}"] = outer_up
+        fields[f"browInnerUp{side}"] = inner_up
+    fields["browInnerUp"] = fields.pop("browInnerUpLeft") + fields.pop("browInnerUpRight")
+    return np.stack([fields[name] for name in BLENDSHAPE_NAMES], axis=2).astype(np.float32)
+
+
+def solve_eyes(
+    lids: np.ndarray, neutral: np.ndarray, fields: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+    """Blink and wide coefficients of each eye that best move the neutral lids onto ``lids``.
+
+    Args:
+        lids: ``(68, 2)`` target landmarks (only the eyelid rows are read), e.g. the eye
+            refiner's, in the same 2D frame as ``neutral``.
+        neutral: ``(68, 2)`` the model's landmarks with every eye blendshape at 0.
+        fields: ``eyeBlink*`` / ``eyeWide*`` name -> ``(68, 2)`` landmark motion of that
+            blendshape at 1 in the same frame (the pose applied to the displacement).
+
+    Returns:
+        For each eye its ``eyeBlink`` and ``eyeWide`` coefficient in [0, 1]; at most one of
+        the two is non-zero (a least-squares fit of each alone, the better one kept).
+    """
+    result: dict[str, float] = {}
+    for side in ("Left", "Right"):
+        rows = [row for pair in eye_rows(side) for row in pair]
+        residual = (lids[rows] - neutral[rows]).reshape(-1)
+        best: tuple[float, str, float] = (float(residual @ residual), "", 0.0)
+        for name in (f"eyeBlink{side}", f"eyeWide{side}"):
+            motion = fields[name][rows].reshape(-1)
+            norm = float(motion @ motion)
+            value = float(np.clip(residual @ motion / norm, 0, 1)) if norm > 0 else 0.0
+            error = float(np.sum((residual - value * motion) ** 2))
+            if error < best[0]:
+                best = (error, name, value)
+            result[name] = 0.0
+        if best[1]:
+            result[best[1]] = best[2]
+    return result
+
+
+def eye_blendshapes(
+    model: MorphableModel, params: np.ndarray, lids: np.ndarray
+) -> dict[str, float]:
+    """The eye blendshapes of one face whose eyelid landmarks were read as ``lids``.
+
+    Args:
+        model: A model with the ``eyeBlink*`` and ``eyeWide*`` blendshapes.
+        params: ``(62,)`` raw parameters (any frame: crop or image).
+        lids: ``(68, 2)`` landmarks in the frame of ``params`` (only the eyelid rows are read).
+
+    Raises:
+        ValueError: the model has no eye blendshapes (a model file from before version 2).
+    """
+    names = [f"{kind}{side}" for kind in ("eyeBlink", "eyeWide") for side in ("Left", "Right")]
+    missing = [name for name in names if name not in model.blendshape_names]
+    if missing:
+        raise ValueError(f"the model has no blendshapes {missing}: convert it again")
+    params = np.asarray(params, dtype=np.float64)
+    zero = np.zeros(len(model.blendshape_names))
+    neutral = model.landmarks(params, zero)[:, :2]
+    fields = {}
+    for name in names:
+        one = zero.copy()
+        one[model.blendshape_names.index(name)] = 1.0
+        fields[name] = model.landmarks(params, one)[:, :2] - neutral
+    return solve_eyes(np.asarray(lids, dtype=np.float64)[:, :2], neutral, fields)

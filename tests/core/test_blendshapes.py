@@ -1,0 +1,84 @@
+"""Eyelid and brow blendshapes of the real model: closed lids, round trips, mirror symmetry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES, eye_blendshapes, eye_rows
+from morph3d.core.model import MorphableModel
+
+
+def _apertures(
+    model: MorphableModel, values: dict[str, float], mean_coefficients: bool = True
+) -> dict[str, float]:
+    params = model.layout.mean.copy()
+    if not mean_coefficients:
+        params[12:] = 0.0  # the mean shape itself, on which the fields are defined
+    points = model.landmarks(params, model.blendshape_vector(values))
+    return {
+        side: float(np.mean([points[up, 1] - points[low, 1] for up, low in eye_rows(side)]))
+        for side in ("Left", "Right")
+    }
+
+
+def test_the_model_carries_every_blendshape(real_model: MorphableModel) -> None:
+    assert real_model.blendshape_names == BLENDSHAPE_NAMES
+    assert real_model.blendshapes.shape == (real_model.n_vertices, 3, len(BLENDSHAPE_NAMES))
+
+
+def test_a_closed_eye_decodes_to_closed_lids(real_model: MorphableModel) -> None:
+    open_ = _apertures(real_model, {})
+    assert min(open_.values()) > 0
+    closed = _apertures(real_model, {"eyeBlinkLeft": 1.0})
+    # the lids meet: on the mean shape to 3 % of the aperture, on the average fitted face
+    # (whose shape and expression move the lids a little) to 8 %
+    assert closed["Left"] < 0.08 * open_["Left"]
+    on_mean = _apertures(real_model, {}, mean_coefficients=False)
+    closed_mean = _apertures(real_model, {"eyeBlinkLeft": 1.0}, mean_coefficients=False)
+    assert closed_mean["Left"] < 0.03 * on_mean["Left"]
+    assert closed["Right"] == pytest.approx(open_["Right"])  # the other eye stays open
+    half = _apertures(real_model, {"eyeBlinkLeft": 0.5, "eyeBlinkRight": 0.5})
+    assert half["Left"] == pytest.approx(0.5 * (open_["Left"] + closed["Left"]), rel=1e-3)
+    wide = _apertures(real_model, {"eyeWideRight": 1.0})
+    assert wide["Right"] == pytest.approx(1.4 * open_["Right"], rel=0.05)
+
+
+def test_coefficients_survive_a_round_trip(real_model: MorphableModel) -> None:
+    rng = np.random.default_rng(0)
+    layout = real_model.layout
+    for values in (
+        {"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.3},
+        {"eyeBlinkLeft": 0.0, "eyeWideRight": 0.6},
+    ):
+        params = layout.mean + rng.normal(size=layout.size) * layout.std * 0.5
+        lids = real_model.landmarks(params, real_model.blendshape_vector(values))[:, :2]
+        found = eye_blendshapes(real_model, params, lids)
+        for name in ("eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight"):
+            assert found[name] == pytest.approx(values.get(name, 0.0), abs=0.02), name
+
+
+def test_left_and_right_mirror_each_other(real_model: MorphableModel) -> None:
+    grid = real_model.grid
+    mirrored = grid[:, ::-1].reshape(-1)
+    fields = dict(zip(BLENDSHAPE_NAMES, np.moveaxis(real_model.blendshapes, 2, 0), strict=True))
+    for left, right in (
+        ("eyeBlinkLeft", "eyeBlinkRight"),
+        ("browDownLeft", "browDownRight"),
+        ("browOuterUpLeft", "browOuterUpRight"),
+        ("browInnerUp", "browInnerUp"),
+    ):
+        a = fields[left][grid.reshape(-1), 1]
+        b = fields[right][mirrored, 1]
+        assert np.abs(a).max() > 0
+        # the mean face is symmetric to within a few per cent of the motion
+        assert np.abs(a - b).max() < 0.25 * np.abs(a).max(), left
+        assert np.corrcoef(a, b)[0, 1] > 0.95, left
+    # the subject's left eye is on the viewer's right: positive model x
+    moved = np.abs(fields["eyeBlinkLeft"][:, 1]) > 0
+    assert np.all(real_model.mean[moved, 0] > 0)
+
+
+def test_without_eye_blendshapes_the_solver_says_so(tiny_model: MorphableModel) -> None:
+    with pytest.raises(ValueError, match="convert it again"):
+        eye_blendshapes(tiny_model, tiny_model.layout.mean, np.zeros((68, 2)))
