@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 import morph3d
-from morph3d.core.blendshapes import BLENDSHAPE_NAMES, build_blendshapes
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES, BLENDSHAPES_VERSION, build_blendshapes
 from morph3d.core.mesh import grid_triangles, mesh_quality
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.params import ParamLayout
@@ -138,6 +138,7 @@ def build_model(source: Path) -> MorphableModel:
             "source_files": list(SOURCE_FILES),
             "source_sha256": source_hash(source),
             "morph3d_version": morph3d.__version__,
+            "blendshapes_version": BLENDSHAPES_VERSION,
             "mesh_quality": {
                 "triangles": quality.n_triangles,
                 "degenerate": quality.n_degenerate,
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             if (
                 current.metadata.get("source_sha256") == digest
                 and current.blendshape_names == BLENDSHAPE_NAMES
+                and current.metadata.get("blendshapes_version") == BLENDSHAPES_VERSION
             ):
                 print(f"convert_bfm: {out} is up to date (source {digest[:12]})")
                 return 0

@@ -86,7 +86,7 @@ print(json.dumps({{
     "vertices": list(mesh.vertices.shape),
     "triangles": len(mesh.faces),
     "finite": bool(np.isfinite(mesh.vertices).all()),
-    "eyes": tracker.eyes is not None,
+    "eyes": tracker.reconstructor.eyes is not None,
     "effect": ar.effect.name,
     "refused": refused,
     "torch": "torch" in sys.modules and sys.modules["torch"] is not None,

@@ -33,6 +33,10 @@ def add_parser(commands: Any) -> None:
     )  # fmt: skip
     add_detector_option(parser)
     parser.add_argument("--refine", type=int, default=0, help="re-crop passes from predictions")
+    parser.add_argument(
+        "--blendshapes", action="store_true",
+        help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
+    )  # fmt: skip
     parser.add_argument("--json", required=True, type=Path, help="output report")
     add_weights_option(parser, "network weights (default: shipped x1.0)")
     add_model_option(parser)
@@ -92,19 +96,28 @@ def run(args: argparse.Namespace) -> int:
 
         boxer = detected_box
 
+    eyes = None
+    if args.blendshapes:
+        from morph3d.inference.eyes import EyeRefiner
+
+        if "eyeBlinkLeft" not in model.blendshape_names:
+            raise CommandError("the model file has no eye blendshapes: run bash setup.sh again")
+        eyes = EyeRefiner()
     result = evaluate_faces(
         faces, predictor, model, boxer=boxer, refine=args.refine,
-        progress=partial(tqdm, leave=False),
+        progress=partial(tqdm, leave=False), eyes=eyes,
     )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
     report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
     report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
+    report["blendshapes"] = args.blendshapes
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
     print(f"  NME (bbox)        mean {report['nme_mean']:.3f}  median {report['nme_median']:.3f}")
     print(f"  NME (inter-ocular) mean {report['nme_interocular_mean']:.3f}")
+    print(f"  eye aperture vs annotation r {report['eye_aperture_corr']:.3f}")
     if "yaw_bins" in report:
         for label, item in report["yaw_bins"].items():
             value = "-" if item["nme"] is None else f"{item['nme']:.3f}"

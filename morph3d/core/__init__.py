@@ -24,6 +24,7 @@ from morph3d._lazy import lazy_exports
 __all__ = [
     "AFLW21_FROM_68",
     "AFLW21_NAMES",
+    "BLENDSHAPES_VERSION",
     "BLENDSHAPE_NAMES",
     "BROWS",
     "CHIN",
@@ -105,6 +106,7 @@ __getattr__ = lazy_exports(
     {
         "AFLW21_FROM_68": "landmarks21",
         "AFLW21_NAMES": "landmarks21",
+        "BLENDSHAPES_VERSION": "blendshapes",
         "BLENDSHAPE_NAMES": "blendshapes",
         "BROWS": "landmarks68",
         "CHIN": "landmarks68",

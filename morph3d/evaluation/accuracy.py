@@ -24,10 +24,12 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
+from morph3d.core.landmarks68 import JAW
 from morph3d.core.marching import contour_lines, march_landmarks
-from morph3d.core.metrics import nme, yaw_bin_summary
+from morph3d.core.metrics import eye_aperture, nme, yaw_bin_summary
 from morph3d.core.model import MorphableModel
 from morph3d.errors import ImageError
+from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
 from morph3d.io.datasets import AnnotatedFace, Failure
 from morph3d.io.image import crop_image, read_image
@@ -50,6 +52,7 @@ class Evaluation:
         landmarks: ``(B, 68, 2)`` predicted landmarks in image pixels.
         yaw: ``(B,)`` ground-truth yaw in degrees (NaN where the dataset has none).
         failures: Faces that could not be evaluated, with the reason.
+        truth: ``(B, 68, 2)`` the ground-truth landmarks.
     """
 
     names: list[str]
@@ -58,6 +61,16 @@ class Evaluation:
     landmarks: np.ndarray
     yaw: np.ndarray
     failures: list[Failure] = field(default_factory=list)
+    truth: np.ndarray | None = None
+
+    def eye_aperture_corr(self) -> float:
+        """Correlation over every eye of the predicted and annotated eye aperture (opening over
+        width, :func:`~morph3d.core.metrics.eye_aperture`); NaN without annotations."""
+        if self.truth is None or len(self.truth) < 2:
+            return math.nan
+        predicted = eye_aperture(self.landmarks).reshape(-1)
+        annotated = eye_aperture(self.truth).reshape(-1)
+        return float(np.corrcoef(predicted, annotated)[0, 1])
 
     def summary(self, with_yaw_bins: bool) -> dict[str, Any]:
         """The JSON report: counts, means, yaw bins (AFLW2000-3D) and every face (its NME,
@@ -69,6 +82,7 @@ class Evaluation:
             "nme_interocular_mean": (
                 float(self.nme_interocular.mean()) if len(self.nme) else math.nan
             ),
+            "eye_aperture_corr": self.eye_aperture_corr(),
         }
         if with_yaw_bins and len(self.nme):
             bins = yaw_bin_summary(self.nme, self.yaw)
@@ -97,6 +111,7 @@ def evaluate_faces(
     input_size: int = CROP_SIZE,
     batch_size: int = 64,
     progress: Progress = no_progress,
+    eyes: EyeRefiner | None = None,
 ) -> Evaluation:
     """Predict every face and score it against its ground truth.
 
@@ -110,6 +125,9 @@ def evaluate_faces(
         input_size: Side of the network input in pixels.
         batch_size: Faces predicted at once.
         progress: Wraps an iterable to show progress (called with ``desc``, ``total``).
+        eyes: With the eye refiner, the landmarks are those of the mesh with its eye
+            blendshapes fitted to the re-read eyelids (as ``Reconstructor`` reports them);
+            without, the bare network's.
 
     Returns:
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
@@ -143,7 +161,15 @@ def evaluate_faces(
             crops = [crop_image(im, box, input_size) for im, box in zip(images, boxes, strict=True)]
             params = predictor.predict(np.stack(crops))
             fixed = model.landmarks(params)
+            if eyes is not None:  # every pass: the last one's blinks are reported
+                image_points = crop_to_image(fixed, np.stack(boxes))
+                weights = np.concatenate([
+                    fit_eye_blendshapes(model, eyes, im, p[None], points[None], box[None])[1]
+                    for im, p, points, box in zip(images, params, image_points, boxes, strict=True)
+                ])  # fmt: skip
+                fixed = model.landmarks(params, weights)
             marched = march_landmarks(model, params, lines)
+            marched[:, len(JAW) :] = fixed[:, len(JAW) :]  # marching moves only the jaw
             landmarks = crop_to_image(
                 np.where(silhouette[:, None, None], marched, fixed)[..., :2], np.stack(boxes)
             )
@@ -162,4 +188,5 @@ def evaluate_faces(
         landmarks=points,
         yaw=np.asarray(yaws, dtype=np.float64),
         failures=failures,
+        truth=truth,
     )

@@ -20,7 +20,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from morph3d.core.blendshapes import eye_blendshapes
+from morph3d.core.crop import image_to_crop
 from morph3d.core.landmarks68 import EYE_ORDER
+from morph3d.core.model import MorphableModel
 from morph3d.inference.session import create_session
 from morph3d.paths import ASSETS_MODELS
 
@@ -30,6 +33,7 @@ __all__ = [
     "EyeRefiner",
     "eye_crops",
     "eye_frames",
+    "fit_eye_blendshapes",
     "from_eye_frame",
     "refine_eyes",
     "to_eye_frame",
@@ -154,3 +158,32 @@ def refine_eyes(
         face, eye = divmod(k, 2)
         landmarks[face, list(EYE_ORDER[eye]), :2] = from_eye_frame(points[k], frame)
     return landmarks
+
+
+def fit_eye_blendshapes(
+    model: MorphableModel,
+    eyes: EyeRefiner,
+    rgb: np.ndarray,
+    params: np.ndarray,
+    landmarks: np.ndarray,
+    boxes: np.ndarray,
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """The eye blendshapes of predicted faces, fitted to their eyelids re-read by ``eyes``.
+
+    Args:
+        model: A model with eye blendshapes (format version 2).
+        eyes: The eye refiner.
+        rgb: The image.
+        params: ``(K, 62)`` raw parameters in the crop frames of ``boxes``.
+        landmarks: ``(K, 68, 2|3)`` their image-pixel landmarks (they place the eye crops).
+        boxes: ``(K, 4)`` crop boxes.
+
+    Returns:
+        Per face the coefficients by name (:func:`~morph3d.core.blendshapes.eye_blendshapes`),
+        and the ``(K, B)`` array for :meth:`~morph3d.core.model.MorphableModel.decode`.
+    """
+    if not len(params):
+        return [], np.zeros((0, len(model.blendshape_names)))
+    lids = image_to_crop(eyes.refine(rgb, landmarks)[..., :2], boxes)
+    values = [eye_blendshapes(model, p, lid) for p, lid in zip(params, lids, strict=True)]
+    return values, np.stack([model.blendshape_vector(v) for v in values])

@@ -26,10 +26,11 @@ from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.pose import decompose_pose
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
-from morph3d.errors import NoFaceError, naming_extras
+from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
+from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
 from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
-from morph3d.paths import DEFAULT_WEIGHTS, weights_path
+from morph3d.paths import DEFAULT_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
 from morph3d.pipeline.results import FaceResult
 
 __all__ = ["Reconstructor", "ReconstructorConfig", "reconstruct"]
@@ -53,6 +54,11 @@ class ReconstructorConfig:
         threads: Inference threads (default: the physical cores).
         spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
             cores; turn it off when other heavy work (rendering, tracking) shares the frame.
+        blendshapes: Re-read each face's eyelids with the eye refiner
+            (:mod:`morph3d.inference.eyes`) and fit the model's eye blendshapes to them
+            (:func:`~morph3d.core.blendshapes.eye_blendshapes`), so the mesh and the landmarks
+            blink; the coefficients are reported per face. Off: the bare 3DMM, whose eyes
+            stay open.
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -62,6 +68,7 @@ class ReconstructorConfig:
     refine: int = 0
     threads: int | None = None
     spin: bool = True
+    blendshapes: bool = True
 
 
 class Reconstructor:
@@ -106,6 +113,15 @@ class Reconstructor:
             self.predictor = TorchPredictor(weights_path(config.weights), self.model)
         else:
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
+        self.eyes: EyeRefiner | None = None
+        if config.blendshapes:
+            if "eyeBlinkLeft" not in self.model.blendshape_names:
+                raise ModelFormatError(
+                    model_path(config.model),
+                    f"it has no eye blendshapes (made before format version 2); convert it "
+                    f"again: {MODEL_CREATE_COMMAND}",
+                )
+            self.eyes = EyeRefiner(threads=1)
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
         #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
         self.calibration: CropCalibration = detector_type(config.detector).calibration
@@ -113,6 +129,7 @@ class Reconstructor:
     def close(self) -> None:
         """Release the ONNX Runtime sessions; the reconstructor cannot be used afterwards."""
         self._detector = None
+        self.eyes = None
         self.__dict__.pop("predictor", None)
 
     def __enter__(self) -> Reconstructor:
@@ -179,17 +196,40 @@ class Reconstructor:
             crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
             params, landmarks, _ = self.predict(rgb, crop_boxes)
         used = crop_boxes
+        values, weights = self.fit_blendshapes(rgb, params, landmarks, used)
+        if weights is not None:
+            landmarks = crop_to_image(self.model.landmarks(params, weights), used)
         # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
-        vertices = crop_to_image(
-            self.model.decode(params.astype(np.float32))[:, : self.model.n_surface], used
-        )
+        decoded = self.model.decode(params.astype(np.float32), weights)
+        vertices = crop_to_image(decoded[:, : self.model.n_surface], used)
         angles = decompose_pose(params[:, :12]).angles
         return [
             FaceResult(
-                vertices[k], landmarks[k], params[k], angles[k], used[k], given[k], scores[k]
+                vertices[k], landmarks[k], params[k], angles[k], used[k], given[k], scores[k],
+                values[k],
             )
             for k in range(len(given))
-        ]
+        ]  # fmt: skip
+
+    def fit_blendshapes(
+        self, rgb: np.ndarray, params: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray
+    ) -> tuple[list[dict[str, float]], np.ndarray | None]:
+        """The eye blendshapes of predicted faces, fitted to their re-read eyelids.
+
+        Args:
+            rgb: The image.
+            params: ``(K, 62)`` raw parameters in the crop frames of ``boxes``.
+            landmarks: ``(K, 68, 3)`` their image-pixel landmarks (the eye crops' placement).
+            boxes: ``(K, 4)`` crop boxes.
+
+        Returns:
+            Per face the coefficients by name, and the ``(K, B)`` array for
+            :meth:`~morph3d.core.model.MorphableModel.decode`; ``([{}, ...], None)`` with
+            ``blendshapes=False``.
+        """
+        if self.eyes is None:
+            return [{} for _ in params], None
+        return fit_eye_blendshapes(self.model, self.eyes, rgb, params, landmarks, boxes)
 
     def predict(
         self, rgb: np.ndarray, boxes: np.ndarray

@@ -3,7 +3,7 @@ serialisation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,10 @@ def _common(landmarks: np.ndarray, pose: np.ndarray, params: np.ndarray, box: np
     }
 
 
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(value), 4) for name, value in values.items()}
+
+
 @dataclass(frozen=True)
 class FaceResult:
     """One reconstructed face, all in image pixels (x right, y down, z toward the viewer).
@@ -33,6 +37,9 @@ class FaceResult:
         box: ``(4,)`` the final crop box the network saw.
         detection_box: ``(4,)`` the detector's (or the given) box.
         score: Detector score (1.0 for a given box).
+        blendshapes: Coefficients in [0, 1] by ARKit name (``eyeBlinkLeft``, ...; the
+            subject's left and right), already applied to ``vertices`` and ``landmarks``;
+            empty when the reconstructor fits none.
     """
 
     vertices: np.ndarray
@@ -42,14 +49,16 @@ class FaceResult:
     box: np.ndarray
     detection_box: np.ndarray
     score: float
+    blendshapes: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers: ``box``, ``landmarks`` (68 x [x, y, z]), ``pose`` (``yaw``,
-        ``pitch``, ``roll`` in degrees), ``params`` (62), ``detection_box`` and ``score``; the
-        mesh itself is left to mesh files."""
+        ``pitch``, ``roll`` in degrees), ``params`` (62), ``detection_box``, ``score`` and
+        ``blendshapes``; the mesh itself is left to mesh files."""
         out = _common(self.landmarks, self.pose, self.params, self.box)
         out["detection_box"] = np.round(self.detection_box, 2).tolist()
         out["score"] = round(float(self.score), 4)
+        out["blendshapes"] = _rounded(self.blendshapes)
         return out
 
 
@@ -69,6 +78,8 @@ class TrackedFace:
         pose: ``(3,)`` yaw, pitch, roll in degrees.
         box: ``(4,)`` the crop box the network saw on this frame.
         detected: Whether this frame's crop came from the detector (a new or restarted track).
+        blendshapes: Coefficients in [0, 1] by ARKit name, as in :class:`FaceResult` (filtered
+            with ``smooth="params"``, this frame's fit otherwise).
     """
 
     id: int
@@ -79,9 +90,11 @@ class TrackedFace:
     pose: np.ndarray
     box: np.ndarray
     detected: bool
+    blendshapes: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers: ``id``, ``box``, ``landmarks`` (68 x [x, y, z]), ``pose``
-        (``yaw``, ``pitch``, ``roll`` in degrees), ``params`` (62) and ``detected``."""
+        (``yaw``, ``pitch``, ``roll`` in degrees), ``params`` (62), ``detected`` and
+        ``blendshapes``."""
         return {"id": self.id, **_common(self.landmarks, self.pose, self.params, self.box),
-                "detected": self.detected}  # fmt: skip
+                "detected": self.detected, "blendshapes": _rounded(self.blendshapes)}  # fmt: skip

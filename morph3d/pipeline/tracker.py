@@ -18,9 +18,10 @@ nested in the other) only one is kept: the older, or the outer one.
 A new detection that overlaps a track lost within ``memory`` seconds takes over its id, so ids
 survive short losses.
 
-The morphable model cannot close its eyes, so by default the eyelid landmarks are re-read from
-the image by the eye refiner (:mod:`morph3d.inference.eyes`); the eye corners, the mesh and the
-parameters stay the model's.
+The morphable model's expressions barely move the eyelids, so by default the eyelids are re-read
+from the image by the eye refiner (:mod:`morph3d.inference.eyes`) and the model's eye
+blendshapes are fitted to them (``Reconstructor.fit_blendshapes``): the mesh and the landmarks
+blink, and each face reports its coefficients.
 
 Smoothing (:mod:`morph3d.core.filters`) runs in the image frame, on the decoded vertices (the
 default, ``smooth="vertices"``: one 1€ filter per vertex, its speed in face sizes per second), or on
@@ -43,12 +44,15 @@ import cv2
 import numpy as np
 
 from morph3d.core.boxes import box_area, box_iou, is_nested
-from morph3d.core.crop import crop_box_from_landmarks, params_to_crop, params_to_image
+from morph3d.core.crop import (
+    crop_box_from_landmarks,
+    crop_to_image,
+    params_to_crop,
+    params_to_image,
+)
 from morph3d.core.filters import FilterConfig, OneEuroFilter
-from morph3d.core.landmarks68 import EYELIDS
 from morph3d.core.metrics import landmark_box_size
 from morph3d.core.pose import decompose_pose
-from morph3d.inference.eyes import EyeRefiner
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
 from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
@@ -94,8 +98,8 @@ class TrackerConfig:
         memory: Seconds during which a lost track's id can be taken over by a new detection.
         match_iou: Box overlap for a detection to match a track.
         max_faces: Most faces tracked at once (the largest are kept).
-        refine_eyes: Re-read the eyelids (landmarks 37, 38, 40, 41, 43, 44, 46, 47) with the
-            eye refiner (:mod:`morph3d.inference.eyes`): the morphable model cannot close its eyes.
+        refine_eyes: Re-read the eyelids with the eye refiner and fit the eye blendshapes
+            (needs a reconstructor made with ``blendshapes=True``, the default).
     """
 
     filter: FilterConfig = field(
@@ -121,7 +125,7 @@ class _Track:
     def __init__(self, track_id: int, config: TrackerConfig) -> None:
         self.id = track_id
         self.filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
-        self.lid_filter = OneEuroFilter(config.filter, joint_axis=True)  # with smooth="params"
+        self.blend_filter = OneEuroFilter(config.filter)  # blendshapes, with smooth="params"
         self.raw_landmarks: np.ndarray | None = None
         self.landmarks: np.ndarray | None = None
         self.signature: np.ndarray | None = None
@@ -131,7 +135,7 @@ class _Track:
     def restart(self, config: TrackerConfig) -> None:
         """Forget the filters' history (the track is re-seeded from a detection)."""
         self.filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
-        self.lid_filter = OneEuroFilter(config.filter, joint_axis=True)
+        self.blend_filter = OneEuroFilter(config.filter)
         self.signature = None
 
     def next_box(self, crop_from: CropSource) -> np.ndarray:
@@ -173,14 +177,13 @@ class Tracker:
         self._landmark_rows = model.landmark_indices
         std = model.layout.std if model.layout.std is not None else np.ones(model.layout.size)
         self._coefficient_std = np.asarray(std[12:], dtype=np.float64)
-        self.eyes = EyeRefiner() if self.config.refine_eyes else None
-        self._lid_rows = model.landmark_indices[list(EYELIDS)]
+        if self.config.refine_eyes and self.reconstructor.eyes is None:
+            raise ValueError("refine_eyes needs a Reconstructor made with blendshapes=True")
         self.reset()
 
     def close(self) -> None:
         """Release the network, detector and eye-refiner sessions."""
         self.reconstructor.close()
-        self.eyes = None
 
     def __enter__(self) -> Tracker:
         return self
@@ -238,7 +241,7 @@ class Tracker:
         suspicious: set[int] = set()
         if self._tracks:
             boxes = np.stack([track.next_box(config.crop_from) for track in self._tracks])
-            params, landmarks, crops = self._predict(rgb, boxes)
+            params, landmarks, crops, weights = self._predict(rgb, boxes)
             kept = []
             for k, track in enumerate(self._tracks):
                 reason = self._failure(track, landmarks[k], width, height)
@@ -252,7 +255,9 @@ class Tracker:
                     if self.similarity < config.min_similarity:
                         suspicious.add(track.id)
                 track.signature = signature
-                faces[track.id] = self._smooth(track, params[k], landmarks[k], boxes[k], time)
+                faces[track.id] = self._smooth(
+                    track, params[k], landmarks[k], weights[k], boxes[k], time
+                )
                 kept.append(track)
             self._tracks = kept
 
@@ -285,21 +290,25 @@ class Tracker:
                     faces.pop(track.id, None)
             if reseed:
                 boxes = np.stack([box for _, box in reseed])
-                params, landmarks, crops = self._predict(rgb, boxes)
+                params, landmarks, crops, weights = self._predict(rgb, boxes)
                 for k, (track, box) in enumerate(reseed):
                     track.restart(config)
                     track.confirmed_box = box
-                    faces[track.id] = self._smooth(track, params[k], landmarks[k], box, time, True)
+                    faces[track.id] = self._smooth(
+                        track, params[k], landmarks[k], weights[k], box, time, True
+                    )
             new = [box for box, hit in zip(found, matched, strict=True) if not hit]
             room = config.max_faces - len(self._tracks)
             new = sorted(new, key=lambda b: -float(box_area(b)))[: max(room, 0)]
             if new:
                 boxes = np.stack(new)
-                params, landmarks, crops = self._predict(rgb, boxes)
+                params, landmarks, crops, weights = self._predict(rgb, boxes)
                 for k in range(len(new)):
                     track = _Track(self._claim_id(boxes[k], time), config)
                     track.confirmed_box = boxes[k]
-                    face = self._smooth(track, params[k], landmarks[k], boxes[k], time, True)
+                    face = self._smooth(
+                        track, params[k], landmarks[k], weights[k], boxes[k], time, True
+                    )
                     self._tracks.append(track)
                     faces[track.id] = face
         self._drop_duplicates(faces)
@@ -310,13 +319,18 @@ class Tracker:
 
     def _predict(
         self, rgb: np.ndarray, boxes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The network's parameters, landmarks (eyelids re-read) and crops for crop boxes."""
-        params, landmarks, crops = self.reconstructor.predict(rgb, boxes)
-        if self.eyes is not None:
-            refined = self.eyes.refine(rgb, landmarks)
-            landmarks[:, list(EYELIDS), :2] = refined[:, list(EYELIDS), :2]
-        return params, landmarks, crops
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The network's parameters, landmarks (with the eye blendshapes), crops and
+        ``(K, B)`` blendshape coefficients (``B = 0`` without ``refine_eyes``)."""
+        reconstructor = self.reconstructor
+        params, landmarks, crops = reconstructor.predict(rgb, boxes)
+        weights = np.zeros((len(params), 0))
+        if self.config.refine_eyes:
+            _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes)
+            if fitted is not None:
+                weights = fitted
+                landmarks = crop_to_image(reconstructor.model.landmarks(params, weights), boxes)
+        return params, landmarks, crops, weights
 
     def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:
         """``"left"``, ``"failed"`` or ``""`` for a track's new raw landmarks."""
@@ -373,6 +387,7 @@ class Tracker:
         track: _Track,
         params: np.ndarray,
         landmarks: np.ndarray,
+        weights: np.ndarray,
         box: np.ndarray,
         time: float,
         detected: bool = False,
@@ -388,11 +403,9 @@ class Tracker:
             scale[[3, 7, 11]] = size  # translation: in face sizes
             scale[12:] = self._coefficient_std
             image_params = track.filter(image_params, time, scale)
-        points = model.decode(image_params.astype(np.float32)).astype(np.float64)
-        if self.eyes is not None:  # the re-read eyelids replace the mesh's
-            points[self._lid_rows, :2] = landmarks[list(EYELIDS), :2]
-            if smooth == "params":
-                points[self._lid_rows] = track.lid_filter(points[self._lid_rows], time, size)
+            if weights.size:
+                weights = np.clip(track.blend_filter(weights, time, np.ones_like(weights)), 0, 1)
+        points = model.decode(image_params.astype(np.float32), weights).astype(np.float64)
         if smooth == "vertices":
             points = track.filter(points, time, size)
         vertices = points[: self._n_surface]
@@ -409,6 +422,7 @@ class Tracker:
             pose=decompose_pose(crop_params[:12]).angles,
             box=np.asarray(box, dtype=np.float64),
             detected=detected,
+            blendshapes=dict(zip(model.blendshape_names, map(float, weights), strict=False)),
         )
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from morph3d.cli import main
+from morph3d.io.image import read_image
 
 from ..conftest import short_clip
 
@@ -39,21 +40,26 @@ def test_evaluate_writes_report_and_plot(real_model, shared_data: Path, tmp_path
     network.set_statistics(real_model.layout.mean, real_model.layout.std)
     torch.save(network.state_dict(), tmp_path / "w.pt")
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"per_image": {"x": {"nme": 3.0}, "y": {"nme": 5.0}}}))
+    faces = {"x": {"nme": 3.0, "yaw": 10.0}, "y": {"nme": 5.0, "yaw": -70.0}}
+    other.write_text(json.dumps({"per_image": faces}))
     report_path = tmp_path / "report.json"
-    code = main(
-        [
-            "evaluate", "--dataset", "aflw2000-3d",
-            "--root", str(shared_data / "aflw2000_3d_samples"),
-            "--json", str(report_path), "--weights", str(tmp_path / "w.pt"),
-            "--plot", str(tmp_path / "ced.png"), "--compare", str(other),
-        ]
-    )  # fmt: skip
-    assert code == 0
+    command = [
+        "evaluate", "--dataset", "aflw2000-3d",
+        "--root", str(shared_data / "aflw2000_3d_samples"),
+        "--json", str(report_path), "--weights", str(tmp_path / "w.pt"),
+        "--plot", str(tmp_path / "ced.png"), "--compare", str(other),
+    ]  # fmt: skip
+    assert main(command) == 0
     report = json.loads(report_path.read_text())
     assert report["count"] == 3 and set(report["yaw_bins"]) == {"[0, 30)", "[30, 60)", "[60, 90+]"}
     assert {"nme_mean", "nme_median", "nme_balanced", "per_image"} <= set(report)
-    assert (tmp_path / "ced.png").is_file()
+    assert all(isinstance(face["yaw"], float) for face in report["per_image"].values())
+    assert (tmp_path / "ced.png").is_file()  # a panel per |yaw| bin: wider than high
+    image = read_image(tmp_path / "ced.png")
+    assert image.shape[1] > 3 * image.shape[0]
+    # a report from before per-face yaws cannot be split by bin: a one-line error
+    other.write_text(json.dumps({"per_image": {"x": {"nme": 3.0}}}))
+    assert main(command) == 2
 
 
 @pytest.mark.integration

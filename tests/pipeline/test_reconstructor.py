@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import trimesh
 
 import morph3d
 from morph3d.cli import main
+from morph3d.core.crop import crop_to_image
 from morph3d.core.metrics import nme
-from morph3d.errors import ImageError, ModelNotFoundError, NoFaceError
+from morph3d.core.model import MorphableModel
+from morph3d.errors import ImageError, ModelFormatError, ModelNotFoundError, NoFaceError
 from morph3d.io.annotations import read_pts
 from morph3d.io.image import read_image
 from morph3d.pipeline.reconstructor import Reconstructor
@@ -148,3 +151,34 @@ def test_cli_keeps_same_named_photos_apart(shared_data: Path, tmp_path: Path) ->
     first, second = (json.loads((tmp_path / "out" / f"{s}_0.json").read_text())["image"]
                      for s in ("face.v1", "face.v1-2"))  # fmt: skip
     assert (first, second) == tuple(images)
+
+
+def test_the_mesh_carries_the_fitted_eye_blendshapes(shared_data: Path) -> None:
+    photo = read_image(shared_data / "photos" / "obama.jpg")
+    with Reconstructor() as reconstructor:
+        face = reconstructor.faces(photo)[0]
+        model = reconstructor.model
+    assert set(face.blendshapes) >= {"eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft"}
+    assert all(0.0 <= value <= 1.0 for value in face.blendshapes.values())
+    weights = model.blendshape_vector(face.blendshapes)
+    decoded = crop_to_image(model.decode(face.params, weights), face.box)
+    np.testing.assert_allclose(decoded[: model.n_surface], face.vertices, atol=1e-2)
+    np.testing.assert_allclose(decoded[model.landmark_indices], face.landmarks, atol=1e-2)
+    assert face.to_dict()["blendshapes"].keys() == face.blendshapes.keys()
+    with Reconstructor(blendshapes=False) as bare:
+        plain = bare.faces(photo)[0]
+    assert plain.blendshapes == {} and bare.eyes is None
+    np.testing.assert_allclose(
+        crop_to_image(model.decode(plain.params), plain.box)[: model.n_surface], plain.vertices,
+        atol=1e-2,
+    )  # fmt: skip
+
+
+def test_a_model_file_without_blendshapes_is_refused_clearly(
+    real_model: MorphableModel, tmp_path: Path
+) -> None:
+    old = dataclasses.replace(real_model, blendshapes=None, blendshape_names=())
+    path = old.save(tmp_path / "old.npz")
+    with pytest.raises(ModelFormatError, match="convert it again"):
+        Reconstructor(model=path)
+    assert Reconstructor(model=path, blendshapes=False).eyes is None
