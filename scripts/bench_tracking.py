@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from morph3d.core.filters import FilterConfig
 from morph3d.evaluation import steadiness as st
+from morph3d.evaluation.peers import FACEMESH_EYES, FACEMESH_NOSE, FaceMesh, mediapipe_available
 from morph3d.evaluation.plots import plot_eye_aperture, plot_steadiness
 from morph3d.evaluation.speed import machine_info
 from morph3d.files import write_json
@@ -41,43 +42,6 @@ from morph3d.pipeline.reconstructor import Reconstructor
 from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR, Tracker, TrackerConfig
 
 FPS = 30.0
-
-#: MediaPipe FaceMesh indices of each eye: corners, then (upper, lower) lid pairs; its nose tip
-#: (our 68-point nose tip is 30).
-FACEMESH_EYES = (((33, 133), ((160, 144), (158, 153))), ((362, 263), ((385, 380), (387, 373))))
-FACEMESH_NOSE = 1
-
-
-class FaceMesh:
-    """MediaPipe FaceMesh in tracking mode: ``(468, 3)`` pixel landmarks or ``None``."""
-
-    def __init__(self) -> None:
-        import mediapipe
-
-        self.mesh = mediapipe.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=1, refine_landmarks=False,
-            min_detection_confidence=0.5, min_tracking_confidence=0.5,
-        )  # fmt: skip
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        result = self.mesh.process(rgb)
-        if not result.multi_face_landmarks:
-            return None
-        height, width = rgb.shape[:2]
-        points = result.multi_face_landmarks[0].landmark
-        return np.array([[p.x * width, p.y * height, p.z * width] for p in points])
-
-    def close(self) -> None:
-        self.mesh.close()
-
-
-def mediapipe_available() -> str | None:
-    """MediaPipe's version when it is importable, else ``None``."""
-    try:
-        import mediapipe
-    except ImportError:
-        return None
-    return str(mediapipe.__version__)
 
 
 def real_clips(

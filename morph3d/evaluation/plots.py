@@ -18,7 +18,13 @@ from matplotlib.figure import Figure
 from morph3d.core.metrics import YAW_BIN_EDGES, yaw_bin_index, yaw_bin_labels
 from morph3d.files import save_figure
 
-__all__ = ["plot_ced", "plot_ced_by_yaw", "plot_eye_aperture", "plot_steadiness"]
+__all__ = [
+    "plot_ced",
+    "plot_ced_by_yaw",
+    "plot_eye_aperture",
+    "plot_noise_ladder",
+    "plot_steadiness",
+]
 
 
 def _ced_axis(axis: Any, runs: Mapping[str, Sequence[float]], limit: float, title: str) -> None:
@@ -136,5 +142,32 @@ def plot_eye_aperture(
     axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
     axes[0, 0].set_title("eye aperture (eyelid distance / eye width, both eyes averaged)")
     axes[-1, 0].set_xlabel("time (s)")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_noise_ladder(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Still-face jitter per rung of the noise ladder (:func:`~morph3d.evaluation.steadiness.
+    noise_ladder`): bars for the tracker raw and filtered and for the other landmarker."""
+    rungs = report["rungs"]
+    labels = list(rungs)
+    series = [("raw", "morph3d raw"), ("filtered", "morph3d 1€ filter")]
+    if report.get("other"):
+        series.append(("other", report["other"]))
+    figure = Figure(figsize=(max(8, 0.75 * len(labels)), 4.2))
+    axis = figure.subplots()
+    width = 0.8 / len(series)
+    positions = np.arange(len(labels))
+    for k, (key, name) in enumerate(series):
+        values = [rungs[label].get(key, np.nan) for label in labels]
+        axis.bar(positions + (k - (len(series) - 1) / 2) * width, values, width, label=name)
+    axis.set_xticks(positions, labels, rotation=35, ha="right")
+    axis.set_ylabel("jitter (% of face size)")
+    axis.set_title(
+        f"still face, {report['frames']} frames per rung: RMS frame-to-frame motion "
+        f"(mean over {max(r['photos'] for r in rungs.values())} photos)"
+    )
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend()
     figure.tight_layout()
     return save_figure(figure, path)

@@ -17,6 +17,7 @@ figures; they print nothing.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,11 +29,13 @@ from morph3d.core.landmarks68 import EYE_APERTURE
 from morph3d.core.metrics import EyeIndices, eye_aperture, landmark_box_size
 
 __all__ = [
+    "NOISE_LADDER",
     "acceleration_jitter",
     "clip_steadiness",
     "jitter",
     "longest_run",
     "moving_error",
+    "noise_ladder",
     "photo_steadiness",
     "pixel_jitter",
     "portrait",
@@ -41,6 +44,24 @@ __all__ = [
     "steadiness_figures",
     "track_lag",
 ]
+
+#: The webcam-noise ladder: rung label -> settings of :func:`morph3d.io.synthetic.degrade`
+#: (sensor noise in grey levels, JPEG quality, defocus sigma in pixels, share of the light).
+NOISE_LADDER: dict[str, dict[str, float]] = {
+    "clean q95": {"noise": 0.0, "quality": 95},
+    "noise 2 q85": {"noise": 2.0, "quality": 85},
+    "noise 4 q85": {"noise": 4.0, "quality": 85},
+    "noise 6 q85": {"noise": 6.0, "quality": 85},
+    "noise 8 q85": {"noise": 8.0, "quality": 85},
+    "noise 3 q95": {"noise": 3.0, "quality": 95},
+    "noise 3 q75": {"noise": 3.0, "quality": 75},
+    "noise 3 q50": {"noise": 3.0, "quality": 50},
+    "noise 4 q75": {"noise": 4.0, "quality": 75},
+    "blur 1 px": {"noise": 3.0, "quality": 85, "blur": 1.0},
+    "blur 2 px": {"noise": 3.0, "quality": 85, "blur": 2.0},
+    "light 50 %": {"noise": 3.0, "quality": 85, "light": 0.5},
+    "light 25 %": {"noise": 3.0, "quality": 85, "light": 0.25},
+}
 
 #: A per-frame landmarker: ``(H, W, 3)`` RGB -> ``(n, 3)`` pixel landmarks or ``None``.
 Landmarker = Callable[[np.ndarray], "np.ndarray | None"]
@@ -356,3 +377,88 @@ def clip_steadiness(
         }
         apertures[name] = eye_aperture(other["landmarks"], eyes).mean(-1)
     return entry, apertures
+
+
+def noise_ladder(
+    make_tracker: Callable[[Any], Any],
+    config: Any,
+    photos: Mapping[str, np.ndarray],
+    count: int = 60,
+    fps: float = 30.0,
+    other: tuple[str, Callable[[], Landmarker], int] | None = None,
+    rungs: Mapping[str, Mapping[str, float]] = NOISE_LADDER,
+    progress: Callable[..., Any] | None = None,
+    warmup: int = 10,
+) -> dict[str, Any]:
+    """Still-face jitter of the tracker (raw and filtered) and of another landmarker on every
+    photo at every rung of a noise ladder.
+
+    Each rung of each photo is ``count`` frames of the still photo, each with its own
+    degradation (:func:`morph3d.io.synthetic.still_frames`); jitter is the RMS frame-to-frame
+    motion in pixels over the tracker's face size (the same divisor for both landmarkers).
+
+    Args:
+        make_tracker: A fresh tracker of a config.
+        config: The tracker config.
+        photos: Name -> ``(H, W, 3)`` uint8 picture of one face.
+        count: Frames per rung.
+        fps: Their frame rate.
+        other: Optionally another landmarker: its label, a function that makes it, its number
+            of points.
+        rungs: Label -> degradation settings (default :data:`NOISE_LADDER`).
+        progress: tqdm-like wrapper of the (photo, rung) pairs.
+        warmup: First frames left out of the jitter (both landmarkers settle from their first
+            detection-placed crop).
+
+    Returns:
+        ``rows`` (one per photo and rung: ``raw``, ``filtered`` and the other's jitter, %),
+        ``rungs`` (per rung the means over photos, and ``filtered_over_other``: the ratio of
+        the means over the photos the other landmarker kept), the settings.
+    """
+    from morph3d.io.synthetic import still_frames
+
+    pairs = [(name, label) for name in photos for label in rungs]
+    rows = []
+    for seed, (name, label) in enumerate((progress or iter)(pairs)):
+        frames = still_frames(photos[name], count + warmup, seed=seed, **rungs[label])
+        run = run_tracker(make_tracker(config), frames, fps)
+        row: dict[str, Any] = {"photo": name, "rung": label, "missing": run["missing"]}
+        if run["missing"]:
+            rows.append({**row, "note": "lost the face on some frames"})
+            continue
+        size = float(np.median(landmark_box_size(run["raw"])))
+        row["face_size_px"] = size
+        row["raw"] = 100 * pixel_jitter(run["raw"][warmup:]) / size
+        row["filtered"] = 100 * pixel_jitter(run["landmarks"][warmup:]) / size
+        if other is not None:
+            _, make, points = other
+            found = run_landmarker(make(), frames, points)["landmarks"]
+            missing = int(np.isnan(found[:, 0, 0]).sum())
+            row["other_missing"] = missing
+            if not missing:
+                row["other"] = 100 * pixel_jitter(found[warmup:]) / size
+        rows.append(row)
+    summary: dict[str, dict[str, float]] = {}
+    for label in rungs:
+        done = [row for row in rows if row["rung"] == label and "raw" in row]
+        entry = {key: float(np.mean([row[key] for row in done])) for key in ("raw", "filtered")}
+        compared = [row for row in done if "other" in row]
+        if compared:
+            entry["other"] = float(np.mean([row["other"] for row in compared]))
+            mean_other = entry["other"]
+            entry["filtered_over_other"] = (
+                float(np.mean([row["filtered"] for row in compared])) / mean_other
+                if mean_other > 0
+                else math.nan
+            )
+        entry["photos"] = len(done)
+        summary[label] = entry
+    return {
+        "frames": count,
+        "warmup_frames": warmup,
+        "fps": fps,
+        "other": None if other is None else other[0],
+        "settings": {label: dict(values) for label, values in rungs.items()},
+        "rows": rows,
+        "rungs": summary,
+    }

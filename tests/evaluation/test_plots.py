@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morph3d.evaluation.plots import plot_ced, plot_ced_by_yaw
+from morph3d.evaluation.plots import plot_ced, plot_ced_by_yaw, plot_noise_ladder
 from morph3d.io.image import read_image
 from morph3d.training.curves import plot_training_curves
 
@@ -32,3 +32,11 @@ def test_ced_by_yaw_draws_a_panel_per_bin(tmp_path: Path) -> None:
     assert image.shape[1] > 3 * image.shape[0]  # four panels side by side
     quarters = np.array_split(image, 4, axis=1)
     assert all(quarter.std() > 10 for quarter in quarters)  # each panel holds curves
+
+
+def test_noise_ladder_plot(tmp_path: Path) -> None:
+    rungs = {f"rung {k}": {"raw": 0.3 * k, "filtered": 0.1 * k, "other": 0.2, "photos": 2}
+             for k in range(1, 5)}  # fmt: skip
+    report = {"frames": 60, "other": "MediaPipe", "rungs": rungs}
+    image = read_image(plot_noise_ladder(report, tmp_path / "ladder.png"))
+    assert image.shape[1] > image.shape[0] and image.std() > 10
