@@ -132,6 +132,11 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"\nMediaPipe: {result['note']}")
 
 
+def default_networks() -> list[Path]:
+    """The shipped regressors: the eyelid refiner's eyes.onnx sits in the same folder."""
+    return sorted(ASSETS_MODELS.glob("shufflenetv2_*.onnx"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -143,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))
     if not photos:
         parser.error("no photos; pass --photos")
-    # The regressors only: the eyelid refiner's eyes.onnx sits in the same folder.
-    weights = args.weights or sorted(ASSETS_MODELS.glob("shufflenetv2_*.onnx"))
+    weights = args.weights or default_networks()
     if not weights:
         parser.error("no .onnx networks; pass --weights")
     report = run_benchmark(photos, weights, args.repeats, args.threads)

@@ -405,7 +405,8 @@ class Tracker:
             image_params = track.filter(image_params, time, scale)
             if weights.size:
                 weights = np.clip(track.blend_filter(weights, time, np.ones_like(weights)), 0, 1)
-        points = model.decode(image_params.astype(np.float32), weights).astype(np.float64)
+        blend = weights if weights.size else None  # refine_eyes=False: the bare model
+        points = model.decode(image_params.astype(np.float32), blend).astype(np.float64)
         if smooth == "vertices":
             points = track.filter(points, time, size)
         vertices = points[: self._n_surface]

@@ -113,6 +113,12 @@ def test_track_and_ar_refuse_to_overwrite_their_input(
     assert main(["ar", str(clip), "-o", str(tmp_path / "." / "clip.mp4")]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
     assert clip.read_bytes() == before and not (tmp_path / "o.mp4").exists()
+    photo = tmp_path / "photo.jpg"  # ar on a photo, written over itself
+    photo.write_bytes((shared_data / "photos" / "obama.jpg").read_bytes())
+    picture = photo.read_bytes()
+    assert main(["ar", str(photo), "-o", str(photo)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert photo.read_bytes() == picture
 
 
 @pytest.mark.integration

@@ -182,3 +182,33 @@ def test_a_model_file_without_blendshapes_is_refused_clearly(
     with pytest.raises(ModelFormatError, match="convert it again"):
         Reconstructor(model=path)
     assert Reconstructor(model=path, blendshapes=False).eyes is None
+
+
+@pytest.mark.unit
+def test_reconstruct_from_four_threads_builds_one_reconstructor(monkeypatch) -> None:
+    import threading
+    import time
+
+    from morph3d.pipeline import reconstructor as module
+
+    built = []
+
+    class Slow:
+        def __init__(self) -> None:
+            time.sleep(0.05)  # long enough for the other threads to arrive meanwhile
+            built.append(self)
+
+        def reconstruct(self, image, channel_order="rgb"):
+            return self
+
+    monkeypatch.setattr(module, "Reconstructor", Slow)
+    monkeypatch.setattr(module, "_DEFAULT", None)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(module.reconstruct(None))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and len(results) == 4 and all(r is built[0] for r in results)

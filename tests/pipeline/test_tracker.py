@@ -183,3 +183,12 @@ def test_a_second_track_inside_a_face_is_merged_away(reconstructor, shared_data:
     for frame in frames[1:]:
         faces = tracker.update(frame)
         assert [face.id for face in faces] == [0, 1] and _nested_pairs(faces) == 0
+
+
+def test_without_the_eye_refiner_the_bare_model_is_tracked(reconstructor, portrait) -> None:
+    tracker = Tracker(TrackerConfig(refine_eyes=False), reconstructor)
+    for frame in still_frames(portrait, 3):
+        face = tracker.update(frame)[0]
+        assert face.blendshapes == {}
+        decoded = crop_to_image(reconstructor.model.decode(face.params), face.box)
+        np.testing.assert_allclose(decoded[: len(face.vertices)], face.vertices, atol=1e-2)

@@ -36,3 +36,14 @@ def test_a_photo_without_a_face_does_not_crash_the_benchmark(tmp_path: Path) -> 
     report = bench.run_benchmark([blank], [ASSETS_MODELS / "shufflenetv2_x1.onnx"], repeats=1)
     (network,) = report["networks"].values()
     assert network["process"]["exit_status"] == 1 and network["stages_640x480"] == {}
+
+
+@pytest.mark.integration
+def test_the_default_networks_are_the_regressors_only() -> None:
+    import onnxruntime
+
+    networks = bench.default_networks()
+    assert networks and "eyes.onnx" not in [path.name for path in networks]
+    for path in networks:  # each takes a face crop and gives the 62 parameters
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert session.get_outputs()[0].shape[-1] == 62, path.name
