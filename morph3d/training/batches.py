@@ -47,6 +47,9 @@ __all__ = [
     "face_rng",
 ]
 
+#: Seconds a loader worker may take for one batch before the epoch fails.
+WORKER_TIMEOUT_S = 300.0
+
 #: One sample: ``(S, S, 3)`` uint8 crop, ``(68, 3)`` landmarks, ``(21, 2)`` sparse points
 #: (NaN where not visible) and whether the face is sparse.
 FaceSample = tuple[np.ndarray, np.ndarray, np.ndarray, bool]
@@ -160,13 +163,6 @@ class ShardedBatches(Sampler[list[tuple[int, int]]]):
             yield [(self.epoch, int(i)) for i in shard(batch, self.world)]
 
 
-def _worker_init(_: int) -> None:
-    import cv2
-
-    # The workers are the parallelism: threads inside each would only compete for the cores.
-    cv2.setNumThreads(1)
-
-
 def face_loader(
     dataset: AugmentedFaces, sampler: ShardedBatches, workers: int, pin_memory: bool = False
 ) -> DataLoader[FaceSample]:
@@ -175,7 +171,8 @@ def face_loader(
     if workers < 0:
         raise ValueError(f"--workers must be 0 or more, got {workers}")
     # Forked workers share the targets' images with this process; a spawned or forkserver
-    # worker would receive a pickled copy of all of them.
+    # worker would receive a pickled copy of all of them. (A forked worker must not call
+    # cv2.setNumThreads: after this process has used OpenCV's threads it deadlocks there.)
     context = "fork" if workers and "fork" in multiprocessing.get_all_start_methods() else None
     return DataLoader(
         dataset,
@@ -183,6 +180,8 @@ def face_loader(
         num_workers=workers,
         collate_fn=collate_faces,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers else None,
         multiprocessing_context=context,
+        # A batch takes well under a second: a worker silent this long is stuck, and an
+        # error says so where a hang would not.
+        timeout=WORKER_TIMEOUT_S if workers else 0,
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +14,7 @@ from morph3d.training.augment import AugmentConfig
 from morph3d.training.batches import AugmentedFaces, ShardedBatches, face_loader, face_rng
 from morph3d.training.distributed import World
 
-from ..conftest import make_tiny_model, make_tiny_targets
+from ..conftest import REPO, make_tiny_model, make_tiny_targets
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +75,32 @@ def test_workers_load_the_same_batches_as_the_training_process() -> None:
     assert landmarks.shape == (68, 3) and sparse_points.shape == (21, 2) and sparse
     with pytest.raises(ValueError, match="--workers"):
         face_loader(dataset, sampler, -1)
+
+
+_AFTER_OPENCV = """
+import cv2, numpy as np
+from tests.conftest import make_tiny_model, make_tiny_targets
+from morph3d.training.augment import AugmentConfig
+from morph3d.training.batches import AugmentedFaces, ShardedBatches, face_loader
+# This process keeps OpenCV's thread pool busy (as validation crops do between epochs).
+cv2.warpAffine(np.zeros((2000, 2000, 3), np.uint8), np.eye(2, 3), (2000, 2000))
+targets = make_tiny_targets(make_tiny_model(), 12)
+dataset = AugmentedFaces(targets, AugmentConfig(), 32, 0)
+sampler = ShardedBatches(np.arange(12), 5, 0)
+for epoch in range(4):
+    sampler.set_epoch(epoch)
+    assert len(list(face_loader(dataset, sampler, 2))) == 3
+    cv2.warpAffine(np.zeros((2000, 2000, 3), np.uint8), np.eye(2, 3), (2000, 2000))
+print("done")
+"""
+
+
+def test_forked_workers_after_opencv_threads_do_not_hang() -> None:
+    """Workers forked from a process whose OpenCV threads ran, epoch after epoch (they
+    deadlocked in cv2.setNumThreads); in a child process, so that a hang fails the test."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_OPENCV], cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr
