@@ -80,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
     parser.add_argument("--no-marching", action="store_true", help="keep jaw landmarks fixed")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda or auto (default: cuda when a GPU is there)"
+    )
     parser.add_argument("--limit", type=int, help="aflw21: only the first N kept faces")
     args = parser.parse_args(argv)
+    if args.device == "auto":
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     summary_path = args.summary or args.out.with_suffix(".json")
     sheet_path = args.sheet or args.out.with_suffix(".png")
     if args.format == "aflw21":
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fit_3dmm: {len(faces)} faces under {args.root} ({len(failures)} unusable files)")
     config = FitConfig(marching=not args.no_marching)
     targets, more = build_targets(
-        faces, model, config, args.batch_size, progress=partial(tqdm, leave=False)
+        faces, model, config, args.batch_size, partial(tqdm, leave=False), args.device
     )
     failures += more
     if len(targets) == 0:
@@ -152,7 +159,11 @@ def run_aflw21(args: argparse.Namespace, summary_path: Path, sheet_path: Path) -
         kept = kept.subset(np.arange(min(args.limit, len(kept))))
     filtered = time.perf_counter()
     targets, build = build_aflw21_targets(
-        kept, model, batch_size=max(args.batch_size, 1024), progress=partial(tqdm, leave=False)
+        kept,
+        model,
+        batch_size=max(args.batch_size, 1024),
+        progress=partial(tqdm, leave=False),
+        device=args.device,
     )
     built = time.perf_counter()
     write_targets(args.out, targets)

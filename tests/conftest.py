@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from morph3d.core.mesh import grid_triangles
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.params import ParamLayout
 from morph3d.paths import model_path
+
+if TYPE_CHECKING:
+    from morph3d.training.targets import Targets
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -53,6 +57,45 @@ def make_tiny_model(seed: int = 0, rows: int = 5, columns: int = 6) -> Morphable
         grid=grid,
         layout=ParamLayout(40, 10, mean=param_mean, std=param_std),
         metadata={"name": "tiny", "version": 1},
+    )
+
+
+def make_tiny_targets(model: MorphableModel, count: int = 16, seed: int = 0) -> Targets:
+    """Targets of ``count`` random faces of ``model`` (random images), every other one sparse;
+    with file attributes, so that :func:`~morph3d.training.targets.write_targets` makes a
+    file that scripts/train.py reads."""
+    from morph3d.core.fitting import FitConfig
+    from morph3d.core.landmarks21 import FITTED_21, to_aflw21
+    from morph3d.training.targets import STORED_SIZE, Targets, target_attrs
+
+    rng = np.random.default_rng(seed)
+    layout = model.layout
+    params = layout.denormalize(0.5 * rng.normal(size=(count, layout.size)))
+    landmarks = model.landmarks(params)
+    sparse = np.arange(count) % 2 == 1
+    points = to_aflw21(landmarks[..., :2])
+    hidden = rng.random((count, 21)) < 0.3
+    points[hidden | ~FITTED_21] = np.nan
+    points[~sparse] = np.nan
+    boxes = np.tile([0.0, 0.0, 120.0, 120.0], (count, 1))
+    return Targets(
+        name=[f"face{k}" for k in range(count)],
+        source=[""] * count,
+        image=rng.integers(0, 256, (count, STORED_SIZE, STORED_SIZE, 3), dtype=np.uint8),
+        image_box=boxes * 2 - 60,
+        crop_box=boxes,
+        annotation=landmarks[..., :2].astype(np.float32),
+        params=params,
+        fit_landmarks=landmarks.astype(np.float32),
+        model_landmarks=landmarks.astype(np.float32),
+        fit_nme=np.zeros(count, np.float32),
+        yaw=np.zeros(count, np.float32),
+        silhouette_jaw=np.zeros(count, np.uint8),
+        fit_yaw=np.zeros(count, np.float32),
+        flags=np.zeros(count, np.uint8),
+        sparse=sparse,
+        sparse_points=points.astype(np.float32),
+        attrs=target_attrs(model, FitConfig()),
     )
 
 

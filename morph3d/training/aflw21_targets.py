@@ -95,6 +95,7 @@ def fit_aflw21(
     config: FitConfig = SPARSE_FIT,
     batch_size: int = 1024,
     progress: Progress = no_progress,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit the model to the visible points of every face, in the AFLW crop's frame.
 
@@ -104,6 +105,7 @@ def fit_aflw21(
         config: Fit settings.
         batch_size: Faces fitted at once.
         progress: Wraps an iterable to show progress.
+        device: Torch device of the fit (``"cuda"``: each batch fitted on the GPU).
 
     Returns:
         ``(B, 62)`` raw parameters in the AFLW crop's 120-unit frame (y up), and ``(B,)`` the
@@ -111,7 +113,7 @@ def fit_aflw21(
         marched) 68 landmarks; :func:`build_aflw21_targets` stores it normalised by the box of
         the marched ones, as ``val_nme_sparse`` is.
     """
-    fitter = LandmarkFitter(model, config)
+    fitter = LandmarkFitter(model, config, device)
     combination = AFLW21_FROM_68[FITTED_21]
     points = faces.points[:, FITTED_21].astype(np.float64)
     # AFLW crop pixels (y down, 0-based) to the crop frame (y up): (u + 1, 120 - v).
@@ -145,6 +147,7 @@ def build_aflw21_targets(
     config: FitConfig = SPARSE_FIT,
     batch_size: int = 1024,
     progress: Progress = no_progress,
+    device: str = "cpu",
 ) -> tuple[Targets, Aflw21Build]:
     """Fit, re-crop and store every face as a sparse face of a targets file.
 
@@ -154,6 +157,7 @@ def build_aflw21_targets(
         config: Fit settings.
         batch_size: Faces fitted at once.
         progress: Wraps an iterable to show progress.
+        device: Torch device of the fit (``"cuda"``: each batch fitted on the GPU).
 
     Returns:
         The targets (all sparse) and the framing figures of each face.
@@ -161,7 +165,7 @@ def build_aflw21_targets(
     import cv2
 
     n = len(faces)
-    aflw_params, _ = fit_aflw21(faces, model, config, batch_size, progress)
+    aflw_params, _ = fit_aflw21(faces, model, config, batch_size, progress, device)
     aflw_box = np.array([0.0, 0.0, AFLW_CROP_SIZE, AFLW_CROP_SIZE])
     lines = contour_lines(model)
     # Crop boxes in AFLW crop pixels, from the fitted landmarks with the jaw on the silhouette.

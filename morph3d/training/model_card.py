@@ -36,8 +36,9 @@ def model_card(
 
     Args:
         config: The run's settings.
-        history: One row per epoch (``epoch``, ``seconds``, ``images_per_second`` and, when
-            validated, ``val_nme`` and ``val_nme_fit``), as :class:`Trainer` records them.
+        history: One row per epoch (``epoch``, ``seconds``, ``images_per_second`` of all
+            processes, ``world_size`` and, when validated, ``val_nme`` and ``val_nme_fit``), as
+            :class:`Trainer` records them.
         targets: Names of the targets files trained on.
         train_faces: Faces in the training split.
         val_faces: Faces in the validation split.
@@ -68,6 +69,8 @@ def model_card(
         "train_minutes_this_run": round(elapsed / 60, 1),
         "train_minutes_total": round(sum(row["seconds"] for row in history) / 60, 1),
         "images_per_second_median": throughput[len(throughput) // 2],
+        # images/s counts all processes together (torchrun); runs before it was logged had one.
+        "world_size": int(history[-1].get("world_size", 1)),
         "model": model_name,
     }
 

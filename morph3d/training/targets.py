@@ -194,6 +194,7 @@ def build_targets(
     config: FitConfig | None = None,
     batch_size: int = 256,
     progress: Progress = no_progress,
+    device: str = "cpu",
 ) -> tuple[Targets, list[Failure]]:
     """Crop and fit every face.
 
@@ -204,6 +205,7 @@ def build_targets(
         batch_size: Faces fitted at once.
         progress: Wraps an iterable to show progress, e.g. ``tqdm`` (called with ``desc`` and
             ``total``).
+        device: Torch device of the fit (``"cuda"``: each batch fitted on the GPU).
 
     Returns:
         The targets of the faces that worked, and a failure (with its reason) for each other.
@@ -229,7 +231,7 @@ def build_targets(
         crop_boxes.append(box)
         kept.append(face)
 
-    fitter = LandmarkFitter(model, config)
+    fitter = LandmarkFitter(model, config, device)
     n = len(kept)
     crop_box_array = np.asarray(crop_boxes, dtype=np.float64).reshape(n, 4)
     landmarks = np.asarray([face.landmarks for face in kept], dtype=np.float64).reshape(n, 68, 2)

@@ -19,10 +19,27 @@ its photo's name, so all faces of one photo fall on the same side.
 
 Every epoch writes an atomic checkpoint (model, optimiser, schedule, history) that ``resume``
 continues from, the best weights so far, a CSV/JSON log and a PNG of the curves.
+
+**Several processes** (``torchrun``, :mod:`morph3d.training.distributed`): the network is
+wrapped in ``DistributedDataParallel``; ``batch_size`` is the global batch, which every step
+splits across the ranks (:mod:`morph3d.training.batches`). Each rank's loss is its faces' sum
+scaled by ``world_size / global batch``, so DDP's average of the gradients is the gradient of
+the global batch's mean loss, what one process computes. With ``sync_batchnorm`` (default)
+BatchNorm normalises with the global batch's statistics too, so W processes train as one does
+(up to float32 rounding, see ``tests/training/test_distributed.py``); without it each rank
+normalises its own part of the batch (faster; torchvision's reference recipes' default).
+Validation is split across the ranks and gathered, so every rank holds the same history; rank
+0 alone writes files.
+Every rank resumes from the same ``checkpoint.pt`` (on several machines the run folder must be
+shared storage; ranks that read different epochs stop with an error).
+
+**On CUDA** the batches come in pinned memory, the network runs under bf16 autocast (``bf16``;
+the decoder and the loss stay float32) and, with ``channels_last``, in that memory format.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -38,7 +55,7 @@ import torch
 
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.decoder import Decoder
-from morph3d.core.landmarks21 import FITTED_21, MIRROR_21, sparse_nme, to_aflw21
+from morph3d.core.landmarks21 import FITTED_21, sparse_nme, to_aflw21
 from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import landmark_box_size, nme
@@ -48,14 +65,22 @@ from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
 from morph3d.io.datasets import split_indices
 from morph3d.progress import Progress, no_progress
-from morph3d.training.augment import (
-    AugmentConfig,
-    Similarity,
-    centre_crop,
-    photometric,
-    warp_crop,
-    warp_landmarks,
-    warp_pose,
+from morph3d.training.augment import AugmentConfig, Similarity, centre_crop, warp_pose
+from morph3d.training.batches import (
+    AugmentedFaces,
+    FaceBatch,
+    ShardedBatches,
+    collate_faces,
+    face_loader,
+)
+from morph3d.training.distributed import (
+    World,
+    all_gather_objects,
+    all_sum,
+    barrier,
+    current_world,
+    device_for,
+    sync_batchnorm,
 )
 from morph3d.training.targets import Targets, concatenate_targets
 
@@ -72,7 +97,10 @@ class TrainConfig:
         width: ShuffleNetV2 width (0.5, 1.0, 1.5, 2.0).
         input_size: Side of the network input in pixels (the crop frame stays 120 units).
         epochs: Number of epochs.
-        batch_size: Faces per step.
+        batch_size: Faces per optimiser step, all processes together (the global batch; each
+            of W processes takes B / W of them). The same batch size and seed train the same
+            way on any number of processes, so nothing rescales ``lr``; raising the batch
+            k-fold, scale ``lr`` by sqrt(k) (the square-root rule for Adam).
         lr: Adam's learning rate.
         schedule: ``"constant"`` (the reference recipe, default) or ``"cosine"`` (decay to 1%
             of ``lr`` over the run). In a 40-epoch comparison (width 1.0, seed 0) cosine did not
@@ -80,8 +108,17 @@ class TrainConfig:
         loss: ``"wing"`` (w = 10, eps = 2) or ``"l2"``, on the 68 landmarks (x, y).
         val_fraction: Share of photos held out for validation.
         seed: Seed of the initialisation, the order and the augmentation.
-        device: ``"cpu"`` or ``"cuda"``.
-        threads: Torch intra-op threads on the CPU.
+        device: ``"cpu"`` or ``"cuda"`` (under torchrun: each process's ``LOCAL_RANK`` GPU).
+        threads: Torch intra-op threads on the CPU (per process).
+        workers: Data-loading processes per training process (0: load in the training
+            process itself).
+        bf16: On CUDA, run the network under bfloat16 autocast (ignored on the CPU).
+        channels_last: On CUDA, keep the network and its input in channels-last memory
+            format (ignored on the CPU).
+        sync_batchnorm: Under several processes, BatchNorm statistics of the whole global
+            batch (PyTorch's ``SyncBatchNorm`` on CUDA, morph3d's ``GlooSyncBatchNorm`` on
+            the CPU) instead of each process's part: the same training as one process, for
+            two small all-reduces per BatchNorm layer and step.
         init: A regressor state dict to start from (same width), e.g. the shipped weights;
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
@@ -100,6 +137,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 2
+    workers: int = 2
+    bf16: bool = True
+    channels_last: bool = False
+    sync_batchnorm: bool = True
     init: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -174,7 +215,14 @@ class Trainer:
             (e.g. 300W and AFLW), concatenated in order.
         model: The morphable model the targets were fitted with.
         config: Training settings.
-        run_dir: Folder of the checkpoint, best weights, logs and curves.
+        run_dir: Folder of the checkpoint, best weights, logs and curves (rank 0 writes it).
+        world: The processes training together (default: those of the initialised process
+            group, see :func:`morph3d.training.distributed.distributed_session`; one
+            process without one).
+
+    Raises:
+        ValueError: ``init`` has another width, the global batch is smaller than the number
+            of processes, or ``workers`` is negative.
     """
 
     def __init__(
@@ -183,6 +231,7 @@ class Trainer:
         model: MorphableModel,
         config: TrainConfig,
         run_dir: Path,
+        world: World | None = None,
     ) -> None:
         if not isinstance(targets, Targets):
             targets = concatenate_targets(list(targets))
@@ -190,7 +239,9 @@ class Trainer:
         self.model = model
         self.config = config
         self.run_dir = Path(run_dir)
-        self.device = torch.device(config.device)
+        self.world = current_world() if world is None else world
+        self.device = device_for(config.device, self.world)
+        cuda = self.device.type == "cuda"
         if config.device == "cpu":
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
@@ -211,10 +262,17 @@ class Trainer:
             self.network.rewhiten(*statistics)
         else:
             self.network.set_statistics(*statistics)
+        self.channels_last = cuda and config.channels_last
         self.network.to(self.device)
+        if self.channels_last:
+            self.network.to(memory_format=torch.channels_last)
         self.decoder = Decoder(model).to(self.device)
+        self.sampler = ShardedBatches(self.train_index, config.batch_size, config.seed, self.world)
+        self.dataset = AugmentedFaces(targets, config.augment, config.input_size, config.seed)
+        self.loader = face_loader(self.dataset, self.sampler, config.workers, pin_memory=cuda)
+        self.train_network = self._parallel(self.network)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
-        steps = max(1, math.ceil(len(self.train_index) / config.batch_size)) * config.epochs
+        steps = max(1, len(self.sampler)) * config.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, self._schedule_factor(steps)
         )
@@ -222,10 +280,27 @@ class Trainer:
         self.epoch = 0
         self.best = math.inf
 
+    def _parallel(self, network: Regressor) -> torch.nn.Module:
+        """The module the training steps run: ``network`` itself, or its DDP wrapper (which
+        shares its parameters) when several processes train."""
+        if not self.world.distributed:
+            return network
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.config.sync_batchnorm:
+            sync_batchnorm(network, self.device)
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(network, device_ids=device_ids)
+
     def _schedule_factor(self, steps: int) -> Callable[[int], float]:
         if self.config.schedule == "constant":
             return lambda step: 1.0
         return lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+
+    @property
+    def batch_size_per_rank(self) -> int:
+        """The most faces a process takes from a global batch (``ceil(B / W)``)."""
+        return math.ceil(self.config.batch_size / self.world.world_size)
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -240,11 +315,13 @@ class Trainer:
         return self.run_dir / "best.pt"
 
     def save_checkpoint(self) -> None:
-        """Write the checkpoint atomically."""
+        """Write the checkpoint atomically (in a distributed run, :meth:`fit` calls it on
+        rank 0 only)."""
         state = {
             "epoch": self.epoch,
             "best": self.best,
             "config": self.config.to_dict(),
+            "world_size": self.world.world_size,
             "network": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -256,8 +333,12 @@ class Trainer:
     def load_checkpoint(self, path: Path | None = None) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` (``weights_only`` loading).
 
+        Every process reads the same file; in a distributed run they then check that they
+        all read the same epoch.
+
         Raises:
             ModelFormatError: the file is not a complete checkpoint.
+            RuntimeError: the processes read checkpoints of different epochs.
         """
         state = read_checkpoint(path or self.checkpoint_path, self.device)
         self.network.load_state_dict(state["network"])
@@ -266,37 +347,28 @@ class Trainer:
         self.history = list(state["history"])
         self.epoch = int(state["epoch"])
         self.best = float(state["best"])
+        epochs = all_gather_objects(self.epoch, self.world)
+        if len(set(epochs)) > 1:
+            raise RuntimeError(
+                f"the processes resumed from different checkpoints (epochs {epochs} by rank): "
+                "on several machines the run folder must be on storage they all share"
+            )
 
     # -- one epoch -----------------------------------------------------------------------------
 
-    def _batch(self, indices: np.ndarray, rng: np.random.Generator):
-        """Augmented crops, ``(B, 68, 3)`` landmark targets, ``(B, 21, 2)`` sparse targets
-        (NaN where not visible) and ``(B,)`` which faces are sparse."""
-        images, landmarks, sparse_points = [], [], []
-        config = self.config.augment
-        for i in indices:
-            # The steps of augment(), so that the sparse points move with the same similarity.
-            similarity = Similarity.random(rng, config)
-            crop = warp_crop(self.targets.image[i], similarity, self.config.input_size)
-            images.append(photometric(crop, rng, config))
-            landmarks.append(warp_landmarks(self.targets.model_landmarks[i], similarity))
-            sparse = warp_landmarks(self.targets.sparse_points[i], similarity)
-            sparse_points.append(sparse[MIRROR_21] if similarity.flip else sparse)
-        return (
-            to_input(np.stack(images)),
-            torch.as_tensor(np.stack(landmarks), dtype=torch.float32),
-            torch.as_tensor(np.stack(sparse_points), dtype=torch.float32),
-            torch.as_tensor(self.targets.sparse[indices]),
-        )
+    def _batch(self, indices: np.ndarray, epoch: int = 0) -> FaceBatch:
+        """The augmented batch of faces ``indices`` in ``epoch`` (see
+        :mod:`morph3d.training.batches`), built in this process."""
+        return collate_faces([self.dataset[(epoch, int(i))] for i in indices])
 
-    def _loss(
+    def _face_losses(
         self,
         whitened: torch.Tensor,
         target: torch.Tensor,
         sparse_target: torch.Tensor | None = None,
         sparse: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Mean over faces of the landmark loss (see the module docstring).
+        """``(B,)`` landmark loss of each face (see the module docstring).
 
         Args:
             whitened: ``(B, 62)`` network output.
@@ -306,10 +378,10 @@ class Trainer:
         """
         predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
         loss = wing_loss if self.config.loss == "wing" else l2_loss
-        if sparse is None or not bool(sparse.any()):
-            return loss(predicted, target[..., :2])
-        assert sparse_target is not None
         dense_loss = loss(predicted, target[..., :2], reduction="none")  # (B,)
+        if sparse is None or not bool(sparse.any()):
+            return dense_loss
+        assert sparse_target is not None
         points = to_aflw21(predicted)  # (B, 21, 2)
         usable = torch.as_tensor(np.array(FITTED_21), device=points.device)
         mask = (torch.isfinite(sparse_target).all(dim=-1) & usable)[..., None]  # (B, 21, 1)
@@ -319,36 +391,74 @@ class Trainer:
             torch.where(mask, sparse_target, 0.0),
             reduction="none",
         )
-        return torch.where(sparse, sparse_loss, dense_loss).mean()
+        return torch.where(sparse, sparse_loss, dense_loss)
+
+    def _loss(
+        self,
+        whitened: torch.Tensor,
+        target: torch.Tensor,
+        sparse_target: torch.Tensor | None = None,
+        sparse: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean over faces of :meth:`_face_losses` (same arguments)."""
+        return self._face_losses(whitened, target, sparse_target, sparse).mean()
+
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
+        if self.device.type == "cuda" and self.config.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _to_device(self, batch: FaceBatch) -> FaceBatch:
+        images, target, sparse_target, sparse = (
+            tensor.to(self.device, non_blocking=True) for tensor in batch
+        )
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, target, sparse_target, sparse
 
     def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
-        """Train one epoch; returns its loss and timing."""
-        config = self.config
-        rng = np.random.default_rng([config.seed, self.epoch])
-        order = rng.permutation(self.train_index)
-        batches = [
-            order[k : k + config.batch_size] for k in range(0, len(order), config.batch_size)
-        ]
+        """Train one epoch; returns its loss (over all processes) and timing.
+
+        ``images_per_second`` counts the faces of all processes over the epoch's wall time;
+        ``data_seconds`` is the time this process waited for its batches.
+        """
+        world = self.world
+        self.sampler.set_epoch(self.epoch)
+        batches = self.sampler.global_batches(self.epoch)
         self.network.train()
-        total, count, data_time, step_time = 0.0, 0, 0.0, 0.0
-        for indices in progress(batches, desc=f"epoch {self.epoch + 1}", unit="batch"):
-            started = time.perf_counter()
-            images, target, sparse_target, sparse = (
-                tensor.to(self.device) for tensor in self._batch(indices, rng)
-            )
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        data_time, step_time = 0.0, 0.0
+        started = waited = time.perf_counter()
+        steps = progress(
+            zip(batches, self.loader, strict=True),
+            desc=f"epoch {self.epoch + 1}",
+            total=len(batches),
+            unit="batch",
+        )
+        for faces, batch in steps:
+            images, target, sparse_target, sparse = self._to_device(batch)
             loaded = time.perf_counter()
-            loss = self._loss(self.network(images), target, sparse_target, sparse)
+            with self._autocast():
+                whitened = self.train_network(images)
+            losses = self._face_losses(whitened.float(), target, sparse_target, sparse)  # (b,)
+            # DDP averages the ranks' gradients: this scale makes the average the gradient
+            # of the global batch's mean loss, whatever the split (W = 1: the mean).
+            loss = losses.sum() * (world.world_size / len(faces))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.scheduler.step()
-            total += float(loss.detach()) * len(indices)
-            count += len(indices)
-            data_time += loaded - started
-            step_time += time.perf_counter() - loaded
+            total += losses.detach().sum()
+            done = time.perf_counter()
+            data_time += loaded - waited
+            step_time += done - loaded
+            waited = done
+        elapsed = time.perf_counter() - started
+        loss_sum, elapsed_sum = all_sum([float(total), elapsed], world)
+        count = sum(len(faces) for faces in batches)
         return {
-            "train_loss": total / max(count, 1),
-            "images_per_second": count / max(data_time + step_time, 1e-9),
+            "train_loss": loss_sum / max(count, 1),
+            "images_per_second": count / max(elapsed_sum / world.world_size, 1e-9),
             "data_seconds": data_time,
             "step_seconds": step_time,
         }
@@ -357,17 +467,30 @@ class Trainer:
 
     @torch.inference_mode()
     def predict_stored(self, indices: np.ndarray) -> np.ndarray:
-        """Raw parameters predicted from the un-augmented crops of the given faces."""
+        """Raw parameters predicted from the un-augmented crops of the given faces.
+
+        In a distributed run every process predicts every W-th face and all receive all.
+        """
+        world = self.world
         self.network.eval()
-        out = []
-        for start in range(0, len(indices), 64):
-            part = indices[start : start + 64]
+        mine = np.asarray(indices)[world.rank :: world.world_size]
+        out = [np.zeros((0, self.model.layout.size))]
+        for start in range(0, len(mine), 64):
+            part = mine[start : start + 64]
             crops = np.stack(
                 [centre_crop(self.targets.image[i], self.config.input_size) for i in part]
             )
-            whitened = self.network(to_input(crops).to(self.device))
+            images = to_input(crops).to(self.device)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            whitened = self.network(images)
             out.append(self.network.denormalize(whitened).double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.layout.size))
+        if not world.distributed:
+            return np.concatenate(out)
+        params = np.zeros((len(indices), self.model.layout.size))
+        for rank, rows in enumerate(all_gather_objects(np.concatenate(out), world)):
+            params[rank :: world.world_size] = rows
+        return params
 
     def validate(self) -> dict[str, float]:
         """Validation NME (bbox, %) of the dense photos (profiled views left out): against the
@@ -402,30 +525,49 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------------
 
     def fit(self, progress: Progress = no_progress) -> list[dict[str, float]]:
-        """Train from the current epoch to ``config.epochs``; returns the history."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Train from the current epoch to ``config.epochs``; returns the history.
+
+        Every process trains; rank 0 alone writes the run folder, and the others wait for it
+        at the end of every epoch, so that a checkpoint is complete before anyone goes on.
+        """
+        main = self.world.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         while self.epoch < self.config.epochs:
             started = time.perf_counter()
             row: dict[str, float] = {"epoch": self.epoch + 1}
-            row.update(self.train_epoch(progress))
+            row.update(self.train_epoch(progress if main else no_progress))
             row.update(self.validate())
             row["lr"] = self.optimizer.param_groups[0]["lr"]
+            row["world_size"] = self.world.world_size
             row["seconds"] = time.perf_counter() - started
             self.epoch += 1
             self.history.append(row)
-            if row.get("val_nme", math.inf) < self.best:
+            better = row.get("val_nme", math.inf) < self.best
+            if better:
                 self.best = row["val_nme"]
-                with atomic_path(self.best_path) as temporary:
-                    torch.save(self.network.state_dict(), temporary)
-            self.save_checkpoint()
-            self.write_logs()
-            logger.info("epoch %d: %s", self.epoch, json.dumps(row))
+            if main:
+                if better:
+                    with atomic_path(self.best_path) as temporary:
+                        torch.save(self.network.state_dict(), temporary)
+                self.save_checkpoint()
+                self.write_logs()
+                logger.info("epoch %d: %s", self.epoch, json.dumps(row))
+            barrier(self.world)
         return self.history
 
     def write_logs(self) -> None:
-        """``log.json``, ``log.csv`` and ``curves.png`` in the run folder."""
+        """``log.json``, ``log.csv`` and ``curves.png`` in the run folder (in a distributed
+        run, :meth:`fit` calls it on rank 0 only)."""
         write_json(
-            self.run_dir / "log.json", {"config": self.config.to_dict(), "history": self.history}
+            self.run_dir / "log.json",
+            {
+                "config": self.config.to_dict(),
+                "world_size": self.world.world_size,
+                "batch_size_global": self.config.batch_size,
+                "batch_size_per_rank": self.batch_size_per_rank,
+                "history": self.history,
+            },
         )
         keys = list(dict.fromkeys(key for row in self.history for key in row))
         lines = [",".join(keys)] + [

@@ -24,4 +24,5 @@ def test_model_card_reports_the_best_epoch() -> None:
     assert card["weights"] == "shufflenetv2_x0_5.pt" and card["best_epoch"] == 2
     assert card["val_nme_bbox"] == 5.0 and card["epochs"] == 3
     assert card["train_minutes_total"] == 3.0 and card["images_per_second_median"] == 110.0
+    assert card["world_size"] == 1  # rows without world_size: one process
     assert TrainConfig.from_dict(card["config"]) == config

@@ -14,6 +14,8 @@ from morph3d.training.augment import AugmentConfig
 from morph3d.training.targets import build_targets
 from morph3d.training.trainer import TrainConfig, Trainer, target_statistics
 
+from ..conftest import make_tiny_targets
+
 STILL = AugmentConfig(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
@@ -52,6 +54,8 @@ def _config(**changes) -> TrainConfig:
         val_fraction=0.0,
         augment=STILL,
         schedule="constant",
+        workers=0,
+        threads=1,
     )
     return dataclasses.replace(base, **changes)
 
@@ -95,46 +99,11 @@ def test_load_regressor_rejects_other_files(tmp_path: Path) -> None:
         load_regressor(tmp_path / "other.pt")
 
 
-def _mixed_targets(model, count: int = 16, seed: int = 0):
-    """Targets of ``count`` random faces of ``model``, every other one sparse."""
-    from morph3d.core.landmarks21 import FITTED_21, to_aflw21
-    from morph3d.training.targets import STORED_SIZE, Targets
-
-    rng = np.random.default_rng(seed)
-    layout = model.layout
-    params = layout.denormalize(0.5 * rng.normal(size=(count, layout.size)))
-    landmarks = model.landmarks(params)
-    sparse = np.arange(count) % 2 == 1
-    points = to_aflw21(landmarks[..., :2])
-    hidden = rng.random((count, 21)) < 0.3
-    points[hidden | ~FITTED_21] = np.nan
-    points[~sparse] = np.nan
-    boxes = np.tile([0.0, 0.0, 120.0, 120.0], (count, 1))
-    return Targets(
-        name=[f"face{k}" for k in range(count)],
-        source=[""] * count,
-        image=rng.integers(0, 256, (count, STORED_SIZE, STORED_SIZE, 3), dtype=np.uint8),
-        image_box=boxes * 2 - 60,
-        crop_box=boxes,
-        annotation=landmarks[..., :2].astype(np.float32),
-        params=params,
-        fit_landmarks=landmarks.astype(np.float32),
-        model_landmarks=landmarks.astype(np.float32),
-        fit_nme=np.zeros(count, np.float32),
-        yaw=np.zeros(count, np.float32),
-        silhouette_jaw=np.zeros(count, np.uint8),
-        fit_yaw=np.zeros(count, np.float32),
-        flags=np.zeros(count, np.uint8),
-        sparse=sparse,
-        sparse_points=points.astype(np.float32),
-    )
-
-
 @pytest.mark.unit
 def test_sparse_loss_ignores_hidden_points_and_is_zero_at_the_truth(
     tiny_model, tmp_path: Path
 ) -> None:
-    targets = _mixed_targets(tiny_model)
+    targets = make_tiny_targets(tiny_model)
     trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path)
     params = torch.as_tensor(targets.params, dtype=torch.float32)
     network = trainer.network
@@ -180,10 +149,10 @@ def to_aflw21_naive(landmarks: torch.Tensor) -> torch.Tensor:
 def test_flipped_batch_reorders_sparse_points(tiny_model, tmp_path: Path) -> None:
     from morph3d.core.landmarks21 import MIRROR_21
 
-    targets = _mixed_targets(tiny_model, count=4)
+    targets = make_tiny_targets(tiny_model, count=4)
     config = _config(epochs=1, augment=AugmentConfig(0, 0, 0, 1.0, 0, 0, 0, 0, 0))
     trainer = Trainer(targets, tiny_model, config, tmp_path)
-    _, _, sparse_points, sparse = trainer._batch(np.array([1]), np.random.default_rng(0))
+    _, _, sparse_points, sparse = trainer._batch(np.array([1]))
     original = targets.sparse_points[1].astype(np.float64)
     expected = np.stack([121 - original[:, 0], original[:, 1]], axis=1)[MIRROR_21]
     np.testing.assert_allclose(sparse_points[0].numpy(), expected, rtol=1e-5)
@@ -192,7 +161,7 @@ def test_flipped_batch_reorders_sparse_points(tiny_model, tmp_path: Path) -> Non
 
 @pytest.mark.unit
 def test_mixed_batch_trains(tiny_model, tmp_path: Path) -> None:
-    targets = _mixed_targets(tiny_model, count=24)
+    targets = make_tiny_targets(tiny_model, count=24)
     half = len(targets) // 2
     from morph3d.training.targets import concatenate_targets
 
