@@ -176,12 +176,13 @@ class MorphableModel:
         shapes = mean.reshape(-1).astype(dtype, copy=False) + offsets
         shapes = shapes.reshape(*params.shape[:-1], -1, 3)  # (..., N, 3)
         if blend is not None and fields.shape[-1]:
-            weights = np.asarray(blend, dtype=dtype)
+            weights: np.ndarray = np.asarray(blend, dtype=dtype)
             if weights.shape[-1] != fields.shape[-1]:
                 raise ValueError(
                     f"expected {fields.shape[-1]} blendshape coefficients, got {weights.shape}"
                 )
-            shapes = shapes + np.einsum("nck,...k->...nc", fields.astype(dtype), weights)
+            flat: np.ndarray = fields.astype(dtype, copy=False).reshape(-1, fields.shape[-1])
+            shapes = shapes + (weights @ flat.T).reshape(*weights.shape[:-1], -1, 3)
         pose = self.layout.pose_matrix(params)  # (..., 3, 4)
         return shapes @ np.swapaxes(pose[..., :3], -1, -2) + pose[..., None, :, 3]
 
@@ -251,7 +252,8 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> MorphableModel:
         raise ModelFormatError(
             path, f"format version {version}, this morph3d reads {list(READABLE_VERSIONS)}"
         )
-    blendshapes, names = None, ()
+    blendshapes = np.zeros((arrays["mean"].shape[0], 3, 0), dtype=np.float32)
+    names: tuple[str, ...] = ()
     if version >= 2:
         if "blendshapes" not in arrays or "blendshape_names" not in arrays:
             raise ModelFormatError(path, "a version 2 file needs blendshapes and their names")

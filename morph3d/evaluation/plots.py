@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 
-def _ced_axis(axis: Any, runs: Mapping[str, Sequence[float]], limit: float, title: str) -> None:
+def _ced_axis(
+    axis: Any, runs: Mapping[str, Sequence[float] | np.ndarray], limit: float, title: str
+) -> None:
     thresholds = np.linspace(0, limit, 501)
     for label, errors in runs.items():
         values = np.sort(np.asarray(errors, dtype=np.float64))

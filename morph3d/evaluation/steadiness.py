@@ -420,7 +420,8 @@ def noise_ladder(
     pairs = [(name, label) for name in photos for label in rungs]
     rows = []
     for seed, (name, label) in enumerate((progress or iter)(pairs)):
-        frames = still_frames(photos[name], count + warmup, seed=seed, **rungs[label])
+        settings: dict[str, Any] = dict(rungs[label])
+        frames = still_frames(photos[name], count + warmup, seed=seed, **settings)
         run = run_tracker(make_tracker(config), frames, fps)
         row: dict[str, Any] = {"photo": name, "rung": label, "missing": run["missing"]}
         if run["missing"]:

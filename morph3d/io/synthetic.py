@@ -36,7 +36,7 @@ def degrade(
     """
     if not 0 < light <= 1:
         raise ValueError(f"light must be in (0, 1], got {light}")
-    frame = image.astype(np.float32)
+    frame: np.ndarray = image.astype(np.float32)
     if blur > 0:
         frame = cv2.GaussianBlur(frame, (0, 0), blur)
     dark = np.round(frame * light + rng.normal(0.0, noise, image.shape).astype(np.float32))
