@@ -16,12 +16,16 @@ from morph3d.paths import ASSETS_MODELS, DEFAULT_WEIGHTS
 
 WEIGHTS = ASSETS_MODELS / DEFAULT_WEIGHTS
 
+#: Every shipped regressor: the default and the large-pose preview.
+REGRESSORS = [WEIGHTS, ASSETS_MODELS / "shufflenetv2_x1_lp.pt"]
 
-def test_card_describes_the_weights() -> None:
-    card = json.loads(WEIGHTS.with_suffix(".json").read_text())
-    assert card["weights"] == WEIGHTS.name
+
+@pytest.mark.parametrize("weights", REGRESSORS, ids=lambda path: path.stem)
+def test_card_describes_the_weights(weights: Path) -> None:
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["weights"] == weights.name
     assert card["val_nme_bbox"] <= 4.5
-    assert WEIGHTS.stat().st_size < 8_000_000
+    assert weights.stat().st_size < 8_000_000 and weights.with_suffix(".onnx").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +35,9 @@ def held_out(shared_data: Path):
     return [faces[i] for i in val[:24]]
 
 
-def test_torch_and_onnx_predict_held_out_faces(real_model, held_out) -> None:
-    torch_result = evaluate_faces(held_out, TorchPredictor(WEIGHTS, real_model), real_model)
-    onnx_result = evaluate_faces(held_out, OnnxPredictor(WEIGHTS.with_suffix(".onnx")), real_model)
+@pytest.mark.parametrize("weights", REGRESSORS, ids=lambda path: path.stem)
+def test_torch_and_onnx_predict_held_out_faces(real_model, held_out, weights: Path) -> None:
+    torch_result = evaluate_faces(held_out, TorchPredictor(weights, real_model), real_model)
+    onnx_result = evaluate_faces(held_out, OnnxPredictor(weights.with_suffix(".onnx")), real_model)
     assert np.median(torch_result.nme) < 6.0  # the shipped model finds the landmarks
     np.testing.assert_allclose(onnx_result.landmarks, torch_result.landmarks, atol=1e-2)
