@@ -235,11 +235,11 @@ def eye_blendshapes(
     if missing:
         raise ValueError(f"the model has no blendshapes {missing}: convert it again")
     params = np.asarray(params, dtype=np.float64)
-    zero = np.zeros(len(model.blendshape_names))
-    neutral = model.landmarks(params, zero)[:, :2]
-    fields = {}
-    for name in names:
-        one = zero.copy()
-        one[model.blendshape_names.index(name)] = 1.0
-        fields[name] = model.landmarks(params, one)[:, :2] - neutral
+    neutral = model.landmarks(params)[:, :2]
+    # A blendshape at 1 moves the landmarks by its displacement turned and scaled by the pose.
+    rotation = model.layout.pose_matrix(params)[:3, :3]
+    rows = model.blendshapes[model.landmark_indices].astype(np.float64)  # (68, 3, B)
+    fields = {
+        name: (rows[:, :, model.blendshape_names.index(name)] @ rotation.T)[:, :2] for name in names
+    }
     return solve_eyes(np.asarray(lids, dtype=np.float64)[:, :2], neutral, fields)
