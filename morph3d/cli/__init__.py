@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     A SIGTERM ends the command as Ctrl-C does, through the ``finally`` and ``with`` blocks, so
-    nothing is left half-written.
+    nothing is left half-written; a SIGTERM that the parent process set to be ignored stays
+    ignored, as it would for any other program.
     """
     args = build_parser().parse_args(argv)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

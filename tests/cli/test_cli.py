@@ -144,7 +144,14 @@ def test_sigterm_during_track_leaves_nothing_behind(shared_data: Path, tmp_path:
     out.mkdir()
     command = [sys.executable, "-m", "morph3d.cli", "track",
                str(shared_data / "videos" / "d0.mp4"), "-o", str(out / "t.mp4")]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A parent that ignores SIGTERM (some CI runners do) passes SIG_IGN on, and the command
+    # rightly keeps an inherited SIG_IGN: give the child the default disposition.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not any(out.iterdir()) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)  # until the writer has made its hidden temporary folder
