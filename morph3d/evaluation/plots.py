@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,7 +18,12 @@ from matplotlib.figure import Figure
 from morph3d.core.metrics import YAW_BIN_EDGES, yaw_bin_index, yaw_bin_labels
 from morph3d.files import save_figure
 
+if TYPE_CHECKING:
+    from morph3d.evaluation.blinks import BlinkSeries
+
 __all__ = [
+    "plot_blink_frames",
+    "plot_blinks",
     "plot_ced",
     "plot_ced_by_yaw",
     "plot_eye_aperture",
@@ -171,5 +176,62 @@ def plot_noise_ladder(report: Mapping[str, Any], path: str | os.PathLike[str]) -
     )
     axis.grid(axis="y", alpha=0.3)
     axis.legend()
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_blinks(series: Mapping[str, BlinkSeries], path: str | os.PathLike[str]) -> Path:
+    """Blinks over time, one row per clip: the eye aperture the eyelid refiner reads and the
+    mesh's (left axis) beside the mean eyeBlink coefficient (right axis, shaded).
+
+    Args:
+        series: Clip name -> its :class:`~morph3d.evaluation.blinks.BlinkSeries`.
+        path: Output image.
+    """
+    figure = Figure(figsize=(10, 1.9 * len(series)))
+    axes = figure.subplots(len(series), 1, squeeze=False)
+    for axis, (name, record) in zip(axes[:, 0], series.items(), strict=True):
+        time = np.arange(len(record.blink)) / record.fps
+        axis.plot(time, record.refiner_aperture, lw=0.9, color="tab:blue",
+                  label="eyelid refiner aperture")  # fmt: skip
+        axis.plot(time, record.mesh_aperture, lw=0.9, color="tab:orange", label="mesh aperture")
+        axis.set_ylabel(f"{name}\naperture")
+        axis.grid(alpha=0.3)
+        blink = axis.twinx()
+        blink.fill_between(time, 0, np.nan_to_num(record.mean_blink), color="tab:red",
+                           alpha=0.25, lw=0, label="eyeBlink (mean of L, R)")  # fmt: skip
+        blink.set_ylim(0, 1.05)
+        blink.set_ylabel("eyeBlink")
+        r = record.correlation()
+        axis.set_title(f"{name}: eyeBlink vs refiner aperture r = {r:.2f}", fontsize=9)
+        if axis is axes[0, 0]:
+            lines = axis.get_legend_handles_labels()
+            shade = blink.get_legend_handles_labels()
+            axis.legend(lines[0] + shade[0], lines[1] + shade[1], fontsize=8, ncol=3,
+                        loc="lower left")  # fmt: skip
+    axes[-1, 0].set_xlabel("time (s)")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_blink_frames(
+    rows: Mapping[str, Sequence[tuple[str, np.ndarray]]], path: str | os.PathLike[str]
+) -> Path:
+    """A sheet of image bands, one row per clip, each panel titled (e.g. eyes open, then the
+    same face at a blink, photo and mesh).
+
+    Args:
+        rows: Row name -> ``(title, (H, W, 3) uint8 image)`` panels, left to right.
+        path: Output image.
+    """
+    columns = max(len(panels) for panels in rows.values())
+    figure = Figure(figsize=(3.2 * columns, 1.5 * len(rows) + 0.3))
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for line, (name, panels) in zip(axes, rows.items(), strict=True):
+        for axis in line:
+            axis.axis("off")
+        for axis, (title, image) in zip(line, panels, strict=False):
+            axis.imshow(image)
+            axis.set_title(f"{name}: {title}", fontsize=8)
     figure.tight_layout()
     return save_figure(figure, path)
