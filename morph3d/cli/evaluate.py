@@ -96,16 +96,16 @@ def run(args: argparse.Namespace) -> int:
 
         boxer = detected_box
 
-    eyes = None
+    eyes = brows = None
     if args.blendshapes:
-        from morph3d.inference.eyes import EyeRefiner
+        from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner
 
         if "eyeBlinkLeft" not in model.blendshape_names:
             raise CommandError("the model file has no eye blendshapes: run bash setup.sh again")
-        eyes = EyeRefiner()
+        eyes, brows = EyeRefiner(), EyeRefiner(feature=BROWS_FEATURE)
     result = evaluate_faces(
         faces, predictor, model, boxer=boxer, refine=args.refine,
-        progress=partial(tqdm, leave=False), eyes=eyes,
+        progress=partial(tqdm, leave=False), eyes=eyes, brows=brows,
     )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  NME (bbox)        mean {report['nme_mean']:.3f}  median {report['nme_median']:.3f}")
     print(f"  NME (inter-ocular) mean {report['nme_interocular_mean']:.3f}")
     print(f"  eye aperture vs annotation r {report['eye_aperture_corr']:.3f}")
+    print(f"  brow height vs annotation r {report['brow_height_corr']:.3f}")
     if "yaw_bins" in report:
         for label, item in report["yaw_bins"].items():
             value = "-" if item["nme"] is None else f"{item['nme']:.3f}"

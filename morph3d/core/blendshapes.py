@@ -34,9 +34,13 @@ if TYPE_CHECKING:
 __all__ = [
     "BLENDSHAPES_VERSION",
     "BLENDSHAPE_NAMES",
+    "BROW_NAMES",
+    "brow_blendshapes",
     "build_blendshapes",
     "eye_blendshapes",
     "eye_rows",
+    "face_blendshapes",
+    "solve_brows",
     "solve_eyes",
 ]
 
@@ -55,6 +59,9 @@ BLENDSHAPE_NAMES = (
     "browOuterUpLeft",
     "browOuterUpRight",
 )
+
+#: The brow blendshapes, fitted together by :func:`solve_brows`.
+BROW_NAMES = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
 # 68-point rows per subject side: eye (outer corner, upper, upper, inner corner, lower, lower)
 # with each lower point under the upper one before it, and the brow from its outer to inner end.
@@ -217,6 +224,78 @@ def solve_eyes(
     return result
 
 
+def solve_brows(
+    brows: np.ndarray, neutral: np.ndarray, fields: Mapping[str, np.ndarray], sweeps: int = 100
+) -> dict[str, float]:
+    """The brow coefficients in [0, 1] that best move the neutral brows onto ``brows``.
+
+    A least-squares fit of the five :data:`BROW_NAMES` together to the brow points (17-26),
+    bounded to [0, 1] (projected coordinate descent: at most ``sweeps`` passes over the five).
+    Lowering a brow and raising both its ends nearly cancel, so a small ridge (1e-3 of the mean
+    motion energy) picks the smallest coefficients among equal fits: a raise never reads as
+    some ``browDown`` plus more raise.
+
+    Args:
+        brows: ``(68, 2)`` target landmarks (only the brow rows are read), e.g. the brow
+            refiner's, in the same 2D frame as ``neutral``.
+        neutral: ``(68, 2)`` the model's landmarks with every brow blendshape at 0.
+        fields: Brow name -> ``(68, 2)`` landmark motion of that blendshape at 1.
+    """
+    rows = list(BROWS)
+    residual = (np.asarray(brows)[rows] - np.asarray(neutral)[rows]).reshape(-1)
+    motion = np.stack([np.asarray(fields[name])[rows].reshape(-1) for name in BROW_NAMES], 1)
+    gram, target = motion.T @ motion, motion.T @ residual
+    ridge = 1e-3 * float(np.trace(gram)) / len(gram)
+    g, b = gram.tolist(), target.tolist()  # plain floats: 5 x 5 is too small for numpy calls
+    values = [0.0] * len(BROW_NAMES)
+    for _ in range(sweeps):
+        change = 0.0
+        for k, row in enumerate(g):
+            if row[k] <= 0:
+                continue
+            rest = b[k] - sum(a * v for a, v in zip(row, values, strict=True)) + row[k] * values[k]
+            value = min(max(rest / (row[k] + ridge), 0.0), 1.0)
+            change, values[k] = max(change, abs(value - values[k])), value
+        if change < 1e-5:  # converged
+            break
+    return dict(zip(BROW_NAMES, values, strict=True))
+
+
+def _landmark_fields(
+    model: MorphableModel, params: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The ``(68, 2)`` landmarks of ``params`` with no blendshape, and each named blendshape's
+    landmark motion at 1 in the same frame (its displacement turned and scaled by the pose)."""
+    missing = [name for name in names if name not in model.blendshape_names]
+    if missing:
+        raise ValueError(f"the model has no blendshapes {missing}: convert it again")
+    params = np.asarray(params, dtype=np.float64)
+    neutral = model.landmarks(params)[:, :2]
+    rotation = model.layout.pose_matrix(params)[:3, :3]
+    rows = model.blendshapes[model.landmark_indices].astype(np.float64)  # (68, 3, B)
+    fields = {
+        name: (rows[:, :, model.blendshape_names.index(name)] @ rotation.T)[:, :2] for name in names
+    }
+    return neutral, fields
+
+
+def brow_blendshapes(
+    model: MorphableModel, params: np.ndarray, brows: np.ndarray
+) -> dict[str, float]:
+    """The brow blendshapes of one face whose brow landmarks were read as ``brows``.
+
+    Args:
+        model: A model with the :data:`BROW_NAMES` blendshapes.
+        params: ``(62,)`` raw parameters (any frame: crop or image).
+        brows: ``(68, 2)`` landmarks in the frame of ``params`` (only the brow rows are read).
+
+    Raises:
+        ValueError: the model has no brow blendshapes (a model file from before version 2).
+    """
+    neutral, fields = _landmark_fields(model, params, list(BROW_NAMES))
+    return solve_brows(np.asarray(brows, dtype=np.float64)[:, :2], neutral, fields)
+
+
 def eye_blendshapes(
     model: MorphableModel, params: np.ndarray, lids: np.ndarray
 ) -> dict[str, float]:
@@ -230,16 +309,30 @@ def eye_blendshapes(
     Raises:
         ValueError: the model has no eye blendshapes (a model file from before version 2).
     """
-    names = [f"{kind}{side}" for kind in ("eyeBlink", "eyeWide") for side in ("Left", "Right")]
-    missing = [name for name in names if name not in model.blendshape_names]
-    if missing:
-        raise ValueError(f"the model has no blendshapes {missing}: convert it again")
-    params = np.asarray(params, dtype=np.float64)
-    neutral = model.landmarks(params)[:, :2]
-    # A blendshape at 1 moves the landmarks by its displacement turned and scaled by the pose.
-    rotation = model.layout.pose_matrix(params)[:3, :3]
-    rows = model.blendshapes[model.landmark_indices].astype(np.float64)  # (68, 3, B)
-    fields = {
-        name: (rows[:, :, model.blendshape_names.index(name)] @ rotation.T)[:, :2] for name in names
-    }
-    return solve_eyes(np.asarray(lids, dtype=np.float64)[:, :2], neutral, fields)
+    return face_blendshapes(model, params, lids)
+
+
+_EYE_NAMES = [f"{kind}{side}" for kind in ("eyeBlink", "eyeWide") for side in ("Left", "Right")]
+
+
+def face_blendshapes(
+    model: MorphableModel, params: np.ndarray, lids: np.ndarray, brows: np.ndarray | None = None
+) -> dict[str, float]:
+    """The eye blendshapes of one face and, given its brows, the brow blendshapes too (one
+    decode of the face for both fits: :func:`eye_blendshapes`, :func:`brow_blendshapes`).
+
+    Args:
+        model: A model with the eye (and brow) blendshapes.
+        params: ``(62,)`` raw parameters (any frame: crop or image).
+        lids: ``(68, 2)`` landmarks whose eyelid rows were read (the eye refiner's).
+        brows: ``(68, 2)`` landmarks whose brow rows were read (the brow refiner's), or None.
+
+    Raises:
+        ValueError: the model lacks these blendshapes (a model file from before version 2).
+    """
+    names = _EYE_NAMES + (list(BROW_NAMES) if brows is not None else [])
+    neutral, fields = _landmark_fields(model, params, names)
+    values = solve_eyes(np.asarray(lids, dtype=np.float64)[:, :2], neutral, fields)
+    if brows is not None:
+        values.update(solve_brows(np.asarray(brows, dtype=np.float64)[:, :2], neutral, fields))
+    return values

@@ -27,6 +27,7 @@ from morph3d.core.landmarks68 import EYE_APERTURE, EYE_ORDER
 __all__ = [
     "YAW_BIN_EDGES",
     "YawBinSummary",
+    "brow_height",
     "eye_aperture",
     "landmark_box_size",
     "nme",
@@ -153,6 +154,28 @@ def yaw_bin_summary(
 
 
 EyeIndices = tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]
+
+
+def brow_height(landmarks: np.ndarray) -> np.ndarray:
+    """Height of each brow above its eye over the outer-eye-corner distance: ``(..., 2)``
+    (the subject's right brow, then the left).
+
+    Each brow's mean point (17-21, 22-26) minus its eye's mean point (36-41, 42-47), along the
+    face's up direction (perpendicular to the line from corner 36 to corner 45; image y down).
+
+    Args:
+        landmarks: ``(..., 68, 2|3)`` 68-point landmarks.
+    """
+    points = np.asarray(landmarks, dtype=np.float64)[..., :2]
+    along = points[..., 45, :] - points[..., 36, :]
+    distance = np.maximum(np.linalg.norm(along, axis=-1), 1e-12)
+    x = along / distance[..., None]
+    up = np.stack([x[..., 1], -x[..., 0]], axis=-1)  # x turned a quarter towards -y (image up)
+    heights = []
+    for brow, eye in ((slice(17, 22), slice(36, 42)), (slice(22, 27), slice(42, 48))):
+        rise = points[..., brow, :].mean(axis=-2) - points[..., eye, :].mean(axis=-2)
+        heights.append((rise * up).sum(axis=-1) / distance)
+    return np.stack(heights, axis=-1)
 
 
 def eye_aperture(landmarks: np.ndarray, eyes: EyeIndices = EYE_APERTURE) -> np.ndarray:

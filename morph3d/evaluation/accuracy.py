@@ -26,7 +26,7 @@ import numpy as np
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
 from morph3d.core.landmarks68 import JAW
 from morph3d.core.marching import contour_lines, march_landmarks
-from morph3d.core.metrics import eye_aperture, nme, yaw_bin_summary
+from morph3d.core.metrics import brow_height, eye_aperture, nme, yaw_bin_summary
 from morph3d.core.model import MorphableModel
 from morph3d.errors import ImageError
 from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
@@ -72,6 +72,16 @@ class Evaluation:
         annotated = eye_aperture(self.truth).reshape(-1)
         return float(np.corrcoef(predicted, annotated)[0, 1])
 
+    def brow_height_corr(self) -> float:
+        """Correlation over every brow of the predicted and annotated brow height (above its
+        eye, over the eye-corner distance, :func:`~morph3d.core.metrics.brow_height`); NaN
+        without annotations."""
+        if self.truth is None or len(self.truth) < 2:
+            return math.nan
+        predicted = brow_height(self.landmarks).reshape(-1)
+        annotated = brow_height(self.truth).reshape(-1)
+        return float(np.corrcoef(predicted, annotated)[0, 1])
+
     def summary(self, with_yaw_bins: bool) -> dict[str, Any]:
         """The JSON report: counts, means, yaw bins (AFLW2000-3D) and every face (its NME,
         ground-truth yaw where known, landmarks)."""
@@ -83,6 +93,7 @@ class Evaluation:
                 float(self.nme_interocular.mean()) if len(self.nme) else math.nan
             ),
             "eye_aperture_corr": self.eye_aperture_corr(),
+            "brow_height_corr": self.brow_height_corr(),
         }
         if with_yaw_bins and len(self.nme):
             bins = yaw_bin_summary(self.nme, self.yaw)
@@ -112,6 +123,7 @@ def evaluate_faces(
     batch_size: int = 64,
     progress: Progress = no_progress,
     eyes: EyeRefiner | None = None,
+    brows: EyeRefiner | None = None,
 ) -> Evaluation:
     """Predict every face and score it against its ground truth.
 
@@ -128,6 +140,7 @@ def evaluate_faces(
         eyes: With the eye refiner, the landmarks are those of the mesh with its eye
             blendshapes fitted to the re-read eyelids (as ``Reconstructor`` reports them);
             without, the bare network's.
+        brows: With ``eyes``, the brow refiner: the brow blendshapes are fitted too.
 
     Returns:
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
@@ -164,7 +177,7 @@ def evaluate_faces(
             if eyes is not None:  # every pass: the last one's blinks are reported
                 image_points = crop_to_image(fixed, np.stack(boxes))
                 weights = np.concatenate([
-                    fit_eye_blendshapes(model, eyes, im, p[None], points[None], box[None])[1]
+                    fit_eye_blendshapes(model, eyes, im, p[None], points[None], box[None], brows)[1]
                     for im, p, points, box in zip(images, params, image_points, boxes, strict=True)
                 ])  # fmt: skip
                 fixed = model.landmarks(params, weights)

@@ -20,8 +20,9 @@ from morph3d.inference.eyes import EYE_SIZE
 __all__ = ["export_eye_network", "eye_network", "load_eye_network"]
 
 
-def eye_network() -> nn.Module:
-    """A new (randomly initialised) eyelid CNN: ``(B, 1, 32, 32)`` -> ``(B, 12)``."""
+def eye_network(outputs: int = 12) -> nn.Module:
+    """A new (randomly initialised) eyelid CNN: ``(B, 1, 32, 32)`` -> ``(B, outputs)`` (12 for
+    the six eye points, 10 for the five brow points)."""
 
     def block(a: int, b: int) -> list[nn.Module]:
         return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
@@ -33,14 +34,15 @@ def eye_network() -> nn.Module:
         *block(64, 96),
         nn.Flatten(),
         nn.Linear(96 * 4 * 4, 128), nn.ReLU(inplace=True),
-        nn.Linear(128, 12),
+        nn.Linear(128, outputs),
     )  # fmt: skip
 
 
 def load_eye_network(path: str | os.PathLike[str]) -> nn.Module:
-    """The eyelid CNN with a saved state dict, in eval mode."""
-    network = eye_network()
-    network.load_state_dict(torch.load(Path(path), map_location="cpu", weights_only=True))
+    """The eyelid (or brow) CNN with a saved state dict, in eval mode."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    network = eye_network(int(state[list(state)[-1]].shape[0]))  # the last layer's bias
+    network.load_state_dict(state)
     return network.eval()
 
 

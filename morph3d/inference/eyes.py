@@ -9,18 +9,25 @@ Eye frame: from the outer corner ``a`` to the inner corner ``b``, ``x`` points a
 and ``y`` down the face (the left eye is mirrored so both eyes look alike); the crop is a square
 of side ``EYE_SCALE * |b - a|`` centred between the corners, ``EYE_SIZE`` pixels a side. Points are
 given in that frame as fractions of the side, ``(0, 0)`` at the centre.
+
+The brow refiner works the same way on each brow's five points (17-21, 26-22, outer end first):
+its frame is the eye's, raised by ``BROW_RISE`` corner distances and ``BROW_SCALE`` of them a
+side, so a raised or lowered brow moves inside a crop that the eye corners place. A
+:class:`Feature` names the points and the frames of one refiner; :data:`EYES_FEATURE` and
+:data:`BROWS_FEATURE` are the two.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from morph3d.core.blendshapes import eye_blendshapes
+from morph3d.core.blendshapes import face_blendshapes
 from morph3d.core.crop import image_to_crop
 from morph3d.core.landmarks68 import EYE_ORDER
 from morph3d.core.model import MorphableModel
@@ -28,9 +35,16 @@ from morph3d.inference.session import create_session
 from morph3d.paths import ASSETS_MODELS
 
 __all__ = [
+    "BROWS_FEATURE",
+    "BROW_ORDER",
+    "BROW_RISE",
+    "BROW_SCALE",
+    "EYES_FEATURE",
     "EYE_SCALE",
     "EYE_SIZE",
     "EyeRefiner",
+    "Feature",
+    "brow_frames",
     "eye_crops",
     "eye_frames",
     "fit_eye_blendshapes",
@@ -46,7 +60,19 @@ EYE_SCALE = 2.0
 #: Crop side in pixels.
 EYE_SIZE = 32
 
-_CREATE = "python scripts/train_eyes.py --root ../shared/data/300w --out work/eyes --export"
+#: Brow crop side over the eye's corner-to-corner distance.
+BROW_SCALE = 2.6
+
+#: Rise of the brow crop's centre above the eye's, in corner-to-corner distances.
+BROW_RISE = 0.8
+
+#: Each brow's points from its outer to its inner end: the subject's right brow, then the left
+#: (the order of :data:`~morph3d.core.landmarks68.EYE_ORDER`'s eyes).
+BROW_ORDER = (tuple(range(17, 22)), tuple(range(26, 21, -1)))
+
+_CREATE = (
+    "python scripts/train_eyes.py --root ../shared/data/300w --out work/{0} --feature {0} --export"
+)
 
 
 def eye_frames(landmarks: np.ndarray) -> np.ndarray:
@@ -67,6 +93,46 @@ def eye_frames(landmarks: np.ndarray) -> np.ndarray:
     return np.array(frames)
 
 
+def brow_frames(landmarks: np.ndarray) -> np.ndarray:
+    """The two brow frames of ``(68, 2|3)`` landmarks, placed by the eye corners:
+    ``(2, 3, 2)`` as :func:`eye_frames`."""
+    frames = eye_frames(landmarks)
+    out = np.empty_like(frames)
+    for k, (centre, x_axis, y_axis) in enumerate(frames):
+        width = float(np.linalg.norm(x_axis)) / EYE_SCALE
+        up = -y_axis / max(float(np.linalg.norm(y_axis)), 1e-12)
+        grow = BROW_SCALE / EYE_SCALE
+        out[k] = [centre + up * BROW_RISE * width, x_axis * grow, y_axis * grow]
+    return out
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What one refiner re-reads.
+
+    Attributes:
+        name: ``"eyes"`` or ``"brows"`` (also its network's file stem in the assets).
+        orders: The 68-point indices of each side's points, in the network's output order.
+        frames: ``(68, 2|3)`` landmarks -> ``(2, 3, 2)`` crop frames, one per side.
+    """
+
+    name: str
+    orders: tuple[tuple[int, ...], tuple[int, ...]]
+    frames: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def points(self) -> int:
+        """Points per side."""
+        return len(self.orders[0])
+
+
+#: The eyelid refiner: six points per eye.
+EYES_FEATURE = Feature("eyes", EYE_ORDER, eye_frames)
+
+#: The brow refiner: five points per brow.
+BROWS_FEATURE = Feature("brows", BROW_ORDER, brow_frames)
+
+
 def to_eye_frame(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """Image points ``(n, 2)`` in an eye frame (fractions of the crop side)."""
     centre, x_axis, y_axis = frame
@@ -81,25 +147,26 @@ def from_eye_frame(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
     return centre + points[..., :1] * x_axis + points[..., 1:2] * y_axis
 
 
-def eye_crops(grey: np.ndarray, frames: np.ndarray, size: int = EYE_SIZE) -> np.ndarray:
-    """``(k, size, size)`` uint8 crops of a grey image for ``(k, 3, 2)`` eye frames.
+def eye_crops(image: np.ndarray, frames: np.ndarray, size: int = EYE_SIZE) -> np.ndarray:
+    """``(k, size, size)`` uint8 grey crops of an image for ``(k, 3, 2)`` eye frames.
 
     Crop pixel ``(u, v)`` samples the image at ``centre + ((u + 0.5) / size - 0.5) x_axis +
-    ((v + 0.5) / size - 0.5) y_axis``.
+    ((v + 0.5) / size - 0.5) y_axis``. An ``(H, W, 3)`` RGB image is sampled in colour and each
+    small crop turned grey (the same values, to rounding, as cropping the grey image, without
+    converting the whole picture).
     """
     crops = []
     for centre, x_axis, y_axis in np.asarray(frames, dtype=np.float64):
         forward = np.column_stack([x_axis / size, y_axis / size, centre])
         forward[:, 2] += (0.5 / size - 0.5) * (x_axis + y_axis)
-        crops.append(
-            cv2.warpAffine(
-                grey,
-                forward,
-                (size, size),
-                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
+        crop = cv2.warpAffine(
+            image,
+            forward,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
         )
+        crops.append(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop)
     return np.stack(crops)
 
 
@@ -112,51 +179,67 @@ def crops_to_eye_input(crops: np.ndarray) -> np.ndarray:
 
 
 class EyeRefiner:
-    """Predicts both eyes' landmarks from eye crops with ONNX Runtime.
+    """Predicts both eyes' (or both brows') landmarks from their crops with ONNX Runtime.
 
     Args:
-        path: The ``.onnx`` network (default: ``assets/models/eyes.onnx``).
+        path: The ``.onnx`` network (default: ``assets/models/<feature name>.onnx``).
         threads: Intra-op threads.
+        feature: :data:`EYES_FEATURE` (the eyelid refiner) or :data:`BROWS_FEATURE`.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        threads: int = 1,
+        feature: Feature = EYES_FEATURE,
+    ) -> None:
+        self.feature = feature
         self.session: Any = create_session(
-            path or ASSETS_MODELS / "eyes.onnx", _CREATE, threads, spin=False
+            path or ASSETS_MODELS / f"{feature.name}.onnx",
+            _CREATE.format(feature.name),
+            threads,
+            spin=False,
         )
         self.input_name = self.session.get_inputs()[0].name
 
     def refine(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """``(F, 68, 2|3)`` landmarks with each eye's six points re-read from the image.
+        """``(F, 68, 2|3)`` landmarks with the feature's points re-read from the image.
 
-        The eye crops are placed by the given landmarks' eye corners; only x and y of points
-        36-47 change.
+        The crops are placed by the given landmarks' eye corners; only x and y of the
+        feature's points (36-47 for the eyes, 17-26 for the brows) change.
         """
         return refine_eyes(
-            rgb, landmarks, lambda batch: self.session.run(None, {self.input_name: batch})[0]
+            rgb,
+            landmarks,
+            lambda batch: self.session.run(None, {self.input_name: batch})[0],
+            self.feature,
         )
 
 
 def refine_eyes(
-    rgb: np.ndarray, landmarks: np.ndarray, network: Callable[[np.ndarray], np.ndarray]
+    rgb: np.ndarray,
+    landmarks: np.ndarray,
+    network: Callable[[np.ndarray], np.ndarray],
+    feature: Feature = EYES_FEATURE,
 ) -> np.ndarray:
-    """``(F, 68, 2|3)`` landmarks with each eye's six points (x, y) read by ``network``.
+    """``(F, 68, 2|3)`` landmarks with each side's feature points (x, y) read by ``network``.
 
     Args:
         rgb: The image.
         landmarks: The faces' landmarks; their eye corners place the crops.
-        network: ``(2F, 1, S, S)`` float32 crops (:func:`crops_to_eye_input`) -> ``(2F, 12)``
-            points in the eye frames.
+        network: ``(2F, 1, S, S)`` float32 crops (:func:`crops_to_eye_input`) -> ``(2F, 2P)``
+            points in the crop frames (``P = feature.points``).
+        feature: Which points: the eyes (default) or the brows.
     """
     landmarks = np.array(landmarks, dtype=np.float64)
     if not len(landmarks):
         return landmarks
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    frames = np.concatenate([eye_frames(face) for face in landmarks])  # (2F, 3, 2)
-    points = np.asarray(network(crops_to_eye_input(eye_crops(grey, frames))))
-    points = points.reshape(len(frames), 6, 2)
+    frames = np.concatenate([feature.frames(face) for face in landmarks])  # (2F, 3, 2)
+    points = np.asarray(network(crops_to_eye_input(eye_crops(rgb, frames))))
+    points = points.reshape(len(frames), feature.points, 2)
     for k, frame in enumerate(frames):
-        face, eye = divmod(k, 2)
-        landmarks[face, list(EYE_ORDER[eye]), :2] = from_eye_frame(points[k], frame)
+        face, side = divmod(k, 2)
+        landmarks[face, list(feature.orders[side]), :2] = from_eye_frame(points[k], frame)
     return landmarks
 
 
@@ -167,23 +250,34 @@ def fit_eye_blendshapes(
     params: np.ndarray,
     landmarks: np.ndarray,
     boxes: np.ndarray,
+    brows: EyeRefiner | None = None,
 ) -> tuple[list[dict[str, float]], np.ndarray]:
-    """The eye blendshapes of predicted faces, fitted to their eyelids re-read by ``eyes``.
+    """The eye (and brow) blendshapes of predicted faces, fitted to their eyelids (and brows)
+    re-read by the refiners.
 
     Args:
-        model: A model with eye blendshapes (format version 2).
-        eyes: The eye refiner.
+        model: A model with eye and brow blendshapes (format version 2).
+        eyes: The eyelid refiner.
         rgb: The image.
         params: ``(K, 62)`` raw parameters in the crop frames of ``boxes``.
-        landmarks: ``(K, 68, 2|3)`` their image-pixel landmarks (they place the eye crops).
+        landmarks: ``(K, 68, 2|3)`` their image-pixel landmarks (they place the crops).
         boxes: ``(K, 4)`` crop boxes.
+        brows: The brow refiner (:data:`BROWS_FEATURE`); without it the brow coefficients
+            stay 0.
 
     Returns:
-        Per face the coefficients by name (:func:`~morph3d.core.blendshapes.eye_blendshapes`),
-        and the ``(K, B)`` array for :meth:`~morph3d.core.model.MorphableModel.decode`.
+        Per face the coefficients by name (:func:`~morph3d.core.blendshapes.face_blendshapes`),
+        and the ``(K, B)`` array for
+        :meth:`~morph3d.core.model.MorphableModel.decode`.
     """
     if not len(params):
         return [], np.zeros((0, len(model.blendshape_names)))
     lids = image_to_crop(eyes.refine(rgb, landmarks)[..., :2], boxes)
-    values = [eye_blendshapes(model, p, lid) for p, lid in zip(params, lids, strict=True)]
+    read: list[np.ndarray | None] = [None] * len(params)
+    if brows is not None:
+        read = list(image_to_crop(brows.refine(rgb, landmarks)[..., :2], boxes))
+    values = [
+        face_blendshapes(model, p, lid, brow)
+        for p, lid, brow in zip(params, lids, read, strict=True)
+    ]
     return values, np.stack([model.blendshape_vector(v) for v in values])

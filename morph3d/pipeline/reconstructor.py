@@ -27,7 +27,7 @@ from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.pose import decompose_pose
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
-from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
+from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
 from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
 from morph3d.paths import DEFAULT_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
@@ -54,11 +54,11 @@ class ReconstructorConfig:
         threads: Inference threads (default: the physical cores).
         spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
             cores; turn it off when other heavy work (rendering, tracking) shares the frame.
-        blendshapes: Re-read each face's eyelids with the eye refiner
-            (:mod:`morph3d.inference.eyes`) and fit the model's eye blendshapes to them
-            (:func:`~morph3d.core.blendshapes.eye_blendshapes`), so the mesh and the landmarks
-            blink; the coefficients are reported per face. Off: the bare 3DMM, whose eyes
-            stay open.
+        blendshapes: Re-read each face's eyelids and brows with the eye and brow refiners
+            (:mod:`morph3d.inference.eyes`) and fit the model's eye and brow blendshapes to
+            them (:mod:`morph3d.core.blendshapes`), so the mesh and the landmarks blink and
+            raise their brows; the coefficients are reported per face. Off: the bare 3DMM,
+            whose eyes stay open.
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -114,6 +114,7 @@ class Reconstructor:
         else:
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
         self.eyes: EyeRefiner | None = None
+        self.brows: EyeRefiner | None = None
         if config.blendshapes:
             if "eyeBlinkLeft" not in self.model.blendshape_names:
                 raise ModelFormatError(
@@ -122,6 +123,7 @@ class Reconstructor:
                     f"again: {MODEL_CREATE_COMMAND}",
                 )
             self.eyes = EyeRefiner(threads=1)
+            self.brows = EyeRefiner(threads=1, feature=BROWS_FEATURE)
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
         #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
         self.calibration: CropCalibration = detector_type(config.detector).calibration
@@ -130,6 +132,7 @@ class Reconstructor:
         """Release the ONNX Runtime sessions; the reconstructor cannot be used afterwards."""
         self._detector = None
         self.eyes = None
+        self.brows = None
         self.__dict__.pop("predictor", None)
 
     def __enter__(self) -> Reconstructor:
@@ -214,7 +217,8 @@ class Reconstructor:
     def fit_blendshapes(
         self, rgb: np.ndarray, params: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray
     ) -> tuple[list[dict[str, float]], np.ndarray | None]:
-        """The eye blendshapes of predicted faces, fitted to their re-read eyelids.
+        """The eye and brow blendshapes of predicted faces, fitted to their re-read eyelids
+        and brows.
 
         Args:
             rgb: The image.
@@ -229,7 +233,7 @@ class Reconstructor:
         """
         if self.eyes is None:
             return [{} for _ in params], None
-        return fit_eye_blendshapes(self.model, self.eyes, rgb, params, landmarks, boxes)
+        return fit_eye_blendshapes(self.model, self.eyes, rgb, params, landmarks, boxes, self.brows)
 
     def predict(
         self, rgb: np.ndarray, boxes: np.ndarray

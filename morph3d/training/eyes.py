@@ -20,20 +20,29 @@ import torch
 from torch import nn
 
 from morph3d.core.landmarks68 import EYE_ORDER
-from morph3d.core.metrics import eye_aperture
+from morph3d.core.metrics import brow_height, eye_aperture
 from morph3d.inference.eye_network import eye_network
 from morph3d.inference.eyes import (
     EYE_SIZE,
+    EYES_FEATURE,
+    Feature,
     crops_to_eye_input,
     eye_crops,
-    eye_frames,
     refine_eyes,
     to_eye_frame,
 )
 from morph3d.io.datasets import AnnotatedFace
 from morph3d.io.image import read_image
 
-__all__ = ["PATCH", "evaluate_eyes", "eye_batches", "eye_patches", "eye_sample", "train_eyes"]
+__all__ = [
+    "PATCH",
+    "evaluate_brows",
+    "evaluate_eyes",
+    "eye_batches",
+    "eye_patches",
+    "eye_sample",
+    "train_eyes",
+]
 
 #: Patch pixels over two frame units: frame coordinates [-1, 1].
 PATCH = 64
@@ -46,30 +55,31 @@ def _identity(items: Any, **_: Any) -> Any:
 
 
 def eye_patches(
-    faces: Sequence[AnnotatedFace], progress: Progress = _identity
+    faces: Sequence[AnnotatedFace], progress: Progress = _identity, feature: Feature = EYES_FEATURE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per eye a ``PATCH`` grey patch over frame units [-1, 1] and its points in frame units.
+    """Per eye (or brow) a ``PATCH`` grey patch over frame units [-1, 1] and its points in frame
+    units.
 
     Returns:
-        ``(2F, PATCH, PATCH)`` uint8 patches and ``(2F, 6, 2)`` points (right eye, left eye of
-        each face in turn).
+        ``(2F, PATCH, PATCH)`` uint8 patches and ``(2F, P, 2)`` points (right side, left side
+        of each face in turn; ``P = feature.points``).
     """
     images, points = [], []
-    for face in progress(faces, desc="eye patches", unit="face"):
+    for face in progress(faces, desc=f"{feature.name} patches", unit="face"):
         grey = cv2.cvtColor(read_image(face.image_path), cv2.COLOR_RGB2GRAY)
-        frames = eye_frames(face.landmarks)
+        frames = feature.frames(face.landmarks)
         wide = frames.copy()
         wide[:, 1:] *= 2  # the patch covers twice the crop
         images.append(eye_crops(grey, wide, PATCH))
         for eye, frame in enumerate(frames):
-            points.append(to_eye_frame(face.landmarks[list(EYE_ORDER[eye])], frame))
+            points.append(to_eye_frame(face.landmarks[list(feature.orders[eye])], frame))
     return np.concatenate(images), np.array(points)
 
 
 def eye_sample(
     patch: np.ndarray, points: np.ndarray, rng: np.random.Generator, jitter: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One ``EYE_SIZE`` crop of a patch and its six points in the crop's frame; with ``jitter``
+    """One ``EYE_SIZE`` crop of a patch and its points in the crop's frame; with ``jitter``
     a randomly moved frame and random photometry."""
     if jitter:
         shift = rng.normal(0, 0.05, 2)
@@ -97,7 +107,7 @@ def eye_sample(
 def eye_batches(
     data: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, size: int, jitter: bool
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches of network inputs ``(B, 1, 32, 32)`` and targets ``(B, 12)`` (shuffled when
+    """Batches of network inputs ``(B, 1, 32, 32)`` and targets ``(B, 2P)`` (shuffled when
     ``jitter``)."""
     images, points = data
     order = rng.permutation(len(images)) if jitter else np.arange(len(images))
@@ -108,7 +118,7 @@ def eye_batches(
         )
         yield (
             torch.from_numpy(crops_to_eye_input(np.stack(crops))),
-            torch.from_numpy(np.stack(targets).reshape(len(pick), 12).astype(np.float32)),
+            torch.from_numpy(np.stack(targets).reshape(len(pick), -1).astype(np.float32)),
         )
 
 
@@ -120,7 +130,8 @@ def train_eyes(
     batch_size: int = 128,
     progress: Progress = _identity,
 ) -> tuple[nn.Module, list[dict[str, float]], float]:
-    """Train a new eyelid CNN on :func:`eye_patches` (AdamW, one-cycle rate 2e-3).
+    """Train a new eyelid (or brow) CNN on :func:`eye_patches` (AdamW, one-cycle rate 2e-3);
+    its outputs are two per point of the patches.
 
     Args:
         data: Patches and points.
@@ -135,7 +146,7 @@ def train_eyes(
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = eye_network()
+    model = eye_network(2 * data[1].shape[1])
     steps = epochs * repeats * (-(-len(data[0]) // batch_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=steps)
@@ -216,4 +227,54 @@ def evaluate_eyes(
     closed = truth < 0.12
     report["closed_eyes"] = float(closed.sum())
     report["truth_aperture_closed_eyes"] = float(truth[closed].mean()) if closed.any() else np.nan
+    return report
+
+
+def evaluate_brows(
+    model: nn.Module,
+    faces: Sequence[AnnotatedFace],
+    predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    progress: Progress = _identity,
+) -> dict[str, float]:
+    """Brow errors on held-out faces, the brow frames placed by a network's landmarks.
+
+    Args:
+        model: The brow CNN (:data:`~morph3d.inference.eyes.BROWS_FEATURE`).
+        faces: Annotated faces (68 points).
+        predict: ``(rgb, landmarks)`` -> ``(68, 2)`` predicted landmarks, as for
+            :func:`evaluate_eyes`.
+        progress: tqdm-like wrapper of the faces.
+
+    Returns:
+        For ``mesh`` and ``refined``: the mean brow-landmark error over the outer-eye-corner
+        distance, and the brow height's (:func:`~morph3d.core.metrics.brow_height`) mean
+        absolute error and correlation with the truth over every brow; the number of brows.
+    """
+    from morph3d.inference.eyes import BROWS_FEATURE
+
+    model.eval()
+    truth, mesh, refined = [], [], []
+    for face in progress(faces, desc="evaluate", unit="face"):
+        rgb = read_image(face.image_path)
+        predicted = predict(rgb, face.landmarks)
+        with torch.no_grad():
+            read = refine_eyes(
+                rgb,
+                predicted[None],
+                lambda batch: model(torch.from_numpy(batch)).numpy(),
+                BROWS_FEATURE,
+            )[0]
+        truth.append(face.landmarks[:, :2])
+        mesh.append(predicted[:, :2])
+        refined.append(read[:, :2])
+    truths = np.array(truth)
+    distance = np.linalg.norm(truths[:, 45] - truths[:, 36], axis=-1)
+    heights = brow_height(truths).reshape(-1)
+    report: dict[str, float] = {"brows": float(heights.size)}
+    for name, values in (("mesh", np.array(mesh)), ("refined", np.array(refined))):
+        errors = np.linalg.norm(values[:, 17:27] - truths[:, 17:27], axis=-1).mean(axis=1)
+        report[f"{name}_landmark_error"] = float((errors / distance).mean())
+        height = brow_height(values).reshape(-1)
+        report[f"{name}_height_mae"] = float(np.abs(height - heights).mean())
+        report[f"{name}_height_corr"] = float(np.corrcoef(height, heights)[0, 1])
     return report

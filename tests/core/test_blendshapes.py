@@ -82,3 +82,41 @@ def test_left_and_right_mirror_each_other(real_model: MorphableModel) -> None:
 def test_without_eye_blendshapes_the_solver_says_so(tiny_model: MorphableModel) -> None:
     with pytest.raises(ValueError, match="convert it again"):
         eye_blendshapes(tiny_model, tiny_model.layout.mean, np.zeros((68, 2)))
+
+
+def test_brow_coefficients_survive_a_round_trip(real_model: MorphableModel) -> None:
+    from morph3d.core.blendshapes import BROW_NAMES, brow_blendshapes
+
+    rng = np.random.default_rng(1)
+    layout = real_model.layout
+    for values in (
+        {"browInnerUp": 0.7, "browOuterUpLeft": 0.4},
+        {"browDownLeft": 0.9, "browDownRight": 0.2},
+        {},
+    ):
+        params = layout.mean + rng.normal(size=layout.size) * layout.std * 0.5
+        brows = real_model.landmarks(params, real_model.blendshape_vector(values))[:, :2]
+        found = brow_blendshapes(real_model, params, brows)
+        assert set(found) == set(BROW_NAMES)
+        for name in BROW_NAMES:
+            assert found[name] == pytest.approx(values.get(name, 0.0), abs=0.03), name
+
+
+def test_brow_coefficients_stay_in_their_range(real_model: MorphableModel) -> None:
+    from morph3d.core.blendshapes import brow_blendshapes
+
+    params = real_model.layout.mean.copy()
+    neutral = real_model.landmarks(params)[:, :2]
+    raised = neutral.copy()
+    raised[17:27, 1] -= 50.0  # 50 units one way, beyond any blendshape's reach
+    lowered = neutral.copy()
+    lowered[17:27, 1] += 50.0
+    for target in (raised, lowered):
+        found = brow_blendshapes(real_model, params, target)
+        assert all(0.0 <= value <= 1.0 for value in found.values())
+        assert max(found.values()) == 1.0
+    up = brow_blendshapes(real_model, params, raised)
+    down = brow_blendshapes(real_model, params, lowered)
+    # one direction raises (inner and outer up), the other lowers: the two never agree
+    assert (up["browInnerUp"] > 0.5) != (down["browInnerUp"] > 0.5)
+    assert (up["browDownLeft"] > 0.5) != (down["browDownLeft"] > 0.5)

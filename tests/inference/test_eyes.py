@@ -80,3 +80,41 @@ def test_refiner_reads_closed_eyes_the_mesh_cannot(held_out) -> None:
     assert np.abs(refined - truth).mean() < 0.7 * np.abs(mesh - truth).mean()
     closed = truth < 0.12
     assert closed.sum() >= 4 and refined[closed].mean() < mesh[closed].mean() - 0.08
+
+
+def test_brow_frames_sit_above_the_eyes_and_mirror() -> None:
+    from morph3d.inference.eyes import (
+        BROW_RISE,
+        BROW_SCALE,
+        BROWS_FEATURE,
+        EYES_FEATURE,
+        brow_frames,
+    )
+
+    right, left = brow_frames(_landmarks())
+    np.testing.assert_allclose(right[0], [120, 200 - BROW_RISE * 40])  # up is -y in the image
+    np.testing.assert_allclose(right[1], [BROW_SCALE * 40, 0])
+    np.testing.assert_allclose(left[1], [-BROW_SCALE * 40, 0])  # mirrored like the left eye
+    np.testing.assert_allclose(left[2], [0, BROW_SCALE * 40])
+    assert (EYES_FEATURE.points, BROWS_FEATURE.points) == (6, 5)
+    # outer ends first on both sides: 17 is image left of 21, 26 image right of 22
+    assert BROWS_FEATURE.orders == ((17, 18, 19, 20, 21), (26, 25, 24, 23, 22))
+
+
+def test_the_brow_refiner_places_brows_in_their_crops(held_out) -> None:
+    from morph3d.inference.eyes import BROWS_FEATURE
+    from morph3d.io.image import read_image
+
+    refiner = EyeRefiner(feature=BROWS_FEATURE)
+    errors = []
+    for face in held_out[:10]:
+        truth = face.landmarks[:, :2]
+        moved = truth.copy()
+        width = np.linalg.norm(truth[45] - truth[36])
+        moved[17:27, 1] += 0.3 * width  # brows pushed down: the refiner reads them again
+        read = refiner.refine(read_image(face.image_path), moved[None])[0]
+        np.testing.assert_array_equal(read[:17], moved[:17])  # only the brows change
+        np.testing.assert_array_equal(read[27:], moved[27:])
+        errors.append(np.linalg.norm(read[17:27] - truth[17:27], axis=1).mean() / width)
+    # held-out mean 0.045 of the corner distance (assets/models/brows.json), the push 0.3
+    assert np.mean(errors) < 0.08

@@ -26,3 +26,33 @@ def test_patches_train_and_evaluate(shared_data: Path) -> None:
     report = evaluate_eyes(model, faces[:2], lambda rgb, landmarks: landmarks[:, :2])
     assert report["eyes"] == 4.0 and report["mesh_landmark_error"] == 0.0
     assert report["refined_landmark_error"] > 0
+
+
+def test_brow_patches_train_and_evaluate(shared_data: Path) -> None:
+    from morph3d.inference.eyes import BROW_RISE, BROW_SCALE, BROWS_FEATURE
+    from morph3d.training.eyes import evaluate_brows
+
+    faces, _ = find_faces("300w", shared_data / "300w")
+    faces = faces[:3]
+    patches, points = eye_patches(faces, feature=BROWS_FEATURE)
+    assert patches.shape == (6, PATCH, PATCH) and points.shape == (6, 5, 2)
+    # the brows lie above the eye's centre (which is BROW_RISE / BROW_SCALE below the crop's
+    # centre in crop sides, y down) and inside the crop
+    assert (points[..., 1] < BROW_RISE / BROW_SCALE).all() and np.abs(points).max() < 0.5
+    # outer end first: x grows along each brow in both (mirrored) frames
+    assert (np.diff(points[..., 0], axis=1) > 0).mean() > 0.9
+    model, _, _ = train_eyes((patches, points), epochs=1, repeats=1, batch_size=4)
+    report = evaluate_brows(model, faces[:2], lambda rgb, landmarks: landmarks[:, :2])
+    assert report["brows"] == 4.0 and report["mesh_landmark_error"] == 0.0
+    assert report["mesh_height_mae"] == 0.0 and report["refined_landmark_error"] > 0
+
+
+def test_a_saved_brow_network_loads_with_its_own_outputs(tmp_path: Path) -> None:
+    import torch
+
+    from morph3d.inference.eye_network import eye_network, load_eye_network
+
+    network = eye_network(10)
+    torch.save(network.state_dict(), tmp_path / "brows.pt")
+    loaded = load_eye_network(tmp_path / "brows.pt")
+    assert tuple(loaded(torch.zeros(2, 1, EYE_SIZE, EYE_SIZE)).shape) == (2, 10)
