@@ -32,6 +32,7 @@ __all__ = [
     "rotation_x",
     "rotation_y",
     "rotation_z",
+    "toon",
 ]
 
 
@@ -83,10 +84,10 @@ def rod(
     mesh = trimesh.creation.capsule(
         height=float(np.linalg.norm(np.subtract(end, start))), radius=radius, count=[12, 12]
     )
-    # trimesh's capsule runs along z from 0 to height
+    # trimesh's capsule runs along z, centred on the origin (its sphere centres at +-height/2)
     direction = np.subtract(end, start) / np.linalg.norm(np.subtract(end, start))
     transform = trimesh.geometry.align_vectors([0, 0, 1], direction)
-    transform[:3, 3] = start
+    transform[:3, 3] = np.add(start, end) / 2
     mesh.apply_transform(transform)
     return finish(mesh, look)
 
@@ -210,5 +211,58 @@ def hat() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
     return parts, {"description": "a top hat", "parts": spec}
 
 
+def toon() -> tuple[dict[str, trimesh.Trimesh], dict[str, Any]]:
+    """Cartoon eyes whose lids close and brows move with the user's (blendshape drivers).
+
+    Per eye (the mean face's eye centre at x ±0.36, y 0.01, z 0.07, eye width 0.28): a white
+    eyeball and a pupil in front of the eye, a lid modelled open — a thin cap at the eyeball's
+    top — that ``eyeBlink*`` scales down over the eyeball from its top edge, and a brow bar that
+    ``browInnerUp`` and ``browOuterUp*`` raise and ``browDown*`` lowers. Every part is anchored
+    to its eye's corners, which do not move with a blink, so only the drivers move lids and
+    brows.
+    """
+    white = material((0.97, 0.97, 0.95, 1.0), roughness=0.35)
+    black = material((0.03, 0.03, 0.05, 1.0), roughness=0.2)
+    lid = material((0.55, 0.30, 0.75, 1.0), roughness=0.6)
+    brow = material((0.20, 0.10, 0.05, 1.0), roughness=0.8)
+    parts: dict[str, trimesh.Trimesh] = {}
+    spec: dict[str, Any] = {}
+    radius, depth, open_share = 0.17, 0.09, 0.08
+    for side, sign, corners in (("Right", -1, [36, 39]), ("Left", 1, [42, 45])):
+        # the subject's left eye is on the image's right: face-space x > 0
+        x = sign * 0.36
+        anchor = {"landmarks": corners, "note": f"the subject's {side.lower()} eye corners"}
+        key = side.lower()
+        parts[f"{key}_eyeball"] = ellipsoid((x, 0.01, 0.16), (radius, radius, depth), white)
+        parts[f"{key}_pupil"] = ellipsoid((x, -0.01, 0.225), (0.065, 0.065, 0.03), black)
+        lid_radius, lid_depth, centre_z = radius + 0.015, depth + 0.025, 0.165
+        top = 0.01 + lid_radius
+        thin = lid_radius * open_share
+        parts[f"{key}_lid"] = ellipsoid(
+            (x, top - thin, centre_z), (lid_radius, thin, lid_depth), lid
+        )
+        for part in ("eyeball", "pupil"):
+            spec[f"{key}_{part}"] = {"anchor": anchor}
+        spec[f"{key}_lid"] = {
+            "anchor": anchor,
+            "drivers": [{"blendshape": f"eyeBlink{side}", "scale": [1.0, 1 / open_share, 1.0],
+                         "pivot": [x, top, centre_z]}],
+            "note": "open: a thin cap at the top; shut: covers the eyeball",
+        }  # fmt: skip
+        parts[f"{key}_brow"] = rod((sign * 0.2, 0.27, 0.27), (sign * 0.56, 0.29, 0.14), 0.032, brow)
+        spec[f"{key}_brow"] = {
+            "anchor": anchor,
+            "drivers": [
+                {"blendshape": "browInnerUp", "translate": [0.0, 0.1, 0.0]},
+                {"blendshape": f"browOuterUp{side}", "translate": [0.0, 0.1, 0.0]},
+                {"blendshape": f"browDown{side}", "translate": [0.0, -0.1, 0.0]},
+            ],
+        }
+    parts["head"] = head_proxy()
+    spec["head"] = HEAD
+    description = "cartoon eyes: their lids close and their brows move with the user's"
+    return parts, {"description": description, "parts": spec}
+
+
 #: Builder of each shipped effect.
-MAKERS = {"dog": dog, "glasses": glasses, "hat": hat}
+MAKERS = {"dog": dog, "glasses": glasses, "hat": hat, "toon": toon}

@@ -19,6 +19,13 @@ face's anchor vertices are: the nose follows the nose tip, ears the top of the f
 their motion with expression. ``"role": "occluder"`` parts (e.g. a head proxy) are not drawn but
 hide what is behind them.
 
+A part may also be **driven** by the face's blendshape coefficients (``TrackedFace.blendshapes``,
+each in [0, 1]): ``"drivers": [{"blendshape": "eyeBlinkLeft", "scale": [1, 12.5, 1],
+"pivot": [0.36, 0.2, 0.17]}, {"blendshape": "browInnerUp", "translate": [0, 0.1, 0]}]``. At
+coefficient ``w`` a driver scales the part about its ``pivot`` by ``1 + w (scale - 1)`` per
+axis and moves it by ``w translate`` (face space), before the head pose; drivers apply in order.
+A lid modelled open, scaled shut by ``eyeBlink*``, closes with the user's eye.
+
 Poses are given in the renderer's scene space (:mod:`morph3d.ar.renderer`): pixels, x right,
 **y up** (``y = -row``), z toward the viewer.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +49,7 @@ from morph3d.paths import ASSETS_EFFECTS
 
 __all__ = [
     "EFFECTS",
+    "Driver",
     "Effect",
     "EffectPart",
     "FaceSpace",
@@ -49,7 +58,7 @@ __all__ = [
 ]
 
 #: The effects the project ships.
-EFFECTS = ("dog", "glasses", "hat")
+EFFECTS = ("dog", "glasses", "hat", "toon")
 
 Role = Literal["visible", "occluder"]
 
@@ -127,6 +136,47 @@ class FaceSpace:
 
 
 @dataclass(frozen=True)
+class Driver:
+    """How one blendshape coefficient moves a part (see the module docstring).
+
+    Attributes:
+        blendshape: The coefficient's name (e.g. ``"eyeBlinkLeft"``).
+        scale: ``(3,)`` scale factors about ``pivot`` at coefficient 1.
+        pivot: ``(3,)`` face-space point the scaling keeps fixed.
+        translate: ``(3,)`` face-space motion at coefficient 1.
+    """
+
+    blendshape: str
+    scale: np.ndarray
+    pivot: np.ndarray
+    translate: np.ndarray
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Driver:
+        """A driver from its JSON spec (``scale``, ``pivot``, ``translate`` optional)."""
+
+        def vector(key: str, default: float) -> np.ndarray:
+            value = np.asarray(spec.get(key, [default] * 3), dtype=np.float64)
+            if value.shape != (3,) or not np.isfinite(value).all():
+                raise ValueError(f"{key} must be three finite numbers, got {spec.get(key)!r}")
+            return value
+
+        if not isinstance(spec.get("blendshape"), str):
+            raise ValueError(f"a driver needs a blendshape name, got {spec!r}")
+        return cls(spec["blendshape"], vector("scale", 1.0), vector("pivot", 0.0),
+                   vector("translate", 0.0))  # fmt: skip
+
+    def matrix(self, weight: float) -> np.ndarray:
+        """The ``4x4`` face-space transform at coefficient ``weight`` (clipped to [0, 1])."""
+        w = min(max(float(weight), 0.0), 1.0)
+        factors = 1.0 + w * (self.scale - 1.0)
+        transform = np.eye(4)
+        transform[:3, :3] = np.diag(factors)
+        transform[:3, 3] = self.pivot - factors * self.pivot + w * self.translate
+        return transform
+
+
+@dataclass(frozen=True)
 class EffectPart:
     """One part of an effect.
 
@@ -135,12 +185,21 @@ class EffectPart:
         mesh: ``trimesh.Trimesh`` in face space, with its material.
         anchor: Vertex indices of the model that it follows (empty: the head).
         role: ``"visible"`` or ``"occluder"`` (hides what is behind it, is not drawn).
+        drivers: Blendshape drivers, applied in order (none: the part is rigid).
     """
 
     name: str
     mesh: Any
     anchor: np.ndarray
     role: Role
+    drivers: tuple[Driver, ...] = ()
+
+    def driven(self, blendshapes: Mapping[str, float]) -> np.ndarray:
+        """The part's ``4x4`` face-space transform for these coefficients (missing: 0)."""
+        transform = np.eye(4)
+        for driver in self.drivers:
+            transform = driver.matrix(blendshapes.get(driver.blendshape, 0.0)) @ transform
+        return transform
 
 
 @dataclass(frozen=True)
@@ -152,14 +211,18 @@ class Effect:
     space: FaceSpace
     description: str = ""
 
-    def poses(self, vertices: np.ndarray) -> list[np.ndarray]:
+    def poses(
+        self, vertices: np.ndarray, blendshapes: Mapping[str, float] | None = None
+    ) -> list[np.ndarray]:
         """Each part's ``4x4`` transform from face space to scene space for one face.
 
         Args:
             vertices: ``(N, 3)`` the tracked face's model vertices in scene space (including
                 the landmark rows), e.g. :func:`morph3d.ar.renderer.image_to_scene` of the decoded
                 mesh.
+            blendshapes: The face's coefficients by name, for driven parts (None: all 0).
         """
+        blendshapes = blendshapes or {}
         vertices = np.asarray(vertices, dtype=np.float64)
         scale, rotation, translation = self.space.head_pose(vertices[self.space.landmark_indices])
         poses = []
@@ -172,7 +235,7 @@ class Effect:
                 pose[:3, 3] = vertices[part.anchor].mean(axis=0) - scale * rotation @ reference
             else:
                 pose[:3, 3] = translation
-            poses.append(pose)
+            poses.append(pose @ part.driven(blendshapes) if part.drivers else pose)
         return poses
 
 
@@ -187,8 +250,8 @@ def _effect_files(effect: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def load_effect(effect: str | os.PathLike[str], model: MorphableModel) -> Effect:
-    """Load an effect: a shipped name (``"dog"``, ``"glasses"``, ``"hat"``) or the path of a
-    ``.glb`` with its ``.json`` beside it.
+    """Load an effect: a shipped name (``"dog"``, ``"glasses"``, ``"hat"``, ``"toon"``) or the
+    path of a ``.glb`` with its ``.json`` beside it.
 
     Raises:
         ModelNotFoundError: a file is missing.
@@ -200,7 +263,7 @@ def load_effect(effect: str | os.PathLike[str], model: MorphableModel) -> Effect
     for path in (glb, spec_path):
         if not path.is_file():
             raise ModelNotFoundError(
-                path, "python scripts/make_effects.py (shipped: dog, glasses, hat)"
+                path, "python scripts/make_effects.py (shipped: dog, glasses, hat, toon)"
             )
     try:
         spec = json.loads(spec_path.read_text())
@@ -220,5 +283,14 @@ def load_effect(effect: str | os.PathLike[str], model: MorphableModel) -> Effect
             anchor = space.anchor_vertices(part.get("anchor", {}))
         except (IndexError, TypeError, ValueError) as error:
             raise ModelFormatError(spec_path, f"bad anchor of {name!r} ({error})") from error
-        parts.append(EffectPart(name, scene.geometry[name], anchor, role))
+        try:
+            drivers = tuple(Driver.from_dict(driver) for driver in part.get("drivers", []))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ModelFormatError(spec_path, f"bad driver of {name!r} ({error})") from error
+        unknown = [d.blendshape for d in drivers if d.blendshape not in model.blendshape_names]
+        if unknown:
+            raise ModelFormatError(
+                spec_path, f"part {name!r} is driven by {unknown}, which the model lacks"
+            )
+        parts.append(EffectPart(name, scene.geometry[name], anchor, role, drivers))
     return Effect(spec.get("name", glb.stem), tuple(parts), space, spec.get("description", ""))

@@ -29,7 +29,7 @@ class AR:
     """An effect on every tracked face of consecutive frames.
 
     Args:
-        effect: A shipped effect name (``"dog"``, ``"glasses"``, ``"hat"``), an
+        effect: A shipped effect name (``"dog"``, ``"glasses"``, ``"hat"``, ``"toon"``), an
             :class:`~morph3d.ar.effects.Effect`, or the path of an effect's ``.glb``.
         tracker: The tracker whose faces get the effect (default: a new
             :class:`~morph3d.pipeline.tracker.Tracker` with its default settings; its 1€
@@ -94,7 +94,7 @@ class AR:
             full[: len(scene)] = scene
             full[model.landmark_indices] = image_to_scene(face.landmarks)
             for mesh, pose, hides in zip(
-                self.meshes, self.effect.poses(full), self.occluding, strict=True
+                self.meshes, self.effect.poses(full, face.blendshapes), self.occluding, strict=True
             ):
                 if isinstance(mesh, BakedPart):
                     mesh = mesh.mesh(pose)

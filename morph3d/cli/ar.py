@@ -23,7 +23,9 @@ def add_parser(commands: Any) -> None:
     """Register the command on the subparsers ``commands``."""
     parser = commands.add_parser("ar", help="3D effects on the faces of a video, image or webcam")
     parser.add_argument("input", nargs="?", type=Path, help="video (.mp4, ...) or image")
-    parser.add_argument("--effect", default="dog", help="dog, glasses, hat, or an effect's .glb")
+    parser.add_argument(
+        "--effect", default="dog", help="dog, glasses, hat, toon, or an effect's .glb"
+    )
     parser.add_argument("-o", "--output", type=Path, help="output video, or PNG for an image")
     parser.add_argument("--camera", type=int, help="live preview of webcam N (needs a display)")
     parser.add_argument(

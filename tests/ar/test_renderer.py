@@ -172,3 +172,22 @@ def test_torch_still_imports_after_a_render() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
+
+
+def test_toon_lids_shut_in_the_picture_when_the_eyes_blink(portrait) -> None:
+    from dataclasses import replace
+
+    ar = AR("toon")
+    (face,) = ar.tracker.update(portrait)
+    x, y = np.round(face.landmarks[[43, 44, 46, 47], :2].mean(axis=0)).astype(int)  # left eye
+    open_eyes = {**face.blendshapes, "eyeBlinkLeft": 0.0, "eyeBlinkRight": 0.0}
+    shut = {**face.blendshapes, "eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}
+    pictures = []
+    for values in (open_eyes, shut):
+        pictures.append(ar.render(portrait, [replace(face, blendshapes=values)]))
+    patch_open = pictures[0][y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(axis=0)
+    patch_shut = pictures[1][y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(axis=0)
+    # open: the white eyeball or the black pupil (grey levels alike); shut: the purple lid
+    assert abs(patch_open[0] - patch_open[1]) < 25
+    assert patch_shut[2] > patch_shut[1] + 40 and patch_shut[0] > patch_shut[1] + 20
+    ar.close()
