@@ -143,9 +143,12 @@ class MorphableModel:
         return self._decode(params, self.mean[rows], basis, blendshapes, self.blendshapes[rows])
 
     def blendshape_vector(self, values: dict[str, float]) -> np.ndarray:
-        """``(B,)`` coefficients from a name -> value dict (names the model lacks are refused,
-        missing ones are 0)."""
-        unknown = sorted(set(values) - set(self.blendshape_names))
+        """``(B,)`` coefficients from a name -> value dict (missing ones are 0; the mouth
+        coefficients, which are read off the expression and not added, are left out; other
+        names the model lacks are refused), e.g. of ``FaceResult.blendshapes``."""
+        from morph3d.core.mouth import MOUTH_NAMES
+
+        unknown = sorted(set(values) - set(self.blendshape_names) - set(MOUTH_NAMES))
         if unknown:
             raise ValueError(f"the model has no blendshapes {unknown}")
         return np.array([values.get(name, 0.0) for name in self.blendshape_names])

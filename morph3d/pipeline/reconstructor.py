@@ -24,6 +24,7 @@ import numpy as np
 from morph3d.core.boxes import box_area
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
 from morph3d.core.model import MorphableModel, load_model
+from morph3d.core.mouth import mouth_coefficients
 from morph3d.core.pose import decompose_pose
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
@@ -57,7 +58,8 @@ class ReconstructorConfig:
         blendshapes: Re-read each face's eyelids and brows with the eye and brow refiners
             (:mod:`morph3d.inference.eyes`) and fit the model's eye and brow blendshapes to
             them (:mod:`morph3d.core.blendshapes`), so the mesh and the landmarks blink and
-            raise their brows; the coefficients are reported per face. Off: the bare 3DMM,
+            raise their brows; the coefficients are reported per face, with the mouth
+            coefficients read off the expression (:mod:`morph3d.core.mouth`). Off: the bare 3DMM,
             whose eyes stay open.
     """
 
@@ -218,7 +220,8 @@ class Reconstructor:
         self, rgb: np.ndarray, params: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray
     ) -> tuple[list[dict[str, float]], np.ndarray | None]:
         """The eye and brow blendshapes of predicted faces, fitted to their re-read eyelids
-        and brows.
+        and brows, and the mouth coefficients of their expression
+        (:func:`~morph3d.core.mouth.mouth_coefficients`).
 
         Args:
             rgb: The image.
@@ -233,7 +236,12 @@ class Reconstructor:
         """
         if self.eyes is None:
             return [{} for _ in params], None
-        return fit_eye_blendshapes(self.model, self.eyes, rgb, params, landmarks, boxes, self.brows)
+        values, weights = fit_eye_blendshapes(
+            self.model, self.eyes, rgb, params, landmarks, boxes, self.brows
+        )
+        for value, face in zip(values, params, strict=True):  # the expression's mouth, read off
+            value.update(mouth_coefficients(self.model, face))
+        return values, weights
 
     def predict(
         self, rgb: np.ndarray, boxes: np.ndarray

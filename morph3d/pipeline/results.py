@@ -38,7 +38,9 @@ class FaceResult:
         detection_box: ``(4,)`` the detector's (or the given) box.
         score: Detector score (1.0 for a given box).
         blendshapes: Coefficients in [0, 1] by ARKit name (``eyeBlinkLeft``, ...; the
-            subject's left and right), already applied to ``vertices`` and ``landmarks``;
+            subject's left and right): the eye and brow ones already applied to ``vertices`` and
+            ``landmarks``, the mouth ones (``jawOpen``, ``mouthSmileLeft``, ...) read off the
+            expression (:mod:`morph3d.core.mouth`);
             empty when the reconstructor fits none.
     """
 

@@ -52,6 +52,7 @@ from morph3d.core.crop import (
 )
 from morph3d.core.filters import FilterConfig, OneEuroFilter
 from morph3d.core.metrics import landmark_box_size
+from morph3d.core.mouth import mouth_coefficients
 from morph3d.core.pose import decompose_pose
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
@@ -317,6 +318,16 @@ class Tracker:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _blendshapes(self, weights: np.ndarray, params: np.ndarray) -> dict[str, float]:
+        """The named coefficients of a face: its (filtered) eye and brow weights and, with
+        ``refine_eyes``, the mouth coefficients of its expression (from the frame's parameters:
+        not smoothed unless ``smooth="params"``)."""
+        model = self.reconstructor.model
+        values = dict(zip(model.blendshape_names, map(float, weights), strict=False))
+        if weights.size:
+            values.update(mouth_coefficients(model, params))
+        return values
+
     def _predict(
         self, rgb: np.ndarray, boxes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -423,7 +434,7 @@ class Tracker:
             pose=decompose_pose(crop_params[:12]).angles,
             box=np.asarray(box, dtype=np.float64),
             detected=detected,
-            blendshapes=dict(zip(model.blendshape_names, map(float, weights), strict=False)),
+            blendshapes=self._blendshapes(weights, crop_params),
         )
 
 

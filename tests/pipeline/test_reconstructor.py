@@ -159,6 +159,7 @@ def test_the_mesh_carries_the_fitted_eye_blendshapes(shared_data: Path) -> None:
         face = reconstructor.faces(photo)[0]
         model = reconstructor.model
     assert set(face.blendshapes) >= {"eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft"}
+    assert set(face.blendshapes) >= {"browInnerUp", "jawOpen", "mouthSmileLeft", "mouthPucker"}
     assert all(0.0 <= value <= 1.0 for value in face.blendshapes.values())
     weights = model.blendshape_vector(face.blendshapes)
     decoded = crop_to_image(model.decode(face.params, weights), face.box)
