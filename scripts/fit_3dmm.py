@@ -38,6 +38,7 @@ from morph3d.io.datasets import find_faces
 from morph3d.io.image import write_image
 from morph3d.training.aflw21_targets import build_aflw21_targets, summarize_aflw21
 from morph3d.training.augment import centre_crop
+from morph3d.training.distributed import resolve_device
 from morph3d.training.targets import FLAG_AT_BOUND, Targets, build_targets, write_targets
 
 TILE = 160
@@ -85,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", type=int, help="aflw21: only the first N kept faces")
     args = parser.parse_args(argv)
-    if args.device == "auto":
-        import torch
-
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device = resolve_device(args.device)
     summary_path = args.summary or args.out.with_suffix(".json")
     sheet_path = args.sheet or args.out.with_suffix(".png")
     if args.format == "aflw21":

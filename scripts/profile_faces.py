@@ -27,6 +27,7 @@ from morph3d.errors import Morph3DError
 from morph3d.evaluation.draw import contact_sheet, draw_landmarks
 from morph3d.files import write_json
 from morph3d.io.image import write_image
+from morph3d.training.distributed import resolve_device
 from morph3d.training.profiling import ProfileConfig, profile_targets
 from morph3d.training.targets import Targets, read_targets, write_targets
 
@@ -72,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-views", type=int, default=ProfileConfig.min_views)
     parser.add_argument("--pitch", type=float, default=ProfileConfig.pitch)
     parser.add_argument("--seed", type=int, default=ProfileConfig.seed)
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where to rasterise: numpy, a torch device (cuda, cpu) or auto (default: cuda "
+        "when a GPU is there, else numpy)",
+    )
     args = parser.parse_args(argv)
     summary_path = args.summary or args.out.with_suffix(".json")
     sheet_path = args.sheet or args.out.with_suffix(".png")
@@ -83,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile_faces: {error}", file=sys.stderr)
         return 1
     config = ProfileConfig(
-        yaw_step=args.yaw_step, min_views=args.min_views, pitch=args.pitch, seed=args.seed
+        yaw_step=args.yaw_step,
+        min_views=args.min_views,
+        pitch=args.pitch,
+        seed=args.seed,
+        device=resolve_device(args.device, cpu="numpy"),
     )
     faces = range(len(targets) if args.limit is None else min(args.limit, len(targets)))
     started = time.perf_counter()

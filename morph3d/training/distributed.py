@@ -43,6 +43,7 @@ __all__ = [
     "current_world",
     "device_for",
     "distributed_session",
+    "resolve_device",
     "shard",
     "sync_batchnorm",
 ]
@@ -84,6 +85,13 @@ def current_world() -> World:
         world_size=dist.get_world_size(),
         local_rank=int(os.environ.get("LOCAL_RANK", 0)),
     )
+
+
+def resolve_device(device: str, cpu: str = "cpu") -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is there, else ``cpu``; other names pass."""
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else cpu
 
 
 def device_for(device: str, world: World) -> torch.device:

@@ -68,6 +68,7 @@ __all__ = [
     "profile_face",
     "profile_targets",
     "rasterize",
+    "rasterize_torch",
     "render_view",
     "rotate_params",
     "view_angles",
@@ -102,6 +103,8 @@ class ProfileConfig:
         border: Side of the outer fixed frame over the stored image's side.
         border_points: Anchors per side of each fixed frame.
         seed: Seed of the pitch draws (with the face index: reproducible per face).
+        device: Where the rasterisation runs: ``"numpy"`` or a torch device such as
+            ``"cuda"`` or ``"cpu"`` (:func:`rasterize_torch`; the same pixels).
     """
 
     yaw_step: float = 15.0
@@ -117,6 +120,7 @@ class ProfileConfig:
     border: float = 1.5
     border_points: int = 12
     seed: int = 0
+    device: str = "numpy"
 
 
 @dataclass(frozen=True)
@@ -153,22 +157,27 @@ class View:
 
 
 def rasterize(
-    points: np.ndarray, triangles: np.ndarray, size: tuple[int, int]
+    points: np.ndarray, triangles: np.ndarray, size: tuple[int, int], device: str = "numpy"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Z-buffered rasterisation of triangles at pixel centres, vectorised over triangles.
 
-    Both windings are drawn (no culling): the nearest surface wins.
+    Both windings are drawn (no culling): the nearest surface wins; of equally near ones, the
+    first triangle.
 
     Args:
         points: ``(N, 3)`` vertices in output pixels ``(column, row)`` with depth toward the
             viewer (larger is nearer).
         triangles: ``(F, 3)`` vertex indices.
         size: ``(height, width)`` of the output.
+        device: ``"numpy"``, or a torch device (``"cuda"``, ``"cpu"``) for
+            :func:`rasterize_torch`.
 
     Returns:
         ``(H, W)`` int64 index of the triangle seen at each pixel (-1: none) and ``(H, W, 3)``
         float64 barycentric weights of its three vertices there.
     """
+    if device != "numpy":
+        return rasterize_torch(points, triangles, size, device)
     height, width = size
     corners = points[triangles]  # (F, 3, 3)
     low = np.ceil(corners[..., :2].min(axis=1)).astype(np.int64)
@@ -206,6 +215,62 @@ def rasterize(
     first = order[np.r_[True, pixel[order][1:] != pixel[order][:-1]]]
     index.reshape(-1)[pixel[first]] = face[first]
     weights.reshape(-1, 3)[pixel[first]] = w[first]
+    return index, weights
+
+
+def rasterize_torch(
+    points: np.ndarray, triangles: np.ndarray, size: tuple[int, int], device: str = "cuda"
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rasterize` in torch on ``device`` (float64, the same pixels and weights).
+
+    The candidate pixels of every triangle's box are enumerated at once; per pixel the largest
+    depth wins (``scatter_reduce`` ``amax``) and, among equal depths, the first triangle
+    (``amin`` of the candidates' order).
+    """
+    import torch
+
+    height, width = size
+    corners = torch.as_tensor(np.asarray(points, dtype=np.float64), device=device)[
+        torch.as_tensor(np.asarray(triangles, dtype=np.int64), device=device)
+    ]  # (F, 3, 3)
+    low = torch.ceil(corners[..., :2].amin(dim=1)).long().clamp(min=0)
+    high = torch.floor(corners[..., :2].amax(dim=1)).long()
+    high = torch.minimum(high, torch.tensor([width - 1, height - 1], device=device))
+    span = (high - low + 1).clamp(min=0)
+    a, b, c = corners[:, 0, :2], corners[:, 1, :2], corners[:, 2, :2]
+    determinant = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (
+        b[:, 1] - a[:, 1]
+    )
+    counts = torch.where(determinant.abs() > 1e-12, span[:, 0] * span[:, 1], 0)
+    index = np.full((height, width), -1, dtype=np.int64)
+    weights = np.zeros((height, width, 3))
+    total = int(counts.sum())
+    if total == 0:
+        return index, weights
+    face = torch.repeat_interleave(torch.arange(len(corners), device=device), counts)
+    starts = torch.cumsum(counts, 0) - counts
+    local = torch.arange(total, device=device) - torch.repeat_interleave(starts, counts)
+    columns = low[face, 0] + local % span[face, 0]
+    rows = low[face, 1] + local // span[face, 0]
+    dx, dy = columns - a[face, 0], rows - a[face, 1]
+    inverse = 1.0 / determinant[face]
+    w1 = (dx * (c[face, 1] - a[face, 1]) - dy * (c[face, 0] - a[face, 0])) * inverse
+    w2 = (dy * (b[face, 0] - a[face, 0]) - dx * (b[face, 1] - a[face, 1])) * inverse
+    w0 = 1.0 - w1 - w2
+    inside = (w0 >= -1e-9) & (w1 >= -1e-9) & (w2 >= -1e-9)
+    face, rows, columns = face[inside], rows[inside], columns[inside]
+    w = torch.stack([w0[inside], w1[inside], w2[inside]], dim=1)
+    depth = (w * corners[face, :, 2]).sum(dim=1)
+    pixel = rows * width + columns
+    best = torch.full((height * width,), -torch.inf, dtype=depth.dtype, device=device)
+    best = best.scatter_reduce(0, pixel, depth, "amax")
+    order = torch.arange(len(pixel), device=device)
+    nearest = torch.where(depth == best[pixel], order, len(pixel))
+    first = torch.full((height * width,), len(pixel), dtype=torch.long, device=device)
+    first = first.scatter_reduce(0, pixel, nearest, "amin")
+    first = first[first < len(pixel)]
+    index.reshape(-1)[pixel[first].cpu().numpy()] = face[first].cpu().numpy()
+    weights.reshape(-1, 3)[pixel[first].cpu().numpy()] = w[first].cpu().numpy()
     return index, weights
 
 
@@ -256,7 +321,7 @@ def face_mesh(
     vertices = model.decode(np.asarray(params, dtype=np.float64))  # (N, 3)
     grid = model.grid.reshape(-1)
     stored = _to_stored(vertices)
-    index, weights = rasterize(stored, model.triangles, (STORED_SIZE, STORED_SIZE))
+    index, weights = rasterize(stored, model.triangles, (STORED_SIZE, STORED_SIZE), config.device)
     normals = vertex_normals(vertices, model.triangles)
     visible = normals[grid, 2] > 0
     column = np.clip(np.round(stored[grid, 0]).astype(np.int64), 0, STORED_SIZE - 1)
@@ -364,6 +429,7 @@ def render_view(
     new_crop_box: np.ndarray,
     rotation: np.ndarray,
     centre: np.ndarray,
+    device: str = "numpy",
 ) -> np.ndarray:
     """Render the turned picture over twice the new crop box.
 
@@ -374,6 +440,7 @@ def render_view(
         new_crop_box: ``(4,)`` the view's crop box in image pixels.
         rotation: ``(3, 3)`` the rotation ``Q`` (crop frame).
         centre: ``(3,)`` the rotation centre (crop frame).
+        device: Where :func:`rasterize` runs.
 
     Returns:
         ``(240, 240, 3)`` the view's stored image, covering ``scale_box(new_crop_box, 2)``.
@@ -387,7 +454,7 @@ def render_view(
     wide = scale_box(np.asarray(new_crop_box, dtype=np.float64), STORED_SIZE / CROP_SIZE)
     factor = STORED_SIZE / (wide[2] - wide[0])
     target = np.column_stack([(image[:, :2] - wide[:2]) * factor, image[:, 2] * factor])
-    index, weights = rasterize(target, mesh.triangles, (STORED_SIZE, STORED_SIZE))
+    index, weights = rasterize(target, mesh.triangles, (STORED_SIZE, STORED_SIZE), device)
     source = mesh.texture
     covered = index >= 0
     maps = np.einsum("hwk,hwkj->hwj", weights, source[mesh.triangles[np.maximum(index, 0)]])
@@ -464,7 +531,7 @@ def profile_face(
             np.array([0.0, pitch, 0.0])
         )
         new_params, new_box = rotate_params(model, params, crop_box, rotation, centre, lines)
-        image = render_view(stored, mesh, crop_box, new_box, rotation, centre)
+        image = render_view(stored, mesh, crop_box, new_box, rotation, centre, config.device)
         views.append(
             View(
                 image=image,

@@ -198,3 +198,48 @@ def test_the_mesh_covers_the_picture_and_stays_behind_the_face(real_model) -> No
     assert mesh.back_depth < centre[2] < face[:, 2].max()
     lower, upper = mesh.points[:, :2].min(axis=0), mesh.points[:, :2].max(axis=0)
     assert np.all(lower <= -59) and np.all(upper >= 180)  # the whole stored picture
+
+
+@pytest.mark.unit
+def test_the_torch_rasteriser_draws_the_same_pixels() -> None:
+    from morph3d.training.profiling import rasterize_torch
+
+    rng = np.random.default_rng(4)
+    points = np.column_stack([rng.uniform(-3, 43, (40, 2)), rng.uniform(-5, 5, 40)])
+    triangles = rng.integers(0, 40, (60, 3))
+    triangles[-1] = triangles[0]  # a repeated triangle: equal depths, the first one wins
+    index, weights = rasterize(points, triangles, (36, 40))
+    index_t, weights_t = rasterize_torch(points, triangles, (36, 40), device="cpu")
+    np.testing.assert_array_equal(index_t, index)
+    np.testing.assert_allclose(weights_t, weights, atol=1e-12)
+    assert (index >= 0).mean() > 0.3 and not (index == len(triangles) - 1).any()
+    # through the dispatcher, and with nothing in view
+    np.testing.assert_array_equal(rasterize(points, triangles, (36, 40), "cpu")[0], index)
+    empty, _ = rasterize_torch(points - 1000.0, triangles, (36, 40), device="cpu")
+    assert (empty == -1).all()
+
+
+@pytest.mark.integration
+def test_profiling_on_torch_renders_the_same_views(real_model) -> None:
+    from morph3d.training.profiling import profile_face
+
+    params = real_model.layout.mean.copy()
+    crop_box = np.array([60.0, 60.0, 180.0, 180.0])
+    stored = np.random.default_rng(6).integers(0, 255, (STORED_SIZE, STORED_SIZE, 3), np.uint8)
+    angles = [(40.0, 5.0), (-75.0, 0.0)]
+    plain = profile_face(real_model, stored, params, crop_box, angles)
+    torch_views = profile_face(real_model, stored, params, crop_box, angles,
+                               ProfileConfig(device="cpu"))  # fmt: skip
+    for a, b in zip(plain, torch_views, strict=True):
+        assert np.abs(a.image.astype(int) - b.image).max() <= 1
+        np.testing.assert_allclose(a.params, b.params)
+
+
+def test_auto_device_falls_back_without_a_gpu() -> None:
+    import torch
+
+    from morph3d.training.distributed import resolve_device
+
+    assert resolve_device("cuda") == "cuda" and resolve_device("numpy") == "numpy"
+    expected = "cuda" if torch.cuda.is_available() else "numpy"
+    assert resolve_device("auto", cpu="numpy") == expected
