@@ -21,6 +21,8 @@ added to the shape before the pose, like the expression basis (:meth:`MorphableM
 
 from __future__ import annotations
 
+import itertools
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -225,15 +227,16 @@ def solve_eyes(
 
 
 def solve_brows(
-    brows: np.ndarray, neutral: np.ndarray, fields: Mapping[str, np.ndarray], sweeps: int = 100
+    brows: np.ndarray, neutral: np.ndarray, fields: Mapping[str, np.ndarray]
 ) -> dict[str, float]:
     """The brow coefficients in [0, 1] that best move the neutral brows onto ``brows``.
 
     A least-squares fit of the five :data:`BROW_NAMES` together to the brow points (17-26),
-    bounded to [0, 1] (projected coordinate descent: at most ``sweeps`` passes over the five).
-    Lowering a brow and raising both its ends nearly cancel, so a small ridge (1e-3 of the mean
-    motion energy) picks the smallest coefficients among equal fits: a raise never reads as
-    some ``browDown`` plus more raise.
+    bounded to [0, 1] and solved exactly: every coefficient is either at a bound or free, and of
+    the 3^5 such cases (:data:`_BOUND_CASES`, one batched 5x5 solve) the feasible one with the
+    least error is the optimum. Lowering a brow and raising both its ends nearly cancel, so a
+    small ridge (1e-3 of the mean motion energy) picks the smallest coefficients among equal
+    fits: a raise never reads as some ``browDown`` plus more raise.
 
     Args:
         brows: ``(68, 2)`` target landmarks (only the brow rows are read), e.g. the brow
@@ -245,20 +248,24 @@ def solve_brows(
     residual = (np.asarray(brows)[rows] - np.asarray(neutral)[rows]).reshape(-1)
     motion = np.stack([np.asarray(fields[name])[rows].reshape(-1) for name in BROW_NAMES], 1)
     gram, target = motion.T @ motion, motion.T @ residual
-    ridge = 1e-3 * float(np.trace(gram)) / len(gram)
-    g, b = gram.tolist(), target.tolist()  # plain floats: 5 x 5 is too small for numpy calls
-    values = [0.0] * len(BROW_NAMES)
-    for _ in range(sweeps):
-        change = 0.0
-        for k, row in enumerate(g):
-            if row[k] <= 0:
-                continue
-            rest = b[k] - sum(a * v for a, v in zip(row, values, strict=True)) + row[k] * values[k]
-            value = min(max(rest / (row[k] + ridge), 0.0), 1.0)
-            change, values[k] = max(change, abs(value - values[k])), value
-        if change < 1e-5:  # converged
-            break
-    return dict(zip(BROW_NAMES, values, strict=True))
+    if not np.trace(gram) > 0:  # no brow motion at all: nothing to fit
+        return dict.fromkeys(BROW_NAMES, 0.0)
+    hessian = gram + 1e-3 * float(np.trace(gram)) / len(gram) * np.eye(len(gram))
+    free = _BOUND_CASES == 2  # (C, 5): the free coefficients of each case
+    matrices = np.where(free[:, :, None], hessian, np.eye(len(gram)))  # fixed rows: x_k = bound
+    sides = np.where(free, target, _BOUND_CASES)
+    candidates = np.linalg.solve(matrices, sides[..., None])[..., 0]  # (C, 5)
+    feasible = np.all((candidates >= -1e-9) & (candidates <= 1 + 1e-9), axis=1)
+    candidates = np.clip(candidates[feasible], 0.0, 1.0)
+    errors = 0.5 * np.einsum("ci,ij,cj->c", candidates, hessian, candidates) - candidates @ target
+    best = candidates[int(np.argmin(errors))]
+    return dict(zip(BROW_NAMES, map(float, best), strict=True))
+
+
+#: Each coefficient of :func:`solve_brows` at 0, at 1 or free (2): all ``3^5`` cases.
+_BOUND_CASES = np.array(
+    list(itertools.product((0, 1, 2), repeat=len(BROW_NAMES))), dtype=np.float64
+)
 
 
 def _landmark_fields(
