@@ -38,7 +38,7 @@ def add_parser(commands: Any) -> None:
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
     )  # fmt: skip
     parser.add_argument("--json", required=True, type=Path, help="output report")
-    add_weights_option(parser, "network weights (default: shipped x1.0)")
+    add_weights_option(parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0")
     add_model_option(parser)
     parser.add_argument("--plot", type=Path, help="CED curves PNG")
     parser.add_argument("--compare", type=Path, nargs="*", help="other reports on the plot")
@@ -59,13 +59,21 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.core.model import load_model
     from morph3d.evaluation.accuracy import Boxer, evaluate_faces
     from morph3d.files import write_json
-    from morph3d.inference.torch_predictor import TorchPredictor
+    from morph3d.inference.predictor import Predictor
     from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
 
     if not Path(args.root).exists():
         raise CommandError(f"no dataset at {args.root}")
     model = load_model(args.model)
-    predictor = TorchPredictor(args.weights, model, device=args.device)
+    predictor: Predictor
+    if args.weights is not None and Path(args.weights).suffix == ".onnx":
+        from morph3d.inference.onnx_predictor import OnnxPredictor  # as reconstruct runs it
+
+        predictor = OnnxPredictor(args.weights)
+    else:
+        from morph3d.inference.torch_predictor import TorchPredictor
+
+        predictor = TorchPredictor(args.weights, model, device=args.device)
     faces, failures = find_faces(DATASETS[args.dataset], args.root)
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)

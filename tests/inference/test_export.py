@@ -35,6 +35,19 @@ def test_onnx_matches_torch(real_model, tmp_path: Path) -> None:
     assert np.abs(reference - real_model.layout.mean).max() > 0  # not a constant network
 
 
+def test_graph_computes_no_shapes(real_model, tmp_path: Path) -> None:
+    import onnx
+    from torchvision.models import shufflenetv2
+
+    forward = shufflenetv2.InvertedResidual.forward
+    path = export_onnx(_random_network(real_model), tmp_path / "net.onnx")
+    operators = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert not operators & {"Shape", "Gather", "Unsqueeze", "Div", "Mul", "Add"}, operators
+    assert shufflenetv2.InvertedResidual.forward is forward  # torchvision is left as it was
+    inputs = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert inputs[0].dim_param == "batch"  # the batch stays free
+
+
 def test_runtime_needs_no_torch(real_model, tmp_path: Path) -> None:
     path = export_onnx(_random_network(real_model), tmp_path / "net.onnx")
     code = (
