@@ -17,6 +17,7 @@ __all__ = [
     "ASSETS_EFFECTS",
     "ASSETS_MODELS",
     "DEFAULT_MODEL_FILENAME",
+    "DEFAULT_ONNX_WEIGHTS",
     "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
     "SHARED_DATA",
@@ -28,8 +29,12 @@ __all__ = [
     "weights_path",
 ]
 
-#: File name of the default trained network (ShuffleNetV2 x1.0).
+#: File name of the default trained network (ShuffleNetV2 x1.0): its torch weights.
 DEFAULT_WEIGHTS = "shufflenetv2_x1.pt"
+
+#: The default network as ONNX Runtime runs it: the int8 copy of :data:`DEFAULT_WEIGHTS`
+#: (``morph3d export --int8``; ``shufflenetv2_x1.onnx`` beside it is the float one).
+DEFAULT_ONNX_WEIGHTS = "shufflenetv2_x1_int8.onnx"
 
 #: The repository checkout this package lives in, for an editable install (in an installed
 #: wheel this is site-packages and nothing below relies on it).

@@ -102,7 +102,7 @@ def test_wheel_works_outside_the_checkout(
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = Parser().parsestr(archive.read("morph3d-0.1.0.dist-info/METADATA").decode())
-    for asset in ("models/shufflenetv2_x1.onnx", "models/eyes.onnx", "ar/dog.glb"):
+    for asset in ("models/shufflenetv2_x1_int8.onnx", "models/eyes.onnx", "ar/dog.glb"):
         assert f"morph3d/assets/{asset}" in names
     assert not any(name.endswith(".pt") for name in names)  # training-only weights stay out
     base = [r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]

@@ -38,7 +38,9 @@ def add_parser(commands: Any) -> None:
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
     )  # fmt: skip
     parser.add_argument("--json", required=True, type=Path, help="output report")
-    add_weights_option(parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0")
+    add_weights_option(
+        parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0"
+    )
     add_model_option(parser)
     parser.add_argument("--plot", type=Path, help="CED curves PNG")
     parser.add_argument("--compare", type=Path, nargs="*", help="other reports on the plot")

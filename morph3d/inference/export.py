@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ def _raw_output(network: Regressor) -> nn.Module:
     return backbone
 
 
-def _static_block_forward(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _static_block_forward(block: Any, x: torch.Tensor) -> torch.Tensor:
     """torchvision's ``InvertedResidual.forward`` with the channel counts as Python ints."""
     if block.stride == 1:
         half = int(x.shape[1]) // 2
@@ -61,13 +62,13 @@ def _static_shapes() -> Iterator[None]:
 
     block = shufflenetv2.InvertedResidual
     original = block.forward
-    block.forward = _static_block_forward  # type: ignore[method-assign]
+    block.forward = _static_block_forward
     try:
         with warnings.catch_warnings():  # int(size): constant by the architecture, on purpose
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             yield
     finally:
-        block.forward = original  # type: ignore[method-assign]
+        block.forward = original
 
 
 def export_onnx(

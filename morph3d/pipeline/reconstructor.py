@@ -31,7 +31,7 @@ from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
 from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
-from morph3d.paths import DEFAULT_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
+from morph3d.paths import DEFAULT_ONNX_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
 from morph3d.pipeline.results import FaceResult
 
 __all__ = ["Reconstructor", "ReconstructorConfig", "reconstruct"]
@@ -45,7 +45,8 @@ class ReconstructorConfig:
 
     Attributes:
         weights: Network file: ``.onnx`` for ONNX Runtime, ``.pt`` state dict for torch
-            (default: the shipped ShuffleNetV2 x1.0 in ``assets/models``).
+            (default: the shipped ShuffleNetV2 x1.0 in ``assets/models``, for ONNX Runtime its
+            int8 copy :data:`~morph3d.paths.DEFAULT_ONNX_WEIGHTS`).
         model: Morphable model file (default: the cache that ``bash setup.sh`` fills).
         detector: ``"ultralight"`` (default), ``"yunet"`` or ``"cascade"`` (Ultra-Light, then
             YuNet where it finds no face).
@@ -100,9 +101,8 @@ class Reconstructor:
         if config.runtime == "onnx":
             from morph3d.inference.onnx_predictor import OnnxPredictor
 
-            default = DEFAULT_WEIGHTS.replace(".pt", ".onnx")
             self.predictor = OnnxPredictor(
-                weights_path(config.weights, default), config.threads, config.spin
+                weights_path(config.weights, DEFAULT_ONNX_WEIGHTS), config.threads, config.spin
             )
         elif config.runtime == "torch":
             with naming_extras():  # torch comes with the train extra
@@ -217,7 +217,12 @@ class Reconstructor:
         ]  # fmt: skip
 
     def fit_blendshapes(
-        self, rgb: np.ndarray, params: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray
+        self,
+        rgb: np.ndarray,
+        params: np.ndarray,
+        landmarks: np.ndarray,
+        boxes: np.ndarray,
+        mouth: bool = True,
     ) -> tuple[list[dict[str, float]], np.ndarray | None]:
         """The eye and brow blendshapes of predicted faces, fitted to their re-read eyelids
         and brows, and the mouth coefficients of their expression
@@ -228,6 +233,8 @@ class Reconstructor:
             params: ``(K, 62)`` raw parameters in the crop frames of ``boxes``.
             landmarks: ``(K, 68, 3)`` their image-pixel landmarks (the eye crops' placement).
             boxes: ``(K, 4)`` crop boxes.
+            mouth: Add the mouth coefficients (the tracker reads them off its own
+                parameters later).
 
         Returns:
             Per face the coefficients by name, and the ``(K, B)`` array for
@@ -239,8 +246,8 @@ class Reconstructor:
         values, weights = fit_eye_blendshapes(
             self.model, self.eyes, rgb, params, landmarks, boxes, self.brows
         )
-        for value, face in zip(values, params, strict=True):  # the expression's mouth, read off
-            value.update(mouth_coefficients(self.model, face))
+        for value, face in zip(values, params, strict=True) if mouth else ():
+            value.update(mouth_coefficients(self.model, face))  # the expression's, read off
         return values, weights
 
     def predict(

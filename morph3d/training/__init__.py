@@ -1,7 +1,8 @@
 """Making and using training data (layer 4): fitted targets in HDF5
 (:mod:`~morph3d.training.targets`), augmentation, the training batches and their loading
 (:mod:`~morph3d.training.batches`), the trainer with resumable checkpoints, training in several
-processes under torchrun (:mod:`~morph3d.training.distributed`), and its curves. torch is
+processes under torchrun (:mod:`~morph3d.training.distributed`), its curves, and int8 copies of the
+regressor calibrated on training crops (:mod:`~morph3d.training.quantize`). torch is
 loaded by the trainer only.
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "FLAG_OUTSIDE",
     "FLAG_POOR_FIT",
     "PATCH",
+    "PERCENTILE",
     "SPARSE_FIT",
     "STORED_SIZE",
     "Aflw21Build",
@@ -37,6 +39,7 @@ __all__ = [
     "barrier",
     "build_aflw21_targets",
     "build_targets",
+    "calibration_crops",
     "centre_crop",
     "collate_faces",
     "concatenate_targets",
@@ -59,6 +62,7 @@ __all__ = [
     "plot_training_curves",
     "profile_face",
     "profile_targets",
+    "quantize_regressor",
     "rasterize",
     "rasterize_torch",
     "read_checkpoint",
@@ -92,6 +96,7 @@ __getattr__ = lazy_exports(
         "FaceMesh": "profiling",
         "GlooSyncBatchNorm": "distributed",
         "PATCH": "eyes",
+        "PERCENTILE": "quantize",
         "ProfileConfig": "profiling",
         "SPARSE_FIT": "aflw21_targets",
         "STORED_SIZE": "targets",
@@ -108,6 +113,7 @@ __getattr__ = lazy_exports(
         "barrier": "distributed",
         "build_aflw21_targets": "aflw21_targets",
         "build_targets": "targets",
+        "calibration_crops": "quantize",
         "centre_crop": "augment",
         "collate_faces": "batches",
         "concatenate_targets": "targets",
@@ -130,6 +136,7 @@ __getattr__ = lazy_exports(
         "plot_training_curves": "curves",
         "profile_face": "profiling",
         "profile_targets": "profiling",
+        "quantize_regressor": "quantize",
         "rasterize": "profiling",
         "rasterize_torch": "profiling",
         "read_checkpoint": "trainer",

@@ -41,3 +41,14 @@ def test_torch_and_onnx_predict_held_out_faces(real_model, held_out, weights: Pa
     onnx_result = evaluate_faces(held_out, OnnxPredictor(weights.with_suffix(".onnx")), real_model)
     assert np.median(torch_result.nme) < 6.0  # the shipped model finds the landmarks
     np.testing.assert_allclose(onnx_result.landmarks, torch_result.landmarks, atol=1e-2)
+
+
+@pytest.mark.parametrize("weights", REGRESSORS, ids=lambda path: path.stem)
+def test_int8_copy_keeps_the_accuracy(real_model, held_out, weights: Path) -> None:
+    small = weights.with_name(f"{weights.stem}_int8.onnx")
+    float_result = evaluate_faces(held_out, OnnxPredictor(weights.with_suffix(".onnx")), real_model)
+    int8_result = evaluate_faces(held_out, OnnxPredictor(small), real_model)
+    assert small.stat().st_size < 0.4 * weights.with_suffix(".onnx").stat().st_size
+    assert abs(np.mean(int8_result.nme) - np.mean(float_result.nme)) < 0.1
+    moved = np.linalg.norm(int8_result.landmarks - float_result.landmarks, axis=-1)
+    assert np.median(moved) < 0.5  # pixels in the image: the same faces, slightly moved
