@@ -22,7 +22,6 @@ added to the shape before the pose, like the expression basis (:meth:`MorphableM
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -251,13 +250,13 @@ def solve_brows(
     if not np.trace(gram) > 0:  # no brow motion at all: nothing to fit
         return dict.fromkeys(BROW_NAMES, 0.0)
     hessian = gram + 1e-3 * float(np.trace(gram)) / len(gram) * np.eye(len(gram))
-    free = _BOUND_CASES == 2  # (C, 5): the free coefficients of each case
-    matrices = np.where(free[:, :, None], hessian, np.eye(len(gram)))  # fixed rows: x_k = bound
-    sides = np.where(free, target, _BOUND_CASES)
+    # A free coefficient's row is the normal equation, a fixed one's reads x_k = bound.
+    matrices = _FREE_ROWS * hessian + _FIXED_ROWS
+    sides = np.where(_FREE, target, _BOUND_CASES)
     candidates = np.linalg.solve(matrices, sides[..., None])[..., 0]  # (C, 5)
     feasible = np.all((candidates >= -1e-9) & (candidates <= 1 + 1e-9), axis=1)
     candidates = np.clip(candidates[feasible], 0.0, 1.0)
-    errors = 0.5 * np.einsum("ci,ij,cj->c", candidates, hessian, candidates) - candidates @ target
+    errors = 0.5 * ((candidates @ hessian) * candidates).sum(axis=1) - candidates @ target
     best = candidates[int(np.argmin(errors))]
     return dict(zip(BROW_NAMES, map(float, best), strict=True))
 
@@ -266,6 +265,9 @@ def solve_brows(
 _BOUND_CASES = np.array(
     list(itertools.product((0, 1, 2), repeat=len(BROW_NAMES))), dtype=np.float64
 )
+_FREE = _BOUND_CASES == 2
+_FREE_ROWS = _FREE[:, :, None].astype(np.float64)  # (C, 5, 1)
+_FIXED_ROWS = (~_FREE)[:, :, None] * np.eye(len(BROW_NAMES))  # (C, 5, 5)
 
 
 def _landmark_fields(
@@ -279,11 +281,10 @@ def _landmark_fields(
     params = np.asarray(params, dtype=np.float64)
     neutral = model.landmarks(params)[:, :2]
     rotation = model.layout.pose_matrix(params)[:3, :3]
-    rows = model.blendshapes[model.landmark_indices].astype(np.float64)  # (68, 3, B)
-    fields = {
-        name: (rows[:, :, model.blendshape_names.index(name)] @ rotation.T)[:, :2] for name in names
-    }
-    return neutral, fields
+    chosen = [model.blendshape_names.index(name) for name in names]
+    rows = model.blendshapes[model.landmark_indices][..., chosen].astype(np.float64)  # (68, 3, n)
+    turned = np.einsum("nib,ji->bnj", rows, rotation[:2])  # (n, 68, 2): turned and scaled
+    return neutral, dict(zip(names, turned, strict=True))
 
 
 def brow_blendshapes(

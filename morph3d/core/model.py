@@ -138,9 +138,15 @@ class MorphableModel:
 
     def landmarks(self, params: np.ndarray, blendshapes: np.ndarray | None = None) -> np.ndarray:
         """``(..., 68, 3)`` landmarks of raw parameters: the landmark rows of :meth:`decode`."""
+        mean, basis, fields = self._landmark_rows
+        return self._decode(params, mean, basis, blendshapes, fields)
+
+    @cached_property
+    def _landmark_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The landmark rows of the mean, the ``(3*68, K+E)`` basis and the blendshapes."""
         rows = self.landmark_indices
         basis = self.basis.reshape(self.n_vertices, 3, -1)[rows].reshape(3 * len(rows), -1)
-        return self._decode(params, self.mean[rows], basis, blendshapes, self.blendshapes[rows])
+        return self.mean[rows], basis, self.blendshapes[rows]
 
     def blendshape_vector(self, values: dict[str, float]) -> np.ndarray:
         """``(B,)`` coefficients from a name -> value dict (missing ones are 0; the mouth

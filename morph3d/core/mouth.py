@@ -53,8 +53,10 @@ def mouth_readout(landmarks: np.ndarray, neutral: np.ndarray) -> dict[str, float
     if width_rest <= 0:
         raise ValueError("the neutral mouth has no width")
 
+    upper, lower = (list(rows) for rows in zip(*_INNER_PAIRS, strict=True))
+
     def gap(p: np.ndarray) -> float:
-        return float(np.mean([p[upper, 1] - p[lower, 1] for upper, lower in _INNER_PAIRS]))
+        return float(np.mean(p[upper, 1] - p[lower, 1]))
 
     centre, centre_rest = points[[48, 54], 0].mean(), rest[[48, 54], 0].mean()
     values = {"jawOpen": _clip((gap(points) - gap(rest)) / (_OPEN_FULL * width_rest))}

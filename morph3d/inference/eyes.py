@@ -141,7 +141,8 @@ def to_eye_frame(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
 
 def from_eye_frame(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Eye-frame points ``(..., n, 2)`` back in image pixels."""
+    """Eye-frame points ``(..., n, 2)`` back in image pixels; ``frame`` is one ``(3, 2)`` frame
+    or frames stacked along its second axis (``(3, k, 1, 2)`` for ``(k, n, 2)`` points)."""
     centre, x_axis, y_axis = frame
     points = np.asarray(points, dtype=np.float64)
     return centre + points[..., :1] * x_axis + points[..., 1:2] * y_axis
@@ -237,9 +238,9 @@ def refine_eyes(
     frames = np.concatenate([feature.frames(face) for face in landmarks])  # (2F, 3, 2)
     points = np.asarray(network(crops_to_eye_input(eye_crops(rgb, frames))))
     points = points.reshape(len(frames), feature.points, 2)
-    for k, frame in enumerate(frames):
-        face, side = divmod(k, 2)
-        landmarks[face, list(feature.orders[side]), :2] = from_eye_frame(points[k], frame)
+    placed = from_eye_frame(points, frames.transpose(1, 0, 2)[:, :, None])  # (2F, P, 2) pixels
+    for side in (0, 1):  # frames alternate: face 0 side 0, face 0 side 1, face 1 side 0, ...
+        landmarks[:, list(feature.orders[side]), :2] = placed[side::2]
     return landmarks
 
 

@@ -336,8 +336,8 @@ class Tracker:
         reconstructor = self.reconstructor
         params, landmarks, crops = reconstructor.predict(rgb, boxes)
         weights = np.zeros((len(params), 0))
-        if self.config.refine_eyes:
-            _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes)
+        if self.config.refine_eyes:  # the mouth is read off the parameters in _blendshapes
+            _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes, mouth=False)
             if fitted is not None:
                 weights = fitted
                 landmarks = crop_to_image(reconstructor.model.landmarks(params, weights), boxes)
@@ -441,8 +441,10 @@ class Tracker:
 def _signature(crop: np.ndarray) -> np.ndarray:
     """A zero-mean, unit-variance 24x24 grey thumbnail of the middle of a crop."""
     side = crop.shape[0]
-    middle = crop[side // 6 : side - side // 6, side // 6 : side - side // 6]
-    grey = cv2.resize(middle.mean(axis=2, dtype=np.float32), (24, 24), interpolation=cv2.INTER_AREA)
+    inner = slice(side // 6, side - side // 6)
+    middle = cv2.cvtColor(np.ascontiguousarray(crop[inner, inner]), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(middle, (24, 24), interpolation=cv2.INTER_AREA)
+    grey: np.ndarray = small.astype(np.float32)
     grey -= grey.mean()
     return grey / max(float(grey.std()), 1e-3)
 
