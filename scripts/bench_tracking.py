@@ -134,18 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, default=SHARED_DATA / "photos" / "obama.jpg")
     parser.add_argument("--videos", type=Path, nargs="*", help="default: ../shared/data/videos")
     parser.add_argument("--frames", type=int, default=150, help="frames of the synthetic tests")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="network threads (default: the tracker's)")
     parser.add_argument("--sweep", action="store_true", help="also run the settings grid")
     args = parser.parse_args(argv)
     videos = args.videos
     if videos is None:
         videos = sorted((SHARED_DATA / "videos").glob("*.mp4"))
-    reconstructor = Reconstructor(TRACKING_RECONSTRUCTOR, threads=args.threads)
+    threads = args.threads or TRACKING_RECONSTRUCTOR.threads
+    reconstructor = Reconstructor(TRACKING_RECONSTRUCTOR, threads=threads)
     photo = read_image(args.photo)
     image = st.portrait(photo, reconstructor.detector.detect(photo)[0].box)
     synthetic, nose = synthetic_tests(reconstructor, image, args.frames, args.sweep)
     clips, apertures, rates = real_clips(reconstructor, videos)
-    report = {"machine": machine_info(args.threads),
+    report = {"machine": machine_info(threads),
               "mediapipe": mediapipe_available() or "not installed",
               "tracker": asdict(TrackerConfig()),
               "synthetic": synthetic, "clips": clips}  # fmt: skip

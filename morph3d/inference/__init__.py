@@ -40,6 +40,7 @@ __all__ = [
     "load_regressor",
     "physical_cores",
     "refine_eyes",
+    "single_blas_thread",
     "to_eye_frame",
     "to_input",
 ]
@@ -74,6 +75,7 @@ __getattr__ = lazy_exports(
         "load_regressor": "torch_predictor",
         "physical_cores": "session",
         "refine_eyes": "eyes",
+        "single_blas_thread": "session",
         "to_eye_frame": "eyes",
         "to_input": "network",
     },

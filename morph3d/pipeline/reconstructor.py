@@ -30,6 +30,7 @@ from morph3d.detection import Backend, CropCalibration, FaceDetector, create_det
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
+from morph3d.inference.session import single_blas_thread
 from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
 from morph3d.paths import DEFAULT_ONNX_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
 from morph3d.pipeline.results import FaceResult
@@ -177,6 +178,10 @@ class Reconstructor:
             ImageError: the image cannot be read or is empty.
         """
         rgb = as_rgb(image, channel_order)
+        with single_blas_thread():
+            return self._faces(rgb, boxes)
+
+    def _faces(self, rgb: np.ndarray, boxes: np.ndarray | None) -> list[FaceResult]:
         if boxes is None:
             detections = self.detector.detect(rgb)
             given = [d.box for d in detections]

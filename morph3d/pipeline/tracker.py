@@ -54,6 +54,7 @@ from morph3d.core.filters import FilterConfig, OneEuroFilter
 from morph3d.core.metrics import landmark_box_size
 from morph3d.core.mouth import mouth_coefficients
 from morph3d.core.pose import decompose_pose
+from morph3d.inference.session import single_blas_thread
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
 from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
@@ -71,9 +72,11 @@ Smoothing = Literal["params", "vertices", "none"]
 
 CropSource = Literal["filtered", "raw"]
 
-#: The reconstructor a tracker makes by default: ONNX Runtime's spinning threads starve the
-#: numpy work between frames (on d9 the tracker ran at 93 fps with them and 140 without).
-TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False)
+#: The reconstructor a tracker makes by default: the network on one thread without spinning.
+#: ONNX Runtime's spinning threads starve the numpy work between frames (on d9 the tracker ran at
+#: 93 fps with them and 140 without), and on these two cores one thread beat two in every clip
+#: measured (d3, d9, d0: 103-128 fps against 90-114, MediaPipe in the same run 164-183).
+TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False, threads=1)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ class Tracker:
         rgb = as_rgb(frame, channel_order)
         time = self._frames / self.fps if timestamp is None else float(timestamp)
         self._frames += 1
+        with single_blas_thread():
+            return self._update(rgb, time)
+
+    def _update(self, rgb: np.ndarray, time: float) -> list[TrackedFace]:
         config = self.config
         height, width = rgb.shape[:2]
         faces: dict[int, TrackedFace] = {}

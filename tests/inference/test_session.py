@@ -33,3 +33,17 @@ def test_bad_weight_files_are_model_format_errors(tmp_path: Path) -> None:
     torch.save({"some": torch.zeros(3)}, wrong)
     with pytest.raises(ModelFormatError, match="not a morph3d regressor"):
         load_regressor(wrong)
+
+
+def test_single_blas_thread_limits_and_restores() -> None:
+    from threadpoolctl import threadpool_info
+
+    from morph3d.inference.session import single_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with single_blas_thread():
+        assert blas_threads() and set(blas_threads()) == {1}
+    assert blas_threads() == before
