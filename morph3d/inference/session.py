@@ -5,8 +5,8 @@ The regressor, the eyelid refiner and the Ultra-Light face detector all run thro
 
 :func:`single_blas_thread` keeps numpy's BLAS on one thread around a frame's numpy work: its
 matrices are small (the mesh decode is 12,492 x 50), and OpenBLAS's worker threads fighting ONNX
-Runtime's for the two cores here doubled a photo's time (21.6 against 10.7 ms median over 7 photos,
-``scripts/bench_reconstruct.py``).
+Runtime's for the two cores here nearly doubled a photo's time (21.6 against 12.7 ms median over 7
+photos, ``scripts/bench_reconstruct.py``).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 The float ONNX regressor (:func:`morph3d.inference.export.export_onnx`) becomes a QDQ graph
 with per-channel int8 weights and uint8 activations whose ranges span the 99.99th percentile of
 the calibration crops' values (min-max ranges cost more: on the 122 300W validation faces NME
-3.355 against 3.347 for the shipped network, 3.637 against 3.511 for the large-pose one, float
-3.342 / 3.544); the last layer (the ``Gemm`` that outputs raw parameters, whose outputs span
-rotations of 1e-3 and translations of 60 px in one tensor) stays float. On CPUs with VNNI
-(AVX-512 or AVX-VNNI) ONNX Runtime runs the int8 convolutions natively.
+3.355 against 3.347 for the shipped network, 3.637 against 3.511 for the large-pose preview of
+stop 18, float 3.342 / 3.544); the last layer (the ``Gemm`` that outputs raw parameters, whose
+outputs span rotations of 1e-3 and translations of 60 px in one tensor) stays float. On CPUs
+with VNNI (AVX-512 or AVX-VNNI) ONNX Runtime runs the int8 convolutions natively.
 
 Calibration crops come from the *training* side of :func:`morph3d.io.datasets.split_indices`
 of targets files (:mod:`morph3d.training.targets`): the validation faces and any evaluation set
