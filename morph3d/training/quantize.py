@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from morph3d.core.crop import CROP_SIZE
 from morph3d.files import atomic_path
 from morph3d.io.datasets import split_indices
 from morph3d.io.image import crops_to_input
+from morph3d.training.augment import centre_crop
 
 __all__ = ["PERCENTILE", "calibration_crops", "quantize_regressor"]
 
@@ -60,7 +60,7 @@ def calibration_crops(
         raise ValueError("give at least one targets file and a positive count")
     rng = np.random.default_rng(seed)
     shares = np.diff(np.linspace(0, count, len(paths) + 1).round().astype(int))
-    crops = []
+    crops: list[np.ndarray] = []
     for path, share in zip(paths, shares, strict=True):
         with h5py.File(path, "r") as targets:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in targets["name"][:]]
@@ -69,15 +69,8 @@ def calibration_crops(
                 raise ValueError(f"{path} has no training faces")
             chosen = np.sort(rng.choice(train, min(int(share), len(train)), replace=False))
             images = targets["image"][chosen]
-        side = images.shape[1]  # the stored image covers twice the crop box
-        low = (side - side // 2) // 2
-        middle = images[:, low : low + side // 2, low : low + side // 2]
-        if middle.shape[1] != CROP_SIZE:
-            import cv2
-
-            middle = np.stack([cv2.resize(m, (CROP_SIZE, CROP_SIZE)) for m in middle])
-        crops.append(middle)
-    return np.concatenate(crops)
+        crops.extend(centre_crop(image) for image in images)  # the un-augmented network crop
+    return np.stack(crops)
 
 
 def quantize_regressor(
