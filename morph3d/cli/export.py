@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (8, args.input_size, args.input_size, 3), dtype=np.uint8)
     reference = model.landmarks(TorchPredictor(network, model).predict(crops))
-    exported = model.landmarks(OnnxPredictor(out).predict(crops))
+    runtime = OnnxPredictor(out)
+    exported = model.landmarks(runtime.predict(crops))
     difference = float(np.abs(reference - exported).max())
     print(f"exported {source} -> {out}; max landmark difference vs torch {difference:.2e} px")
     if difference >= 1e-3:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         faces = calibration[:64]
         change = np.abs(
             model.landmarks(OnnxPredictor(small).predict(faces))
-            - model.landmarks(OnnxPredictor(out).predict(faces))
+            - model.landmarks(runtime.predict(faces))
         ).mean()
         print(f"int8 -> {small} ({len(calibration)} calibration crops); mean landmark "
               f"change {change:.3f} px on {len(faces)} of them (morph3d evaluate)")  # fmt: skip
