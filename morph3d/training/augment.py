@@ -103,6 +103,32 @@ class Similarity:
         matrix = back @ turn @ to_centre
         return matrix @ mirror if self.flip else matrix
 
+    def frame_to_source(self) -> np.ndarray:
+        """``(3, 3)`` map from the transformed crop's frame (120 units, y up) back to the
+        source crop's frame: undoes :func:`warp_landmarks` on positions (not on the order of
+        mirrored points)."""
+        return np.linalg.inv(_FRAME) @ self.to_source(0.0) @ _FRAME
+
+    def nearby(
+        self, rng: np.random.Generator, angle: float, scale: float, shift: float
+    ) -> Similarity:
+        """A random similarity near this one, with the same flip: up to +- ``angle`` more
+        degrees, a factor in [1 - scale, 1 + scale] and up to +- ``shift`` of the crop side
+        (in x and y) away, as the crop a tracker cuts one frame later."""
+        return Similarity(
+            angle=self.angle + float(rng.uniform(-angle, angle)),
+            scale=self.scale * float(rng.uniform(1 - scale, 1 + scale)),
+            shift=(
+                self.shift[0] + float(rng.uniform(-shift, shift)),
+                self.shift[1] + float(rng.uniform(-shift, shift)),
+            ),
+            flip=self.flip,
+        )
+
+
+#: Crop frame (x, y up) to crop pixels: pixel ``(x - 1, 120 - y)``.
+_FRAME = np.array([[1.0, 0, -1], [0, -1, CROP_SIZE], [0, 0, 1]])
+
 
 def _pixel_grid(size: int) -> np.ndarray:
     """``(3, 3)`` map from output image pixels (``size`` px) to crop pixels (120 units)."""
@@ -142,8 +168,7 @@ def warp_pose(pose: np.ndarray, similarity: Similarity) -> np.ndarray:
     if similarity.flip:
         raise ValueError("a mirrored face has no exact pose counterpart")
     # crop frame (x, y) -> crop pixel -> transformed crop pixel -> crop frame, all affine.
-    frame = np.array([[1.0, 0, -1], [0, -1, CROP_SIZE], [0, 0, 1]])
-    warp = np.linalg.inv(frame) @ np.linalg.inv(similarity.to_source(0.0)) @ frame
+    warp = np.linalg.inv(similarity.frame_to_source())
     moved = np.asarray(pose, dtype=np.float64).copy()
     moved[:2, :3] = warp[:2, :2] @ moved[:2, :3]
     moved[:2, 3] = warp[:2, :2] @ moved[:2, 3] + warp[:2, 2]

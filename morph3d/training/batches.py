@@ -12,9 +12,17 @@ batch stays the unit, so 1 and N processes step through the same faces.
 sequence: each face gets a new augmentation every epoch, each rank a different stream (it
 holds different faces), and the draw does not depend on the number of processes or workers.
 
+**Two views** (consistency training, ``views=2``): each face of a batch is seen twice, the
+second time through a similarity near the first (:meth:`Similarity.nearby`, ``PAIR_*``) with
+photometry of its own, as a tracker sees a face in two frames; the batch holds every face's
+first view, then every face's second view. Each sample carries the map from its crop's
+frame back to the stored face's (:meth:`Similarity.frame_to_source`), so the two views'
+predictions can be compared where they should agree.
+
 **Workers.** :class:`AugmentedFaces` is a map-style dataset whose keys are ``(epoch, index)``
-pairs, so worker processes hold no state of their own; :func:`face_loader` puts it behind a
-``torch.utils.data.DataLoader`` with ``workers`` processes (0: in the training process).
+pairs (``(epoch, index, view)`` for a second view), so worker processes hold no state of their
+own; :func:`face_loader` puts it behind a ``torch.utils.data.DataLoader`` with ``workers``
+processes (0: in the training process).
 """
 
 from __future__ import annotations
@@ -50,22 +58,30 @@ __all__ = [
 #: Seconds a loader worker may take for one batch before the epoch fails.
 WORKER_TIMEOUT_S = 300.0
 
+#: How far a face's second view moves from its first (see :meth:`Similarity.nearby`): degrees,
+#: relative scale and fraction of the crop side, about a tracker's crop-to-crop wander.
+PAIR_ANGLE, PAIR_SCALE, PAIR_SHIFT = 5.0, 0.05, 0.03
+
 #: One sample: ``(S, S, 3)`` uint8 crop, ``(68, 3)`` landmarks, ``(21, 2)`` sparse points
-#: (NaN where not visible) and whether the face is sparse.
-FaceSample = tuple[np.ndarray, np.ndarray, np.ndarray, bool]
+#: (NaN where not visible), whether the face is sparse, and the ``(3, 3)`` map from the
+#: crop's frame back to the stored face's crop frame.
+FaceSample = tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.ndarray]
 
 #: A batch: ``(B, 3, S, S)`` network input, ``(B, 68, 3)`` landmark targets, ``(B, 21, 2)``
-#: sparse targets and ``(B,)`` bool, which faces are sparse.
-FaceBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+#: sparse targets, ``(B,)`` bool, which faces are sparse, and ``(B, 3, 3)`` maps back to the
+#: stored crops' frames.
+FaceBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def face_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The augmentation stream of face ``index`` in ``epoch`` (0-based) of a run seeded ``seed``.
+def face_rng(seed: int, epoch: int, index: int, view: int = 0) -> np.random.Generator:
+    """The augmentation stream of face ``index`` in ``epoch`` (0-based) of a run seeded ``seed``
+    (``view`` 1: the stream of its second view).
 
     A child of the epoch's seed sequence (``spawn_key``), so it never coincides with the
     stream ``default_rng([seed, epoch])`` that draws the epoch's order.
     """
-    return np.random.default_rng(np.random.SeedSequence([seed, epoch], spawn_key=(index,)))
+    key = (index,) if view == 0 else (index, view)
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch], spawn_key=key))
 
 
 class AugmentedFaces(Dataset[FaceSample]):
@@ -87,33 +103,39 @@ class AugmentedFaces(Dataset[FaceSample]):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, key: tuple[int, int]) -> FaceSample:
-        """The sample of face ``index`` in ``epoch``, for ``key = (epoch, index)``."""
-        epoch, index = key
+    def __getitem__(self, key: tuple[int, ...]) -> FaceSample:
+        """The sample of face ``index`` in ``epoch``, for ``key = (epoch, index)``; its second
+        view for ``(epoch, index, 1)``."""
+        epoch, index, *view = key
         rng = face_rng(self.seed, epoch, index)
         # The steps of augment(), so that the sparse points move with the same similarity.
         similarity = Similarity.random(rng, self.augment)
+        if view and view[0]:
+            rng = face_rng(self.seed, epoch, index, view[0])
+            similarity = similarity.nearby(rng, PAIR_ANGLE, PAIR_SCALE, PAIR_SHIFT)
         crop = warp_crop(self.targets.image[index], similarity, self.input_size)
         image = photometric(crop, rng, self.augment)
         landmarks = warp_landmarks(self.targets.model_landmarks[index], similarity)
         sparse = warp_landmarks(self.targets.sparse_points[index], similarity)
         if similarity.flip:
             sparse = sparse[MIRROR_21]
-        return image, landmarks, sparse, bool(self.targets.sparse[index])
+        undo = similarity.frame_to_source()
+        return image, landmarks, sparse, bool(self.targets.sparse[index]), undo
 
 
 def collate_faces(samples: Sequence[FaceSample]) -> FaceBatch:
     """Stack samples into a :data:`FaceBatch` (the crops normalised by ``to_input``)."""
-    images, landmarks, sparse_points, sparse = zip(*samples, strict=True)
+    images, landmarks, sparse_points, sparse, undo = zip(*samples, strict=True)
     return (
         to_input(np.stack(images)),
         torch.as_tensor(np.stack(landmarks), dtype=torch.float32),
         torch.as_tensor(np.stack(sparse_points), dtype=torch.float32),
         torch.as_tensor(np.array(sparse, dtype=bool)),
+        torch.as_tensor(np.stack(undo), dtype=torch.float32),
     )
 
 
-class ShardedBatches(Sampler[list[tuple[int, int]]]):
+class ShardedBatches(Sampler[list[tuple[int, ...]]]):
     """This rank's part of every global batch of an epoch, as ``(epoch, index)`` keys.
 
     Call :meth:`set_epoch` before iterating (as with ``DistributedSampler``).
@@ -123,13 +145,20 @@ class ShardedBatches(Sampler[list[tuple[int, int]]]):
         batch_size: Faces per global batch (all ranks together).
         seed: The run's seed.
         world: The processes; rank ``r`` yields its :func:`shard` of each batch.
+        views: Views per face: 1, or 2 for consistency training (the keys of every face's
+            first view, then of every face's second, ``(epoch, index, 1)``).
 
     A last global batch with fewer faces than processes is left out (each process needs a
     face per step); with one process nothing is left out.
     """
 
     def __init__(
-        self, indices: np.ndarray, batch_size: int, seed: int, world: World | None = None
+        self,
+        indices: np.ndarray,
+        batch_size: int,
+        seed: int,
+        world: World | None = None,
+        views: int = 1,
     ) -> None:
         world = World() if world is None else world
         if batch_size < world.world_size:
@@ -141,6 +170,7 @@ class ShardedBatches(Sampler[list[tuple[int, int]]]):
         self.batch_size = batch_size
         self.seed = seed
         self.world = world
+        self.views = views
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -158,9 +188,13 @@ class ShardedBatches(Sampler[list[tuple[int, int]]]):
         full, rest = divmod(len(self.indices), self.batch_size)
         return full + int(rest >= max(1, self.world.world_size))
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         for batch in self.global_batches(self.epoch):
-            yield [(self.epoch, int(i)) for i in shard(batch, self.world)]
+            mine = [int(i) for i in shard(batch, self.world)]
+            keys: list[tuple[int, ...]] = [(self.epoch, i) for i in mine]
+            for view in range(1, self.views):
+                keys += [(self.epoch, i, view) for i in mine]
+            yield keys
 
 
 def face_loader(

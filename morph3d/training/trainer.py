@@ -119,6 +119,11 @@ class TrainConfig:
             batch (PyTorch's ``SyncBatchNorm`` on CUDA, morph3d's ``GlooSyncBatchNorm`` on
             the CPU) instead of each process's part: the same training as one process, for
             two small all-reduces per BatchNorm layer and step.
+        consistency: Weight of the consistency loss (0: off). Each face is seen in two views
+            (:mod:`morph3d.training.batches`); both views' landmarks, mapped back to the
+            stored crop, are pulled together by the landmark loss between them, so the network
+            learns to give one answer for one face under noise and re-cropping. The landmark
+            loss is then the mean of the two views'.
         init: A regressor state dict to start from (same width), e.g. the shipped weights;
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
@@ -141,6 +146,7 @@ class TrainConfig:
     bf16: bool = True
     channels_last: bool = False
     sync_batchnorm: bool = True
+    consistency: float = 0.0
     init: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -267,7 +273,12 @@ class Trainer:
         if self.channels_last:
             self.network.to(memory_format=torch.channels_last)
         self.decoder = Decoder(model).to(self.device)
-        self.sampler = ShardedBatches(self.train_index, config.batch_size, config.seed, self.world)
+        if config.consistency < 0:
+            raise ValueError(f"--consistency must be 0 or more, got {config.consistency}")
+        self.views = 2 if config.consistency > 0 else 1
+        self.sampler = ShardedBatches(
+            self.train_index, config.batch_size, config.seed, self.world, self.views
+        )
         self.dataset = AugmentedFaces(targets, config.augment, config.input_size, config.seed)
         self.loader = face_loader(self.dataset, self.sampler, config.workers, pin_memory=cuda)
         self.train_network = self._parallel(self.network)
@@ -403,30 +414,47 @@ class Trainer:
         """Mean over faces of :meth:`_face_losses` (same arguments)."""
         return self._face_losses(whitened, target, sparse_target, sparse).mean()
 
+    def _consistency_losses(self, whitened: torch.Tensor, undo: torch.Tensor) -> torch.Tensor:
+        """``(b,)`` landmark loss between the two views of each face, both mapped back to the
+        stored crop's frame.
+
+        Args:
+            whitened: ``(2b, 62)`` network output: every face's first view, then its second.
+            undo: ``(2b, 3, 3)`` maps from each view's crop frame to the stored crop's frame.
+        """
+        predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
+        back = predicted @ undo[:, :2, :2].transpose(1, 2) + undo[:, None, :2, 2]
+        first, second = back.chunk(2)
+        loss = wing_loss if self.config.loss == "wing" else l2_loss
+        return loss(first, second, reduction="none")
+
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.device.type == "cuda" and self.config.bf16:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _to_device(self, batch: FaceBatch) -> FaceBatch:
-        images, target, sparse_target, sparse = (
+        images, target, sparse_target, sparse, undo = (
             tensor.to(self.device, non_blocking=True) for tensor in batch
         )
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return images, target, sparse_target, sparse
+        return images, target, sparse_target, sparse, undo
 
     def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
         """Train one epoch; returns its loss (over all processes) and timing.
 
-        ``images_per_second`` counts the faces of all processes over the epoch's wall time;
-        ``data_seconds`` is the time this process waited for its batches.
+        ``images_per_second`` counts the faces of all processes over the epoch's wall time
+        (a face seen in two views counts once); ``data_seconds`` is the time this process
+        waited for its batches; with ``consistency``, ``train_consistency`` is the mean loss
+        between the views.
         """
         world = self.world
         self.sampler.set_epoch(self.epoch)
         batches = self.sampler.global_batches(self.epoch)
         self.network.train()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
+        agreement = torch.zeros((), dtype=torch.float64, device=self.device)
         data_time, step_time = 0.0, 0.0
         started = waited = time.perf_counter()
         steps = progress(
@@ -436,14 +464,21 @@ class Trainer:
             unit="batch",
         )
         for faces, batch in steps:
-            images, target, sparse_target, sparse = self._to_device(batch)
+            images, target, sparse_target, sparse, undo = self._to_device(batch)
             loaded = time.perf_counter()
             with self._autocast():
-                whitened = self.train_network(images)
-            losses = self._face_losses(whitened.float(), target, sparse_target, sparse)  # (b,)
+                whitened = self.train_network(images).float()
+            losses = self._face_losses(whitened, target, sparse_target, sparse)  # (views * b,)
+            if self.views == 2:
+                consistent = self._consistency_losses(whitened, undo)
+                agreement += consistent.detach().sum()
+                losses = losses.view(2, -1).mean(dim=0)
+                objective = losses + self.config.consistency * consistent
+            else:
+                objective = losses
             # DDP averages the ranks' gradients: this scale makes the average the gradient
             # of the global batch's mean loss, whatever the split (W = 1: the mean).
-            loss = losses.sum() * (world.world_size / len(faces))
+            loss = objective.sum() * (world.world_size / len(faces))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -454,14 +489,19 @@ class Trainer:
             step_time += done - loaded
             waited = done
         elapsed = time.perf_counter() - started
-        loss_sum, elapsed_sum = all_sum([float(total), elapsed], world)
+        loss_sum, agreement_sum, elapsed_sum = all_sum(
+            [float(total), float(agreement), elapsed], world
+        )
         count = sum(len(faces) for faces in batches)
-        return {
+        row = {
             "train_loss": loss_sum / max(count, 1),
             "images_per_second": count / max(elapsed_sum / world.world_size, 1e-9),
             "data_seconds": data_time,
             "step_seconds": step_time,
         }
+        if self.views == 2:
+            row["train_consistency"] = agreement_sum / max(count, 1)
+        return row
 
     # -- validation ----------------------------------------------------------------------------
 

@@ -83,3 +83,18 @@ def test_augment_is_reproducible() -> None:
     second = augment(stored, points, np.random.default_rng(5), AugmentConfig())
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_frame_to_source_undoes_the_warp_and_nearby_stays_near(flip: bool) -> None:
+    points = np.array([[31.0, 80.0], [90.0, 30.0], [61.0, 61.0]])
+    similarity = Similarity(angle=20.0, scale=1.05, shift=(0.04, -0.02), flip=flip)
+    moved = warp_landmarks(points, similarity)
+    undo = similarity.frame_to_source()
+    np.testing.assert_allclose(moved @ undo[:2, :2].T + undo[:2, 2], points, atol=1e-9)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        near = similarity.nearby(rng, 5.0, 0.05, 0.03)
+        assert near.flip == flip and abs(near.angle - 20.0) <= 5.0
+        assert 1.05 * 0.95 <= near.scale <= 1.05 * 1.05
+        assert np.all(np.abs(np.subtract(near.shift, similarity.shift)) <= 0.03)

@@ -70,9 +70,10 @@ def test_workers_load_the_same_batches_as_the_training_process() -> None:
     for inline, forked in zip(loaded[0], loaded[2], strict=True):
         for a, b in zip(inline, forked, strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
-    image, landmarks, sparse_points, sparse = dataset[(4, 7)]
+    image, landmarks, sparse_points, sparse, undo = dataset[(4, 7)]
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8
     assert landmarks.shape == (68, 3) and sparse_points.shape == (21, 2) and sparse
+    assert undo.shape == (3, 3)
     with pytest.raises(ValueError, match="--workers"):
         face_loader(dataset, sampler, -1)
 
@@ -104,3 +105,27 @@ def test_forked_workers_after_opencv_threads_do_not_hang() -> None:
         text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0 and "done" in done.stdout, done.stderr
+
+
+def test_second_views_follow_the_first_and_map_back_to_the_stored_face() -> None:
+    targets = make_tiny_targets(make_tiny_model(), count=6)
+    dataset = AugmentedFaces(targets, AugmentConfig(flip=0.5), input_size=32, seed=3)
+    sampler = ShardedBatches(np.arange(6), 4, seed=0, views=2)
+    sampler.set_epoch(1)
+    keys = next(iter(sampler))
+    faces = [key[1] for key in keys[:4]]
+    assert keys[:4] == [(1, i) for i in faces] and keys[4:] == [(1, i, 1) for i in faces]
+    first, second = dataset[keys[0]], dataset[keys[4]]
+    # The first view is the one-view run's sample: the same stream.
+    for a, b in zip(first, dataset[(1, faces[0])], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], second[0])
+    stored = targets.model_landmarks[faces[0]][:, :2]
+    for _, landmarks, _, _, undo in (first, second):
+        back = landmarks[:, :2] @ undo[:2, :2].T + undo[:2, 2]
+        # The same positions (a mirrored view also mirrors the order of the points).
+        order = np.argsort(np.linalg.norm(back[:, None] - stored[None], axis=-1), axis=1)[:, 0]
+        np.testing.assert_allclose(back, stored[order], atol=1e-6)
+    # Both views map the same point k back to the same place: what the consistency loss uses.
+    back = [view[1][:, :2] @ view[4][:2, :2].T + view[4][:2, 2] for view in (first, second)]
+    np.testing.assert_allclose(back[0], back[1], atol=1e-6)

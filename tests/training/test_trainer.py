@@ -11,6 +11,7 @@ from morph3d.core.losses import wing_loss
 from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
 from morph3d.io.datasets import find_faces, photo_name, split_indices
 from morph3d.training.augment import AugmentConfig
+from morph3d.training.batches import collate_faces
 from morph3d.training.targets import build_targets
 from morph3d.training.trainer import TrainConfig, Trainer, target_statistics
 
@@ -152,7 +153,7 @@ def test_flipped_batch_reorders_sparse_points(tiny_model, tmp_path: Path) -> Non
     targets = make_tiny_targets(tiny_model, count=4)
     config = _config(epochs=1, augment=AugmentConfig(0, 0, 0, 1.0, 0, 0, 0, 0, 0))
     trainer = Trainer(targets, tiny_model, config, tmp_path)
-    _, _, sparse_points, sparse = trainer._batch(np.array([1]))
+    _, _, sparse_points, sparse, _ = trainer._batch(np.array([1]))
     original = targets.sparse_points[1].astype(np.float64)
     expected = np.stack([121 - original[:, 0], original[:, 1]], axis=1)[MIRROR_21]
     np.testing.assert_allclose(sparse_points[0].numpy(), expected, rtol=1e-5)
@@ -186,3 +187,29 @@ def test_mixed_batch_trains(tiny_model, tmp_path: Path) -> None:
     assert all(np.isfinite(row["train_loss"]) for row in history)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert "val_nme_sparse" in history[-1] and "val_nme" in history[-1]
+
+
+@pytest.mark.unit
+def test_consistency_is_zero_for_agreeing_views_and_trains(tiny_model, tmp_path: Path) -> None:
+    targets = make_tiny_targets(tiny_model, count=12)
+    config = _config(epochs=3, consistency=1.0, augment=AugmentConfig(flip=0.5))
+    trainer = Trainer(targets, tiny_model, config, tmp_path)
+    faces = trainer.train_index[:4]
+    keys = [(0, int(i)) for i in faces] + [(0, int(i), 1) for i in faces]
+    batch = collate_faces([trainer.dataset[key] for key in keys])
+    images, target, _, _, undo = batch
+    network = trainer.network
+    # The two views' targets, mapped back by the batch's maps, coincide: a network that
+    # predicted every view exactly would have no consistency loss.
+    back = target[..., :2] @ undo[:, :2, :2].transpose(1, 2) + undo[:, None, :2, 2]
+    first, second = back.chunk(2)
+    torch.testing.assert_close(first, second, atol=1e-4, rtol=0)
+    whitened = network(images).float()
+    losses = trainer._consistency_losses(whitened, undo)
+    assert losses.shape == (4,) and bool((losses > 0).all())
+    losses.sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters())
+    history = trainer.fit()
+    assert all(np.isfinite(row["train_consistency"]) for row in history)
+    with pytest.raises(ValueError, match="--consistency"):
+        Trainer(targets, tiny_model, _config(consistency=-1.0), tmp_path)
