@@ -29,6 +29,7 @@ def test_prepared_detectors_give_the_same_outputs(shared_data: Path, tmp_path: P
         ]
         weights = {item.name for item in prepared.graph.initializer}
         assert not weights & {item.name for item in prepared.graph.input}
+        assert weights <= {name for node in prepared.graph.node for name in node.input}
         for a, b in zip(_run(original, image), _run(prepared, image), strict=True):
             np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
     # A second run finds the folder up to date and leaves it alone.
