@@ -56,3 +56,40 @@ def test_a_saved_brow_network_loads_with_its_own_outputs(tmp_path: Path) -> None
     torch.save(network.state_dict(), tmp_path / "brows.pt")
     loaded = load_eye_network(tmp_path / "brows.pt")
     assert tuple(loaded(torch.zeros(2, 1, EYE_SIZE, EYE_SIZE)).shape) == (2, 10)
+
+
+def test_low_resolution_crops_lose_detail_but_keep_their_targets(shared_data: Path) -> None:
+    import cv2
+
+    from morph3d.training.eyes import eye_sample
+
+    faces, _ = find_faces("300w", shared_data / "300w")
+    patches, points = eye_patches(faces[:2])
+    sharp, blurred = [], []
+    for seed in range(20):
+        crop, target = eye_sample(patches[0], points[0], np.random.default_rng(seed), True)
+        small, same = eye_sample(patches[0], points[0], np.random.default_rng(seed), True, 1.0)
+        np.testing.assert_array_equal(same, target)  # the frame is drawn first
+        sharp.append(cv2.Laplacian(crop.astype(np.float32), cv2.CV_32F).var())
+        blurred.append(cv2.Laplacian(small.astype(np.float32), cv2.CV_32F).var())
+    assert np.median(blurred) < 0.7 * np.median(sharp)  # (both get the same noise levels)
+
+
+def test_shrunk_faces_are_evaluated_in_their_own_pixels(shared_data: Path) -> None:
+    faces, _ = find_faces("300w", shared_data / "300w")
+    seen: list[tuple[int, int]] = []
+
+    def predict(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        seen.append(rgb.shape[:2])
+        assert landmarks[:, :2].max() < max(rgb.shape[:2])
+        return landmarks[:, :2]
+
+    from morph3d.inference.eye_network import eye_network
+
+    model = eye_network(12)
+    full = evaluate_eyes(model, faces[:2], predict)
+    small = evaluate_eyes(model, faces[:2], predict, scale=0.25)
+    assert full["mesh_landmark_error"] == small["mesh_landmark_error"] == 0.0
+    # the apertures are ratios: the same at any scale, to rounding
+    assert abs(full["mesh_aperture_mae"] - small["mesh_aperture_mae"]) < 1e-9
+    assert all(abs(a / b - 0.25) < 0.01 for a, b in zip(seen[2], seen[0], strict=True))
