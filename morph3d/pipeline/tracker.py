@@ -29,9 +29,12 @@ the parameters folded into image pixels (``"params"``, :func:`morph3d.core.crop.
 The defaults were chosen with ``scripts/bench_tracking.py --sweep`` (a still photo with fresh noise
 and JPEG in every frame, and the same photo moving along a known path, 30 fps): vertices beat
 parameters at every setting (e.g. static jitter 12 % of raw at a moving error of 1.16 vs 17 % at
-1.75), cropping from the filtered landmarks beat cropping from the raw ones, and ``min_cutoff=0.5,
-beta=40`` kept the static jitter at 15 % of raw with a lag of 0.1 frame. With ``"vertices"`` the
-reported ``params`` are the frame's unfiltered prediction.
+1.75), cropping from the filtered landmarks beat cropping from the raw ones. ``min_cutoff=0.2,
+beta=20`` keeps the static jitter at 11 % of raw with a lag of 0.2 frame and a moving error of
+1.20 % of the face size (``min_cutoff=0.5, beta=40``, the setting before session 7: 17 %, 0.1
+frame, 0.95; ``beta=10``: 8 %, but 0.4 frame and 1.76; a speed cut-off ``d_cutoff`` of 0.3 or 3
+moved along the same trade-off). With ``"vertices"`` the reported ``params`` are the frame's
+unfiltered prediction.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ class TrackerConfig:
     """
 
     filter: FilterConfig = field(
-        default_factory=lambda: FilterConfig(min_cutoff=0.5, beta=40.0, d_cutoff=1.0)
+        default_factory=lambda: FilterConfig(min_cutoff=0.2, beta=20.0, d_cutoff=1.0)
     )
     smooth: Smoothing = "vertices"
     crop_from: CropSource = "filtered"
