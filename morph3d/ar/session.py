@@ -115,19 +115,14 @@ class AR:
         self.times.add("composite", time.perf_counter() - middle)
         return out
 
-    def track(self, rgb: np.ndarray, timestamp: float | None = None) -> list[TrackedFace]:
-        """The tracker's faces in the next RGB frame (timed as ``track``)."""
-        started = time.perf_counter()
-        faces = self.tracker.update(rgb, timestamp)
-        self.times.add("track", time.perf_counter() - started)
-        return faces
-
     def __call__(
         self, frame: Any, timestamp: float | None = None, channel_order: ChannelOrder = "rgb"
     ) -> np.ndarray:
         """Track the next frame and draw the effect on its faces; returns an RGB frame."""
         rgb = as_rgb(frame, channel_order)
-        faces = self.track(rgb, timestamp)
+        started = time.perf_counter()
+        faces = self.tracker.update(rgb, timestamp)
+        self.times.add("track", time.perf_counter() - started)
         self.times.frames += 1
         return self.render(rgb, faces)
 

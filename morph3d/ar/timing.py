@@ -12,14 +12,12 @@ class StageTimes:
     """Seconds spent per stage over a run, and the frames counted.
 
     ``first_frame`` is the wall time of the first frame, one-time set-up included (the OpenGL
-    context and shaders are made on the first face), when the runner records it; ``wall`` the
-    wall time of the whole run, when it does (stages that overlap add up to more).
+    context and shaders are made on the first face), when the runner records it.
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
     frames: int = 0
     first_frame: float = 0.0
-    wall: float = 0.0
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -28,14 +26,11 @@ class StageTimes:
         """Milliseconds per frame, per stage."""
         return {k: 1000 * v / max(self.frames, 1) for k, v in self.seconds.items()}
 
-    def _elapsed(self) -> float:
-        return self.wall if self.wall > 0 else sum(self.seconds.values())
-
     def fps(self) -> float:
-        """Frames per second over the wall time (else over all stages)."""
-        return self.frames / max(self._elapsed(), 1e-12)
+        """Frames per second over all stages."""
+        return self.frames / max(sum(self.seconds.values()), 1e-12)
 
     def steady_fps(self) -> float:
         """Frames per second after the first frame (without one-time set-up)."""
-        rest = self._elapsed() - self.first_frame
+        rest = sum(self.seconds.values()) - self.first_frame
         return (self.frames - 1) / rest if self.frames > 1 and rest > 0 else self.fps()
