@@ -372,6 +372,10 @@ class Trainer:
         :mod:`morph3d.training.batches`), built in this process."""
         return collate_faces([self.dataset[(epoch, int(i))] for i in indices])
 
+    def _landmarks(self, whitened: torch.Tensor) -> torch.Tensor:
+        """``(B, 68, 2)`` crop-frame landmarks (x, y) of ``(B, 62)`` network outputs."""
+        return self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
+
     def _face_losses(
         self,
         whitened: torch.Tensor,
@@ -387,7 +391,16 @@ class Trainer:
             sparse_target: ``(B, 21, 2)`` sparse targets, NaN where not visible.
             sparse: ``(B,)`` bool, which faces are sparse (default: none).
         """
-        predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
+        return self._point_losses(self._landmarks(whitened), target, sparse_target, sparse)
+
+    def _point_losses(
+        self,
+        predicted: torch.Tensor,
+        target: torch.Tensor,
+        sparse_target: torch.Tensor | None = None,
+        sparse: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """:meth:`_face_losses` of decoded ``(B, 68, 2)`` landmarks (:meth:`_landmarks`)."""
         loss = wing_loss if self.config.loss == "wing" else l2_loss
         dense_loss = loss(predicted, target[..., :2], reduction="none")  # (B,)
         if sparse is None or not bool(sparse.any()):
@@ -414,15 +427,15 @@ class Trainer:
         """Mean over faces of :meth:`_face_losses` (same arguments)."""
         return self._face_losses(whitened, target, sparse_target, sparse).mean()
 
-    def _consistency_losses(self, whitened: torch.Tensor, undo: torch.Tensor) -> torch.Tensor:
+    def _consistency_losses(self, predicted: torch.Tensor, undo: torch.Tensor) -> torch.Tensor:
         """``(b,)`` landmark loss between the two views of each face, both mapped back to the
         stored crop's frame.
 
         Args:
-            whitened: ``(2b, 62)`` network output: every face's first view, then its second.
+            predicted: ``(2b, 68, 2)`` landmarks (:meth:`_landmarks`): every face's first view,
+                then its second.
             undo: ``(2b, 3, 3)`` maps from each view's crop frame to the stored crop's frame.
         """
-        predicted = self.decoder.landmarks(self.network.denormalize(whitened))[..., :2]
         back = predicted @ undo[:, :2, :2].transpose(1, 2) + undo[:, None, :2, 2]
         first, second = back.chunk(2)
         loss = wing_loss if self.config.loss == "wing" else l2_loss
@@ -468,9 +481,10 @@ class Trainer:
             loaded = time.perf_counter()
             with self._autocast():
                 whitened = self.train_network(images).float()
-            losses = self._face_losses(whitened, target, sparse_target, sparse)  # (views * b,)
+            predicted = self._landmarks(whitened)
+            losses = self._point_losses(predicted, target, sparse_target, sparse)  # (views * b,)
             if self.views == 2:
-                consistent = self._consistency_losses(whitened, undo)
+                consistent = self._consistency_losses(predicted, undo)
                 agreement += consistent.detach().sum()
                 losses = losses.view(2, -1).mean(dim=0)
                 objective = losses + self.config.consistency * consistent
