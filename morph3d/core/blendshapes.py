@@ -41,6 +41,7 @@ __all__ = [
     "eye_blendshapes",
     "eye_rows",
     "face_blendshapes",
+    "solve_blendshapes",
     "solve_brows",
     "solve_eyes",
 ]
@@ -64,6 +65,9 @@ BLENDSHAPE_NAMES = (
 #: The brow blendshapes, fitted together by :func:`solve_brows`.
 BROW_NAMES = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
+#: The eye blendshapes, fitted by :func:`solve_eyes`.
+_EYE_NAMES = ("eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight")
+
 # 68-point rows per subject side: eye (outer corner, upper, upper, inner corner, lower, lower)
 # with each lower point under the upper one before it, and the brow from its outer to inner end.
 _EYES = {"Right": EYE_ORDER[0], "Left": EYE_ORDER[1]}
@@ -84,6 +88,11 @@ def eye_rows(side: str) -> tuple[tuple[int, int], tuple[int, int]]:
     outer, up1, up2, inner, low2, low1 = _EYES[side]
     del outer, inner
     return (up1, low1), (up2, low2)
+
+
+def _lid_rows(side: str) -> tuple[list[int], list[int]]:
+    upper, lower = zip(*eye_rows(side), strict=True)
+    return list(upper), list(lower)
 
 
 def _fade(x: np.ndarray, low: float, high: float, margin: float) -> np.ndarray:
@@ -184,12 +193,6 @@ def build_blendshapes(mean: np.ndarray, landmark_indices: np.ndarray) -> np.ndar
     return np.stack([fields[name] for name in BLENDSHAPE_NAMES], axis=2).astype(np.float32)
 
 
-def _opening(points: np.ndarray, side: str) -> np.ndarray:
-    """Upper minus lower lid point of each pair of one eye: its opening, blind to a shift."""
-    upper, lower = (list(rows) for rows in zip(*eye_rows(side), strict=True))
-    return (points[upper] - points[lower]).reshape(-1)
-
-
 def solve_eyes(
     lids: np.ndarray, neutral: np.ndarray, fields: Mapping[str, np.ndarray]
 ) -> dict[str, float]:
@@ -206,23 +209,42 @@ def solve_eyes(
         For each eye its ``eyeBlink`` and ``eyeWide`` coefficient in [0, 1]; at most one of
         the two is non-zero: a least-squares fit of each alone to the lid openings (upper minus
         lower point of each pair, so a shift of the whole eye does not read as a blink), the
-        better one kept.
+        better one kept (:func:`_solve_eyes`, for many faces at once).
     """
-    result: dict[str, float] = {}
-    for side in ("Left", "Right"):
-        residual = _opening(lids, side) - _opening(neutral, side)
-        best: tuple[float, str, float] = (float(residual @ residual), "", 0.0)
-        for name in (f"eyeBlink{side}", f"eyeWide{side}"):
-            motion = _opening(fields[name], side)
-            norm = float(motion @ motion)
-            value = float(np.clip(residual @ motion / norm, 0, 1)) if norm > 0 else 0.0
-            error = float(np.sum((residual - value * motion) ** 2))
-            if error < best[0]:
-                best = (error, name, value)
-            result[name] = 0.0
-        if best[1]:
-            result[best[1]] = best[2]
-    return result
+    motion = np.stack([np.asarray(fields[name], dtype=np.float64) for name in _EYE_NAMES])
+    values = _solve_eyes(np.asarray(lids)[None], np.asarray(neutral)[None], motion[None])[0]
+    return dict(zip(_EYE_NAMES, map(float, values), strict=True))
+
+
+#: Per eye in ``_EYE_NAMES`` order (Left, Right): its upper and lower lid rows, paired.
+_LID_ROWS = (_lid_rows("Left"), _lid_rows("Right"))
+
+
+def _openings(points: np.ndarray, side: int) -> np.ndarray:
+    """``(..., 4)`` upper minus lower lid point of each pair of one eye (0: Left, 1: Right) of
+    ``(..., 68, 2)`` points: its opening, blind to a shift."""
+    upper, lower = _LID_ROWS[side]
+    return (points[..., upper, :2] - points[..., lower, :2]).reshape(*points.shape[:-2], -1)
+
+
+def _solve_eyes(lids: np.ndarray, neutral: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """:func:`solve_eyes` for ``F`` faces: ``(F, 68, 2)`` lids and neutral landmarks,
+    ``(F, 4, 68, 2)`` motions in ``_EYE_NAMES`` order -> ``(F, 4)`` coefficients."""
+    out = np.zeros((len(lids), len(_EYE_NAMES)))
+    for side in (0, 1):  # the _EYE_NAMES columns of each side: blink, then wide
+        residual = _openings(lids, side) - _openings(neutral, side)  # (F, 4)
+        moves = _openings(motion[:, [side, side + 2]], side)  # (F, 2, 4): blink, wide
+        norm = np.einsum("fkp,fkp->fk", moves, moves)
+        along = np.einsum("fp,fkp->fk", residual, moves)
+        value = np.where(norm > 0, np.clip(along / np.where(norm > 0, norm, 1.0), 0, 1), 0.0)
+        error = np.sum((residual[:, None] - value[..., None] * moves) ** 2, axis=-1)  # (F, 2)
+        still = np.sum(residual**2, axis=-1)
+        # as if tried in turn against no motion at all: blink, then wide if strictly better
+        wide = error[:, 1] < np.minimum(still, error[:, 0])
+        blink = (error[:, 0] < still) & ~wide
+        out[:, side] = np.where(blink, value[:, 0], 0.0)
+        out[:, side + 2] = np.where(wide, value[:, 1], 0.0)
+    return out
 
 
 def solve_brows(
@@ -243,22 +265,38 @@ def solve_brows(
         neutral: ``(68, 2)`` the model's landmarks with every brow blendshape at 0.
         fields: Brow name -> ``(68, 2)`` landmark motion of that blendshape at 1.
     """
+    motion = np.stack([np.asarray(fields[name], dtype=np.float64) for name in BROW_NAMES])
+    values = _solve_brows(np.asarray(brows)[None], np.asarray(neutral)[None], motion[None])[0]
+    return dict(zip(BROW_NAMES, map(float, values), strict=True))
+
+
+def _solve_brows(brows: np.ndarray, neutral: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """:func:`solve_brows` for ``F`` faces: ``(F, 68, 2)`` brows and neutral landmarks,
+    ``(F, 5, 68, 2)`` motions in :data:`BROW_NAMES` order -> ``(F, 5)`` coefficients."""
     rows = list(BROWS)
-    residual = (np.asarray(brows)[rows] - np.asarray(neutral)[rows]).reshape(-1)
-    motion = np.stack([np.asarray(fields[name])[rows].reshape(-1) for name in BROW_NAMES], 1)
-    gram, target = motion.T @ motion, motion.T @ residual
-    if not np.trace(gram) > 0:  # no brow motion at all: nothing to fit
-        return dict.fromkeys(BROW_NAMES, 0.0)
-    hessian = gram + 1e-3 * float(np.trace(gram)) / len(gram) * np.eye(len(gram))
+    residual = (brows[:, rows, :2] - neutral[:, rows, :2]).reshape(len(brows), -1)  # (F, 20)
+    moves = motion[:, :, rows, :2].reshape(len(brows), len(BROW_NAMES), -1)  # (F, 5, 20)
+    gram = moves @ np.swapaxes(moves, 1, 2)  # (F, 5, 5)
+    target = np.einsum("fkp,fp->fk", moves, residual)
+    trace = np.trace(gram, axis1=1, axis2=2)
+    moving = trace > 0  # a face with no brow motion at all: nothing to fit, all 0
+    out = np.zeros((len(brows), len(BROW_NAMES)))
+    if not moving.any():
+        return out
+    gram, target, trace = gram[moving], target[moving], trace[moving]
+    ridge = 1e-3 * trace / len(BROW_NAMES)
+    hessian = gram + ridge[:, None, None] * np.eye(len(BROW_NAMES))
     # A free coefficient's row is the normal equation, a fixed one's reads x_k = bound.
-    matrices = _FREE_ROWS * hessian + _FIXED_ROWS
-    sides = np.where(_FREE, target, _BOUND_CASES)
-    candidates = np.linalg.solve(matrices, sides[..., None])[..., 0]  # (C, 5)
-    feasible = np.all((candidates >= -1e-9) & (candidates <= 1 + 1e-9), axis=1)
-    candidates = np.clip(candidates[feasible], 0.0, 1.0)
-    errors = 0.5 * ((candidates @ hessian) * candidates).sum(axis=1) - candidates @ target
-    best = candidates[int(np.argmin(errors))]
-    return dict(zip(BROW_NAMES, map(float, best), strict=True))
+    matrices = _FREE_ROWS * hessian[:, None] + _FIXED_ROWS  # (F, C, 5, 5)
+    sides = np.where(_FREE, target[:, None], _BOUND_CASES)  # (F, C, 5)
+    candidates = np.linalg.solve(matrices, sides[..., None])[..., 0]  # (F, C, 5)
+    feasible = np.all((candidates >= -1e-9) & (candidates <= 1 + 1e-9), axis=-1)
+    candidates = np.clip(candidates, 0.0, 1.0)
+    errors = 0.5 * np.einsum("fck,fkl,fcl->fc", candidates, hessian, candidates)
+    errors -= np.einsum("fck,fk->fc", candidates, target)
+    best = np.argmin(np.where(feasible, errors, np.inf), axis=1)
+    out[moving] = candidates[np.arange(len(best)), best]
+    return out
 
 
 #: Each coefficient of :func:`solve_brows` at 0, at 1 or free (2): all ``3^5`` cases.
@@ -271,20 +309,57 @@ _FIXED_ROWS = (~_FREE)[:, :, None] * np.eye(len(BROW_NAMES))  # (C, 5, 5)
 
 
 def _landmark_fields(
-    model: MorphableModel, params: np.ndarray, names: list[str]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The ``(68, 2)`` landmarks of ``params`` with no blendshape, and each named blendshape's
-    landmark motion at 1 in the same frame (its displacement turned and scaled by the pose)."""
+    model: MorphableModel, params: np.ndarray, names: list[str] | tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(F, 68, 2)`` landmarks of ``(F, 62)`` parameters with no blendshape, and each named
+    blendshape's ``(F, n, 68, 2)`` landmark motion at 1 in the same frame (its displacement
+    turned and scaled by the pose)."""
     missing = [name for name in names if name not in model.blendshape_names]
     if missing:
         raise ValueError(f"the model has no blendshapes {missing}: convert it again")
     params = np.asarray(params, dtype=np.float64)
-    neutral = model.landmarks(params)[:, :2]
-    rotation = model.layout.pose_matrix(params)[:3, :3]
+    neutral = model.landmarks(params)[..., :2]
+    rotation = model.layout.pose_matrix(params)[..., :2, :3]  # (F, 2, 3)
     chosen = [model.blendshape_names.index(name) for name in names]
     rows = model.blendshapes[model.landmark_indices][..., chosen].astype(np.float64)  # (68, 3, n)
-    turned = np.einsum("nib,ji->bnj", rows, rotation[:2])  # (n, 68, 2): turned and scaled
-    return neutral, dict(zip(names, turned, strict=True))
+    return neutral, np.einsum("nib,fji->fbnj", rows, rotation)  # turned and scaled
+
+
+def solve_blendshapes(
+    model: MorphableModel,
+    params: np.ndarray,
+    lids: np.ndarray,
+    brows: np.ndarray | None = None,
+) -> np.ndarray:
+    """The eye (and brow) blendshapes of many faces at once, fitted to their re-read eyelids
+    (and brows): :func:`solve_eyes` and :func:`solve_brows` for every face, one decode.
+
+    Args:
+        model: A model with the eye (and brow) blendshapes.
+        params: ``(F, 62)`` raw parameters (any frame: crop or image).
+        lids: ``(F, 68, 2|3)`` landmarks in the frame of ``params`` whose eyelid rows were read
+            (the eye refiner's).
+        brows: ``(F, 68, 2|3)`` landmarks whose brow rows were read (the brow refiner's), or
+            None: the brow coefficients stay 0.
+
+    Returns:
+        ``(F, B)`` coefficients in [0, 1] in the order of the model's ``blendshape_names``,
+        for :meth:`~morph3d.core.model.MorphableModel.decode`.
+
+    Raises:
+        ValueError: the model lacks these blendshapes (a model file from before version 2).
+    """
+    params = np.asarray(params, dtype=np.float64).reshape(-1, model.layout.size)
+    names = _EYE_NAMES + (BROW_NAMES if brows is not None else ())
+    neutral, motion = _landmark_fields(model, params, names)
+    out = np.zeros((len(params), len(model.blendshape_names)))
+    eyes = _solve_eyes(np.asarray(lids, dtype=np.float64)[..., :2], neutral, motion[:, :4])
+    out[:, [model.blendshape_names.index(name) for name in _EYE_NAMES]] = eyes
+    if brows is not None:
+        read = np.asarray(brows, dtype=np.float64)[..., :2]
+        columns = [model.blendshape_names.index(name) for name in BROW_NAMES]
+        out[:, columns] = _solve_brows(read, neutral, motion[:, 4:])
+    return out
 
 
 def brow_blendshapes(
@@ -300,8 +375,9 @@ def brow_blendshapes(
     Raises:
         ValueError: the model has no brow blendshapes (a model file from before version 2).
     """
-    neutral, fields = _landmark_fields(model, params, list(BROW_NAMES))
-    return solve_brows(np.asarray(brows, dtype=np.float64)[:, :2], neutral, fields)
+    neutral, motion = _landmark_fields(model, np.asarray(params)[None], BROW_NAMES)
+    read = np.asarray(brows, dtype=np.float64)[None, :, :2]
+    return dict(zip(BROW_NAMES, map(float, _solve_brows(read, neutral, motion)[0]), strict=True))
 
 
 def eye_blendshapes(
@@ -320,14 +396,11 @@ def eye_blendshapes(
     return face_blendshapes(model, params, lids)
 
 
-_EYE_NAMES = [f"{kind}{side}" for kind in ("eyeBlink", "eyeWide") for side in ("Left", "Right")]
-
-
 def face_blendshapes(
     model: MorphableModel, params: np.ndarray, lids: np.ndarray, brows: np.ndarray | None = None
 ) -> dict[str, float]:
-    """The eye blendshapes of one face and, given its brows, the brow blendshapes too (one
-    decode of the face for both fits: :func:`eye_blendshapes`, :func:`brow_blendshapes`).
+    """The eye blendshapes of one face and, given its brows, the brow blendshapes too, by name
+    (:func:`solve_blendshapes` for one face).
 
     Args:
         model: A model with the eye (and brow) blendshapes.
@@ -338,9 +411,9 @@ def face_blendshapes(
     Raises:
         ValueError: the model lacks these blendshapes (a model file from before version 2).
     """
-    names = _EYE_NAMES + (list(BROW_NAMES) if brows is not None else [])
-    neutral, fields = _landmark_fields(model, params, names)
-    values = solve_eyes(np.asarray(lids, dtype=np.float64)[:, :2], neutral, fields)
-    if brows is not None:
-        values.update(solve_brows(np.asarray(brows, dtype=np.float64)[:, :2], neutral, fields))
-    return values
+    names = _EYE_NAMES + (BROW_NAMES if brows is not None else ())
+    values = solve_blendshapes(
+        model, np.asarray(params)[None], np.asarray(lids)[None],
+        None if brows is None else np.asarray(brows)[None],
+    )[0]  # fmt: skip
+    return {name: float(values[model.blendshape_names.index(name)]) for name in names}

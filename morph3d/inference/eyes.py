@@ -20,14 +20,14 @@ side, so a raised or lowered brow moves inside a crop that the eye corners place
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from morph3d.core.blendshapes import face_blendshapes
+from morph3d.core.blendshapes import BROW_NAMES, solve_blendshapes
 from morph3d.core.crop import image_to_crop
 from morph3d.core.landmarks68 import EYE_ORDER
 from morph3d.core.model import MorphableModel
@@ -49,6 +49,7 @@ __all__ = [
     "eye_frames",
     "fit_eye_blendshapes",
     "from_eye_frame",
+    "read_features",
     "refine_eyes",
     "to_eye_frame",
 ]
@@ -76,34 +77,28 @@ _CREATE = (
 
 
 def eye_frames(landmarks: np.ndarray) -> np.ndarray:
-    """The two eye frames of ``(68, 2|3)`` landmarks: ``(2, 3, 2)`` rows centre, x axis, y axis,
-    the axes scaled to the crop side (image pixels)."""
-    points = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    frames = []
-    for order in EYE_ORDER:
-        outer, inner = points[order[0]], points[order[3]]
-        along = inner - outer
-        width = max(float(np.linalg.norm(along)), 1e-6)
-        x_axis = along / width
-        y_axis = np.array([-x_axis[1], x_axis[0]])
-        if y_axis[1] < 0:  # down the face; flipping it mirrors the left eye
-            y_axis = -y_axis
-        side = EYE_SCALE * width
-        frames.append([(outer + inner) / 2, x_axis * side, y_axis * side])
-    return np.array(frames)
+    """The two eye frames of ``(..., 68, 2|3)`` landmarks: ``(..., 2, 3, 2)`` rows centre,
+    x axis, y axis, the axes scaled to the crop side (image pixels)."""
+    points = np.asarray(landmarks, dtype=np.float64)[..., :2]
+    outer = points[..., [order[0] for order in EYE_ORDER], :]  # (..., 2, 2)
+    inner = points[..., [order[3] for order in EYE_ORDER], :]
+    along = inner - outer
+    width = np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-6)
+    x_axis = along / width
+    y_axis = np.stack([-x_axis[..., 1], x_axis[..., 0]], axis=-1)
+    y_axis *= np.where(y_axis[..., 1:] < 0, -1.0, 1.0)  # down the face: mirrors the left eye
+    side = EYE_SCALE * width
+    return np.stack([(outer + inner) / 2, x_axis * side, y_axis * side], axis=-2)
 
 
 def brow_frames(landmarks: np.ndarray) -> np.ndarray:
-    """The two brow frames of ``(68, 2|3)`` landmarks, placed by the eye corners:
-    ``(2, 3, 2)`` as :func:`eye_frames`."""
-    frames = eye_frames(landmarks)
-    out = np.empty_like(frames)
-    for k, (centre, x_axis, y_axis) in enumerate(frames):
-        width = float(np.linalg.norm(x_axis)) / EYE_SCALE
-        up = -y_axis / max(float(np.linalg.norm(y_axis)), 1e-12)
-        grow = BROW_SCALE / EYE_SCALE
-        out[k] = [centre + up * BROW_RISE * width, x_axis * grow, y_axis * grow]
-    return out
+    """The two brow frames of ``(..., 68, 2|3)`` landmarks, placed by the eye corners:
+    ``(..., 2, 3, 2)`` as :func:`eye_frames`."""
+    centre, x_axis, y_axis = np.moveaxis(eye_frames(landmarks), -2, 0)
+    width = np.linalg.norm(x_axis, axis=-1, keepdims=True) / EYE_SCALE
+    up = -y_axis / np.maximum(np.linalg.norm(y_axis, axis=-1, keepdims=True), 1e-12)
+    grow = BROW_SCALE / EYE_SCALE
+    return np.stack([centre + up * BROW_RISE * width, x_axis * grow, y_axis * grow], axis=-2)
 
 
 @dataclass(frozen=True)
@@ -156,8 +151,11 @@ def eye_crops(image: np.ndarray, frames: np.ndarray, size: int = EYE_SIZE) -> np
     small crop turned grey (the same values, to rounding, as cropping the grey image, without
     converting the whole picture).
     """
+    frames = np.asarray(frames, dtype=np.float64).reshape(-1, 3, 2)
+    if not len(frames):
+        return np.zeros((0, size, size), np.uint8)
     crops = []
-    for centre, x_axis, y_axis in np.asarray(frames, dtype=np.float64):
+    for centre, x_axis, y_axis in frames:
         forward = np.column_stack([x_axis / size, y_axis / size, centre])
         forward[:, 2] += (0.5 / size - 0.5) * (x_axis + y_axis)
         crop = cv2.warpAffine(
@@ -203,18 +201,18 @@ class EyeRefiner:
         )
         self.input_name = self.session.get_inputs()[0].name
 
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The network on ``(2F, 1, S, S)`` float32 crops (:func:`crops_to_eye_input`):
+        ``(2F, 2P)`` points in the crop frames."""
+        return np.asarray(self.session.run(None, {self.input_name: batch})[0])
+
     def refine(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """``(F, 68, 2|3)`` landmarks with the feature's points re-read from the image.
 
         The crops are placed by the given landmarks' eye corners; only x and y of the
         feature's points (36-47 for the eyes, 17-26 for the brows) change.
         """
-        return refine_eyes(
-            rgb,
-            landmarks,
-            lambda batch: self.session.run(None, {self.input_name: batch})[0],
-            self.feature,
-        )
+        return refine_eyes(rgb, landmarks, self.run, self.feature)
 
 
 def refine_eyes(
@@ -232,16 +230,39 @@ def refine_eyes(
             points in the crop frames (``P = feature.points``).
         feature: Which points: the eyes (default) or the brows.
     """
+    return read_features(rgb, landmarks, [(network, feature)])[0]
+
+
+def read_features(
+    rgb: np.ndarray,
+    landmarks: np.ndarray,
+    readers: Sequence[tuple[Callable[[np.ndarray], np.ndarray], Feature]],
+) -> list[np.ndarray]:
+    """:func:`refine_eyes` for several features at once: every feature's crops cut in one go.
+
+    Args:
+        rgb: The image.
+        landmarks: ``(F, 68, 2|3)`` the faces' landmarks; their eye corners place the crops.
+        readers: ``(network, feature)`` pairs, each network as for :func:`refine_eyes`.
+
+    Returns:
+        Per reader, a copy of ``landmarks`` (float64) with that feature's points re-read.
+    """
     landmarks = np.array(landmarks, dtype=np.float64)
     if not len(landmarks):
-        return landmarks
-    frames = np.concatenate([feature.frames(face) for face in landmarks])  # (2F, 3, 2)
-    points = np.asarray(network(crops_to_eye_input(eye_crops(rgb, frames))))
-    points = points.reshape(len(frames), feature.points, 2)
-    placed = from_eye_frame(points, frames.transpose(1, 0, 2)[:, :, None])  # (2F, P, 2) pixels
-    for side in (0, 1):  # frames alternate: face 0 side 0, face 0 side 1, face 1 side 0, ...
-        landmarks[:, list(feature.orders[side]), :2] = placed[side::2]
-    return landmarks
+        return [landmarks.copy() for _ in readers]
+    frames = [feature.frames(landmarks).reshape(-1, 3, 2) for _, feature in readers]  # (2F, 3, 2)
+    inputs = crops_to_eye_input(eye_crops(rgb, np.concatenate(frames)))
+    out = []
+    for k, ((network, feature), frame) in enumerate(zip(readers, frames, strict=True)):
+        batch = inputs[k * len(frame) : (k + 1) * len(frame)]
+        points = np.asarray(network(batch)).reshape(len(frame), feature.points, 2)
+        placed = from_eye_frame(points, frame.transpose(1, 0, 2)[:, :, None])  # (2F, P, 2)
+        read = landmarks.copy()
+        for side in (0, 1):  # frames alternate: face 0 side 0, face 0 side 1, face 1 side 0, ...
+            read[:, list(feature.orders[side]), :2] = placed[side::2]
+        out.append(read)
+    return out
 
 
 def fit_eye_blendshapes(
@@ -267,18 +288,17 @@ def fit_eye_blendshapes(
             stay 0.
 
     Returns:
-        Per face the coefficients by name (:func:`~morph3d.core.blendshapes.face_blendshapes`),
-        and the ``(K, B)`` array for
+        Per face the coefficients by name (:func:`~morph3d.core.blendshapes.face_blendshapes`:
+        the eye names, and the brow names with ``brows``), and the ``(K, B)`` array for
         :meth:`~morph3d.core.model.MorphableModel.decode`.
     """
     if not len(params):
         return [], np.zeros((0, len(model.blendshape_names)))
-    lids = image_to_crop(eyes.refine(rgb, landmarks)[..., :2], boxes)
-    read: list[np.ndarray | None] = [None] * len(params)
-    if brows is not None:
-        read = list(image_to_crop(brows.refine(rgb, landmarks)[..., :2], boxes))
-    values = [
-        face_blendshapes(model, p, lid, brow)
-        for p, lid, brow in zip(params, lids, read, strict=True)
-    ]
-    return values, np.stack([model.blendshape_vector(v) for v in values])
+    refiners = [eyes] if brows is None else [eyes, brows]
+    read = read_features(rgb, landmarks, [(r.run, r.feature) for r in refiners])
+    lids, *rest = (image_to_crop(points[..., :2], boxes) for points in read)
+    weights = solve_blendshapes(model, params, lids, rest[0] if rest else None)
+    names = [n for n in model.blendshape_names if brows is not None or n not in BROW_NAMES]
+    columns = [model.blendshape_names.index(name) for name in names]
+    values = [dict(zip(names, map(float, row[columns]), strict=True)) for row in weights]
+    return values, weights
