@@ -35,6 +35,9 @@ shared storage; ranks that read different epochs stop with an error).
 
 **On CUDA** the batches come in pinned memory, the network runs under bf16 autocast (``bf16``;
 the decoder and the loss stay float32) and, with ``channels_last``, in that memory format.
+``channels_last`` applies on the CPU too, where oneDNN's convolutions run faster in it (width 1.0,
+batch 64, one thread: 65 against 55 img/s for a training step); bf16 autocast did not help there
+(54 img/s), so it stays CUDA-only.
 """
 
 from __future__ import annotations
@@ -113,8 +116,8 @@ class TrainConfig:
         workers: Data-loading processes per training process (0: load in the training
             process itself).
         bf16: On CUDA, run the network under bfloat16 autocast (ignored on the CPU).
-        channels_last: On CUDA, keep the network and its input in channels-last memory
-            format (ignored on the CPU).
+        channels_last: Keep the network and its input in channels-last memory format (on
+            CUDA and on the CPU alike).
         sync_batchnorm: Under several processes, BatchNorm statistics of the whole global
             batch (PyTorch's ``SyncBatchNorm`` on CUDA, morph3d's ``GlooSyncBatchNorm`` on
             the CPU) instead of each process's part: the same training as one process, for
@@ -268,7 +271,7 @@ class Trainer:
             self.network.rewhiten(*statistics)
         else:
             self.network.set_statistics(*statistics)
-        self.channels_last = cuda and config.channels_last
+        self.channels_last = config.channels_last
         self.network.to(self.device)
         if self.channels_last:
             self.network.to(memory_format=torch.channels_last)

@@ -213,3 +213,19 @@ def test_consistency_is_zero_for_agreeing_views_and_trains(tiny_model, tmp_path:
     assert all(np.isfinite(row["train_consistency"]) for row in history)
     with pytest.raises(ValueError, match="--consistency"):
         Trainer(targets, tiny_model, _config(consistency=-1.0), tmp_path)
+
+
+@pytest.mark.unit
+def test_channels_last_on_the_cpu_trains_as_the_default_layout(tiny_model, tmp_path: Path) -> None:
+    targets = make_tiny_targets(tiny_model, count=12)
+    runs = []
+    for layout in (False, True):
+        config = _config(epochs=2, val_fraction=0.5, channels_last=layout)
+        trainer = Trainer(targets, tiny_model, config, tmp_path / str(layout))
+        if layout:
+            weight = next(p for p in trainer.network.parameters() if p.dim() == 4)
+            assert weight.is_contiguous(memory_format=torch.channels_last)
+        runs.append(trainer.fit())
+    # Adam amplifies rounding differences in the weights, not in what the run learns.
+    for plain, last in zip(*runs, strict=True):
+        assert plain["train_loss"] == pytest.approx(last["train_loss"], rel=1e-4)
