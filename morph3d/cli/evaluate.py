@@ -37,6 +37,10 @@ def add_parser(commands: Any) -> None:
         "--blendshapes", action="store_true",
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
     )  # fmt: skip
+    parser.add_argument(
+        "--flip", action="store_true",
+        help="average each prediction with that of the mirrored crop (twice the network time)",
+    )  # fmt: skip
     parser.add_argument("--json", required=True, type=Path, help="output report")
     add_weights_option(
         parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0"
@@ -76,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         from morph3d.inference.torch_predictor import TorchPredictor
 
         predictor = TorchPredictor(args.weights, model, device=args.device)
+    if args.flip:
+        from morph3d.core.mirror import ParamMirror
+        from morph3d.inference.flip import FlipAveraged
+
+        predictor = FlipAveraged(predictor, ParamMirror(model))
     faces, failures = find_faces(DATASETS[args.dataset], args.root)
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)
@@ -122,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
     report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
     report["blendshapes"] = args.blendshapes
+    report["flip"] = args.flip
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")

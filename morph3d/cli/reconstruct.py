@@ -27,6 +27,10 @@ def add_parser(commands: Any) -> None:
     add_detector_option(parser)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
+    parser.add_argument(
+        "--flip", action="store_true",
+        help="average with the mirrored crop's prediction (twice the network time)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -76,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     boxes = parse_box(args.box) if args.box else None
     reconstructor = Reconstructor(
         ReconstructorConfig(
-            weights=args.weights, detector=args.detector, runtime=args.runtime, refine=args.refine
+            weights=args.weights,
+            detector=args.detector,
+            runtime=args.runtime,
+            refine=args.refine,
+            flip=args.flip,
         )
     )
     args.out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ video, detection or OpenGL.
   :mod:`~morph3d.core.boxes`: box areas, overlaps and nesting.
 * :mod:`~morph3d.core.model`: the model file and its numpy decoder; :mod:`~morph3d.core.decoder`:
   the differentiable torch decoder; :mod:`~morph3d.core.mesh`: grid triangulation and normals;
-  :mod:`~morph3d.core.blendshapes`: eyelid and brow blendshapes and solving for them.
+  :mod:`~morph3d.core.blendshapes`: eyelid and brow blendshapes and solving for them;
+  :mod:`~morph3d.core.mirror`: the parameters of a face's mirror image.
 * :mod:`~morph3d.core.landmarks68`: the 68-point scheme's index groups (one home for them);
   :mod:`~morph3d.core.marching`: silhouette landmark marching.
 * :mod:`~morph3d.core.fitting`: fitting the model to landmarks; :mod:`~morph3d.core.losses`: Wing
@@ -61,6 +62,7 @@ __all__ = [
     "MorphableModel",
     "OneEuroFilter",
     "ParamLayout",
+    "ParamMirror",
     "Pose",
     "WingLoss",
     "YawBinSummary",
@@ -103,6 +105,7 @@ __all__ = [
     "sparse_nme",
     "to_aflw21",
     "triangle_normals",
+    "vertex_mirror",
     "vertex_normals",
     "wing_loss",
     "yaw_bin_index",
@@ -149,6 +152,7 @@ __getattr__ = lazy_exports(
         "N_LANDMARKS": "model",
         "OneEuroFilter": "filters",
         "ParamLayout": "params",
+        "ParamMirror": "mirror",
         "Pose": "pose",
         "READABLE_VERSIONS": "model",
         "RIGID": "landmarks68",
@@ -194,6 +198,7 @@ __getattr__ = lazy_exports(
         "sparse_nme": "landmarks21",
         "to_aflw21": "landmarks21",
         "triangle_normals": "mesh",
+        "vertex_mirror": "mirror",
         "vertex_normals": "mesh",
         "wing_loss": "losses",
         "yaw_bin_index": "metrics",

@@ -1,7 +1,8 @@
 """Running the networks (layer 3): the ShuffleNetV2 regressor (:mod:`~morph3d.inference.network`,
 torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 :class:`Predictor` protocol, the one ONNX Runtime session factory
-(:mod:`~morph3d.inference.session`), and the eyelid refiner (:mod:`~morph3d.inference.eyes`).
+(:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
+the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
 runs on ONNX Runtime and numpy.
@@ -23,6 +24,7 @@ __all__ = [
     "WIDTHS",
     "EyeRefiner",
     "Feature",
+    "FlipAveraged",
     "OnnxPredictor",
     "Predictor",
     "Regressor",
@@ -58,6 +60,7 @@ __getattr__ = lazy_exports(
         "EYE_SIZE": "eyes",
         "EyeRefiner": "eyes",
         "Feature": "eyes",
+        "FlipAveraged": "flip",
         "OnnxPredictor": "onnx_predictor",
         "Predictor": "predictor",
         "Regressor": "network",

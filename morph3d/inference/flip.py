@@ -1,0 +1,41 @@
+"""A test-time ensemble of the network with itself: each crop and its mirror image.
+
+The regressor is not exactly mirror-equivariant: on a crop flipped left to right it gives a
+slightly different face. :class:`FlipAveraged` runs both crops in one batch, maps the flipped
+crop's parameters back (:class:`~morph3d.core.mirror.ParamMirror`) and averages the two, which
+cancels part of each prediction's error. It costs a second network run per face. Measured on
+the 400 AFLW2000-3D dev faces with the large-pose network (GT crop, bbox NME by |yaw| bin
+[0, 30) / [30, 60) / [60, 90]): 3.260 / 4.449 / 5.823, balanced 4.511, alone; 3.129 / 4.285 /
+5.649, balanced 4.355, averaged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from morph3d.core.mirror import ParamMirror
+from morph3d.inference.predictor import Predictor
+
+__all__ = ["FlipAveraged"]
+
+
+class FlipAveraged:
+    """A :class:`~morph3d.inference.predictor.Predictor` that averages a predictor's
+    parameters of each crop with the mirrored parameters of the crop flipped left to right.
+
+    Args:
+        predictor: The network (ONNX Runtime or torch).
+        mirror: The parameter mirror of the morphable model the network regresses.
+    """
+
+    def __init__(self, predictor: Predictor, mirror: ParamMirror) -> None:
+        self.predictor = predictor
+        self.mirror = mirror
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 62)`` raw parameters (float64): the mean
+        of the crop's and the mirrored crop's predictions, in the crop's frame."""
+        crops = np.asarray(crops)
+        both = self.predictor.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+        plain, flipped = both[: len(crops)], both[len(crops) :]
+        return (plain + self.mirror(flipped)) / 2
