@@ -7,7 +7,8 @@ writes one ``.npz`` (see :mod:`morph3d.core.model`) to ``--out`` (default: the m
 
 The model has the 64x64 grid's 4096 vertices, triangulated, and the 68 landmark rows appended
 as vertices 4096..4163 that belong to no triangle, so that landmarks are exact rows of the
-decoded vertices.
+decoded vertices. The grid's expression basis is spread from the landmarks' one
+(:mod:`morph3d.core.surface_fields`): the dense file's own does not move the grid.
 
 The pickles are untrusted input: they are read once, here, with an unpickler that only
 rebuilds numpy arrays and plain containers.
@@ -31,6 +32,7 @@ from morph3d.core.blendshapes import BLENDSHAPE_NAMES, BLENDSHAPES_VERSION, buil
 from morph3d.core.mesh import grid_triangles, mesh_quality
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.params import ParamLayout
+from morph3d.core.surface_fields import SPREAD_VERSION, spread_to_surface
 from morph3d.paths import SHARED_DATA, model_path
 
 GRID_SIDE = 64
@@ -100,7 +102,6 @@ def build_model(source: Path) -> MorphableModel:
 
     mean = points(dense["mu_filter"], 1)[..., 0]
     shape_basis = points(dense["w_filter"], 40)
-    expression_basis = points(dense["w_exp_filter"], 10)
     if mean.shape != (n_grid, 3):
         raise ValueError(f"dense model has {mean.shape[0]} points, expected {n_grid}")
 
@@ -112,6 +113,8 @@ def build_model(source: Path) -> MorphableModel:
     # grid row k % 64 (forehead to chin); grid[row, column] holds the vertex index.
     grid = np.arange(n_grid).reshape(GRID_SIDE, GRID_SIDE).T
     triangles = grid_triangles(grid)
+    # The dense file's w_exp_filter barely moves the grid (see morph3d.core.surface_fields).
+    expression_basis = spread_to_surface(mean, grid, landmark_mean, landmark_expression)
     quality = mesh_quality(mean, triangles)
     if not quality.ok:
         raise ValueError(f"the grid triangulation fails its checks: {quality}")
@@ -139,6 +142,7 @@ def build_model(source: Path) -> MorphableModel:
             "source_sha256": source_hash(source),
             "morph3d_version": morph3d.__version__,
             "blendshapes_version": BLENDSHAPES_VERSION,
+            "surface_expression_version": SPREAD_VERSION,
             "mesh_quality": {
                 "triangles": quality.n_triangles,
                 "degenerate": quality.n_degenerate,
@@ -171,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 current.metadata.get("source_sha256") == digest
                 and current.blendshape_names == BLENDSHAPE_NAMES
                 and current.metadata.get("blendshapes_version") == BLENDSHAPES_VERSION
+                and current.metadata.get("surface_expression_version") == SPREAD_VERSION
             ):
                 print(f"convert_bfm: {out} is up to date (source {digest[:12]})")
                 return 0

@@ -1,7 +1,9 @@
 """Draw the mean face of the morphable model with its 68 landmarks: docs/mean_face.png.
 
 Two views side by side: the mean shape and expression under the mean pose made rigid, and the
-same face turned by 40 degrees of yaw. (The statistics' mean pose matrix itself is not a scaled
+same face turned by 40 degrees of yaw. With --expressions, a second picture: the mean face with
+each of the first expression components at -2 and +2 standard deviations (the mesh should move
+with its landmarks). (The statistics' mean pose matrix itself is not a scaled
 rotation: its rows have different lengths, because the 300W-LP crops it was measured on were
 stretched to squares. decompose_pose keeps the rotation and one scale.)
 """
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     default = Path(__file__).resolve().parents[1] / "docs" / "mean_face.png"
     parser.add_argument("--out", type=Path, default=default)
     parser.add_argument("--model", type=Path, help="model file (default: the cache)")
+    parser.add_argument("--expressions", type=Path, help="also draw expressions into this PNG")
     args = parser.parse_args(argv)
     model = load_model(args.model)
     frontal = model.layout.mean.copy()
@@ -64,6 +67,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     write_image(args.out, picture)
     print(f"wrote {args.out}")
+    if args.expressions:
+        rows = []
+        for sign in (-2, 2):
+            views = []
+            for component in range(4):
+                params = frontal.copy()
+                params[52 + component] += sign * model.layout.std[52 + component]
+                view = cv2.resize(render_view(model, params), (SIDE // 2, SIDE // 2))
+                label = f"expression {component} {sign:+d} sd"
+                cv2.putText(view, label, (8, SIDE // 2 - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                            (60, 60, 60), 1, cv2.LINE_AA)  # fmt: skip
+                views.append(view)
+            rows.append(np.concatenate(views, axis=1))
+        write_image(args.expressions, np.concatenate(rows, axis=0))
+        print(f"wrote {args.expressions}")
     return 0
 
 

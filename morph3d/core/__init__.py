@@ -7,7 +7,8 @@ video, detection or OpenGL.
 * :mod:`~morph3d.core.model`: the model file and its numpy decoder; :mod:`~morph3d.core.decoder`:
   the differentiable torch decoder; :mod:`~morph3d.core.mesh`: grid triangulation and normals;
   :mod:`~morph3d.core.blendshapes`: eyelid and brow blendshapes and solving for them;
-  :mod:`~morph3d.core.mirror`: the parameters of a face's mirror image.
+  :mod:`~morph3d.core.mirror`: the parameters of a face's mirror image;
+  :mod:`~morph3d.core.surface_fields`: landmark displacement fields spread over the grid.
 * :mod:`~morph3d.core.landmarks68`: the 68-point scheme's index groups (one home for them);
   :mod:`~morph3d.core.marching`: silhouette landmark marching.
 * :mod:`~morph3d.core.fitting`: fitting the model to landmarks; :mod:`~morph3d.core.losses`: Wing
@@ -50,6 +51,7 @@ __all__ = [
     "N_LANDMARKS",
     "READABLE_VERSIONS",
     "RIGID",
+    "SPREAD_VERSION",
     "YAW_BIN_EDGES",
     "ContourLines",
     "Decoder",
@@ -64,6 +66,7 @@ __all__ = [
     "ParamLayout",
     "ParamMirror",
     "Pose",
+    "SpreadConfig",
     "WingLoss",
     "YawBinSummary",
     "angles_to_rotation",
@@ -82,11 +85,13 @@ __all__ = [
     "eye_blendshapes",
     "eye_rows",
     "face_blendshapes",
+    "grid_laplacian",
     "grid_triangles",
     "image_to_crop",
     "is_nested",
     "l2_loss",
     "landmark_box_size",
+    "landmark_weights",
     "load_model",
     "march_landmarks",
     "mesh_quality",
@@ -103,6 +108,7 @@ __all__ = [
     "solve_brows",
     "solve_eyes",
     "sparse_nme",
+    "spread_to_surface",
     "to_aflw21",
     "triangle_normals",
     "vertex_mirror",
@@ -156,6 +162,8 @@ __getattr__ = lazy_exports(
         "Pose": "pose",
         "READABLE_VERSIONS": "model",
         "RIGID": "landmarks68",
+        "SPREAD_VERSION": "surface_fields",
+        "SpreadConfig": "surface_fields",
         "WingLoss": "losses",
         "YAW_BIN_EDGES": "metrics",
         "YawBinSummary": "metrics",
@@ -175,11 +183,13 @@ __getattr__ = lazy_exports(
         "eye_blendshapes": "blendshapes",
         "eye_rows": "blendshapes",
         "face_blendshapes": "blendshapes",
+        "grid_laplacian": "surface_fields",
         "grid_triangles": "mesh",
         "image_to_crop": "crop",
         "is_nested": "boxes",
         "l2_loss": "losses",
         "landmark_box_size": "metrics",
+        "landmark_weights": "surface_fields",
         "load_model": "model",
         "march_landmarks": "marching",
         "mesh_quality": "mesh",
@@ -196,6 +206,7 @@ __getattr__ = lazy_exports(
         "solve_brows": "blendshapes",
         "solve_eyes": "blendshapes",
         "sparse_nme": "landmarks21",
+        "spread_to_surface": "surface_fields",
         "to_aflw21": "landmarks21",
         "triangle_normals": "mesh",
         "vertex_mirror": "mirror",
