@@ -48,6 +48,7 @@ import numpy as np
 
 from morph3d.core.boxes import box_area, box_iou, is_nested
 from morph3d.core.crop import (
+    CROP_SCALE,
     crop_box_from_landmarks,
     crop_to_image,
     params_to_crop,
@@ -257,7 +258,7 @@ class Tracker:
             for k, track in enumerate(self._tracks):
                 reason = self._failure(track, landmarks[k], width, height)
                 if reason:
-                    self._lose(track, boxes[k], time, counted=reason == "failed")
+                    self._lose(track, boxes[k], time, reason == "failed", (width, height))
                     failed = failed or reason == "failed"
                     continue
                 signature = _signature(crops[k])
@@ -296,7 +297,7 @@ class Tracker:
                     if shrunk:  # drifted into a part of the face: start again from the face
                         reseed.append((track, shrunk[0]))
                 if track.misses >= config.max_misses or (track.misses and track.id in suspicious):
-                    self._lose(track, box, time, counted=True)
+                    self._lose(track, box, time, True, (width, height))
                     self._tracks.remove(track)
                     faces.pop(track.id, None)
             if reseed:
@@ -370,10 +371,25 @@ class Tracker:
             return "failed"
         return ""
 
-    def _lose(self, track: _Track, box: np.ndarray, time: float, counted: bool) -> None:
+    def _lose(
+        self,
+        track: _Track,
+        box: np.ndarray,
+        time: float,
+        counted: bool,
+        frame_size: tuple[int, int],
+    ) -> None:
+        """Drop a track (its id can come back within ``memory``); ``counted`` losses go into
+        :attr:`lost_tracks` unless the face was leaving the frame: its box (the crop ``box``
+        shrunk by :data:`~morph3d.core.crop.CROP_SCALE`) reaches past the frame's edge. A face
+        cut by the edge can read as a turned one and end its track by a jump or by a changed,
+        unsupported crop before its landmarks leave."""
         places = np.stack([box] if track.confirmed_box is None else [box, track.confirmed_box])
         self._lost.append((track.id, places, time))
-        self.lost_tracks += int(counted)
+        centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) / (2 * CROP_SCALE)
+        width, height = frame_size
+        leaving = bool(np.any(centre - half < 0) or np.any(centre + half > [width, height]))
+        self.lost_tracks += int(counted and not leaving)
 
     def _claim_id(self, box: np.ndarray, time: float) -> int:
         """The id of a recently lost track under ``box``, else a new id."""
