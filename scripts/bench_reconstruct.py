@@ -11,6 +11,7 @@ its FaceMesh on the same images for a side-by-side figure.
 from __future__ import annotations
 
 import argparse
+import itertools
 import resource
 import subprocess
 import sys
@@ -55,11 +56,11 @@ def stages(reconstructor: Reconstructor, photo: Path, image: np.ndarray) -> dict
     }
 
 
-def process(photo: Path, weights: Path) -> dict[str, float]:
+def process(photo: Path, weights: Path, flip: bool = False) -> dict[str, float]:
     """Wall time and peak memory of one ``morph3d reconstruct`` process."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
-                   "--weights", str(weights)]  # fmt: skip
+                   "--weights", str(weights)] + ["--flip"] * flip  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
         # A photo without a face exits 1: the process still ran end to end, so time it.
@@ -84,9 +85,14 @@ def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
 
 
 def run_benchmark(
-    photos: Sequence[Path], weights: Sequence[Path], repeats: int = 50, threads: int = 2
+    photos: Sequence[Path],
+    weights: Sequence[Path],
+    repeats: int = 50,
+    threads: int = 2,
+    flips: Sequence[bool] = (False,),
 ) -> dict[str, Any]:
-    """Time every stage for each network; returns the JSON-able report."""
+    """Time every stage for each network, alone and/or with the mirrored-crop ensemble
+    (``flips``); returns the JSON-able report."""
     standard = [letterbox(read_image(path)) for path in photos]
     report: dict[str, Any] = {
         "machine": machine_info(threads),
@@ -94,17 +100,18 @@ def run_benchmark(
         "repeats": repeats,
         "networks": {},
     }
-    for path in weights:
-        reconstructor = Reconstructor(weights=path, threads=threads)
+    for path, flip in itertools.product(weights, flips):
+        reconstructor = Reconstructor(weights=path, threads=threads, flip=flip)
         times: dict[str, list[float]] = {}
         for photo, image in zip(photos, standard, strict=True):
             for stage, values in time_stages(stages(reconstructor, photo, image), repeats).items():
                 times.setdefault(stage, []).extend(values)
-        report["networks"][path.name] = {
+        report["networks"][path.name + (" --flip" if flip else "")] = {
             "size_mb": path.stat().st_size / 1e6,
             "stages_640x480": {key: summary(values) for key, values in times.items()},
             "refine_passes": reconstructor.config.refine,
-            "process": process(photos[0], path),
+            "flip": flip,
+            "process": process(photos[0], path, flip),
         }
     report["mediapipe"] = mediapipe(standard, repeats)
     return report
@@ -144,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, nargs="*", help="default: assets/models/*.onnx")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--flip", action="store_true", help="also with the mirrored crops")
     args = parser.parse_args(argv)
     photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))
     if not photos:
@@ -151,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     weights = args.weights or default_networks()
     if not weights:
         parser.error("no .onnx networks; pass --weights")
-    report = run_benchmark(photos, weights, args.repeats, args.threads)
+    flips = (False, True) if args.flip else (False,)
+    report = run_benchmark(photos, weights, args.repeats, args.threads, flips)
     print_report(report)
     if args.json:
         write_json(args.json, report)

@@ -137,17 +137,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="network threads (default: the tracker's)")
     parser.add_argument("--weights", type=Path, help="regressor (default: the shipped one)")
     parser.add_argument("--sweep", action="store_true", help="also run the settings grid")
+    parser.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, help="mirrored crops (default: on)"
+    )
     args = parser.parse_args(argv)
     videos = args.videos
     if videos is None:
         videos = sorted((SHARED_DATA / "videos").glob("*.mp4"))
     threads = args.threads or TRACKING_RECONSTRUCTOR.threads
-    reconstructor = Reconstructor(TRACKING_RECONSTRUCTOR, threads=threads, weights=args.weights)
+    flip = TRACKING_RECONSTRUCTOR.flip if args.flip is None else args.flip
+    reconstructor = Reconstructor(
+        TRACKING_RECONSTRUCTOR, threads=threads, weights=args.weights, flip=flip
+    )
     photo = read_image(args.photo)
     image = st.portrait(photo, reconstructor.detector.detect(photo)[0].box)
     synthetic, nose = synthetic_tests(reconstructor, image, args.frames, args.sweep)
     clips, apertures, rates = real_clips(reconstructor, videos)
     report = {"machine": machine_info(threads), "weights": str(args.weights or "shipped"),
+              "flip": flip,
               "mediapipe": mediapipe_available() or "not installed",
               "tracker": asdict(TrackerConfig()),
               "synthetic": synthetic, "clips": clips}  # fmt: skip
