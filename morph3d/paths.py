@@ -29,12 +29,14 @@ __all__ = [
     "weights_path",
 ]
 
-#: File name of the default trained network (ShuffleNetV2 x1.0): its torch weights.
-DEFAULT_WEIGHTS = "shufflenetv2_x1.pt"
+#: File name of the default trained network (ShuffleNetV2 x1.0 trained with the large-pose
+#: data: 300W fits, their profiled views and the AFLW 21-point faces): its torch weights.
+#: ``shufflenetv2_x1.pt`` beside it is the earlier network trained on the 300W fits alone.
+DEFAULT_WEIGHTS = "shufflenetv2_x1_lp.pt"
 
 #: The default network as ONNX Runtime runs it: the int8 copy of :data:`DEFAULT_WEIGHTS`
-#: (``morph3d export --int8``; ``shufflenetv2_x1.onnx`` beside it is the float one).
-DEFAULT_ONNX_WEIGHTS = "shufflenetv2_x1_int8.onnx"
+#: (``morph3d export --int8``; ``shufflenetv2_x1_lp.onnx`` beside it is the float one).
+DEFAULT_ONNX_WEIGHTS = "shufflenetv2_x1_lp_int8.onnx"
 
 #: The repository checkout this package lives in, for an editable install (in an installed
 #: wheel this is site-packages and nothing below relies on it).

@@ -28,8 +28,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
     parser.add_argument(
-        "--flip", action="store_true",
-        help="average with the mirrored crop's prediction (twice the network time)",
+        "--flip", action=argparse.BooleanOptionalAction, default=True,
+        help="average with the mirrored crop's prediction (default; twice the network time)",
     )  # fmt: skip
     parser.set_defaults(run=run)
 

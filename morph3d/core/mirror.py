@@ -68,10 +68,10 @@ class ParamMirror:
         """``(A, b, residual)``: coefficients ``A c + b`` of the mirrored shape, and the RMS
         of what the bases cannot express as a share of their RMS motion.
 
-        Solved over every vertex, landmark rows included (the dense grid of the shipped model
-        barely moves with expression; its landmark rows do), in whitened coordinates (one
-        standard deviation of each coefficient is one unit) with a small ridge, so components
-        the vertices hardly see stay put instead of being amplified.
+        Solved over every vertex, landmark rows included (they carry the landmark model's own
+        bases), in whitened coordinates (one standard deviation of each coefficient is one
+        unit) with a small ridge, so that a component the vertices hardly see stays put instead
+        of being amplified.
         """
         model = self.model
         perm = vertex_mirror(model)

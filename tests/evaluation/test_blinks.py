@@ -68,7 +68,10 @@ def test_a_real_blink_closes_the_mesh(shared_data: Path) -> None:
     assert np.isfinite(record.mean_blink).all()
     opened, shut = record.mean_blink[40 - 30], record.mean_blink[65 - 30]
     assert opened < 0.2 and shut > 0.5
-    assert record.mesh_aperture[65 - 30] < 0.5 * record.mesh_aperture[40 - 30]
+    # The mesh's lids close most at frame 66 with the 300W-only network, 67 with the
+    # large-pose default (its 1€-filtered vertices): within the blink, under half of open.
+    blink = record.mesh_aperture[64 - 30 : 69 - 30]
+    assert blink.min() < 0.5 * record.mesh_aperture[40 - 30]
     assert record.correlation() < -0.8
     assert record.vertices.shape[1] > 1000
     with pytest.raises(ValueError, match="refine"):

@@ -16,8 +16,8 @@ from morph3d.paths import ASSETS_MODELS, DEFAULT_WEIGHTS
 
 WEIGHTS = ASSETS_MODELS / DEFAULT_WEIGHTS
 
-#: Every shipped regressor: the default and the large-pose preview.
-REGRESSORS = [WEIGHTS, ASSETS_MODELS / "shufflenetv2_x1_lp.pt"]
+#: Every shipped regressor: the default (large poses) and the earlier 300W-only network.
+REGRESSORS = [WEIGHTS, ASSETS_MODELS / "shufflenetv2_x1.pt"]
 
 
 @pytest.mark.parametrize("weights", REGRESSORS, ids=lambda path: path.stem)
