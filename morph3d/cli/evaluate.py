@@ -41,6 +41,10 @@ def add_parser(commands: Any) -> None:
         "--flip", action="store_true",
         help="average each prediction with that of the mirrored crop (twice the network time)",
     )  # fmt: skip
+    parser.add_argument(
+        "--derotate", action="store_true",
+        help="a last pass on the same boxes cut upright by the head's lean",
+    )  # fmt: skip
     parser.add_argument("--json", required=True, type=Path, help="output report")
     add_weights_option(
         parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0"
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         eyes, brows = EyeRefiner(), EyeRefiner(feature=BROWS_FEATURE)
     result = evaluate_faces(
         faces, predictor, model, boxer=boxer, refine=args.refine,
-        progress=partial(tqdm, leave=False), eyes=eyes, brows=brows,
+        progress=partial(tqdm, leave=False), eyes=eyes, brows=brows, derotate=args.derotate,
     )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
     report["blendshapes"] = args.blendshapes
     report["flip"] = args.flip
+    report["derotate"] = args.derotate
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")

@@ -31,6 +31,10 @@ def add_parser(commands: Any) -> None:
         "--flip", action=argparse.BooleanOptionalAction, default=True,
         help="average with the mirrored crop's prediction (default; twice the network time)",
     )  # fmt: skip
+    parser.add_argument(
+        "--derotate", action="store_true",
+        help="predict again from the crop turned upright (a second pass; large poses)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             runtime=args.runtime,
             refine=args.refine,
             flip=args.flip,
+            derotate=args.derotate,
         )
     )
     args.out.mkdir(parents=True, exist_ok=True)

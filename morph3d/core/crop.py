@@ -32,6 +32,8 @@ __all__ = [
     "params_to_crop",
     "params_to_image",
     "scale_box",
+    "turn_params",
+    "turning_matrix",
 ]
 
 #: Side of the square crop the model's coordinates refer to, in pixels.
@@ -181,3 +183,51 @@ def params_to_crop(params: np.ndarray, boxes: np.ndarray, crop_size: int = CROP_
     pose /= diagonal[..., :, None]
     out[..., :12] = pose.reshape(*out.shape[:-1], 12)
     return out
+
+
+def turning_matrix(boxes: np.ndarray, degrees: np.ndarray | float) -> np.ndarray:
+    """``(..., 2, 3)`` affine maps of image pixels that turn the image by ``degrees``
+    counterclockwise (as seen) about each box's centre (OpenCV's ``getRotationMatrix2D``
+    convention, y down).
+
+    Args:
+        boxes: ``(..., 4)`` boxes in image pixels.
+        degrees: ``(...)`` angles (or one for all boxes).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    radians = np.broadcast_to(np.radians(np.asarray(degrees, dtype=np.float64)), boxes.shape[:-1])
+    cos, sin = np.cos(radians), np.sin(radians)
+    rotation = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2)  # (..., 2, 2)
+    centre = (boxes[..., :2] + boxes[..., 2:]) / 2
+    shift = centre - np.einsum("...ij,...j->...i", rotation, centre)
+    return np.concatenate([rotation, shift[..., None]], axis=-1)
+
+
+def turn_params(
+    params: np.ndarray, boxes: np.ndarray, degrees: np.ndarray | float, crop_size: int = CROP_SIZE
+) -> np.ndarray:
+    """Parameters predicted in a turned crop, moved into the box's plain crop frame.
+
+    A crop cut from the image turned by ``degrees`` about the box's centre
+    (:func:`morph3d.io.image.crop_image` with ``angle``) shows the face turned; the network's
+    parameters of it describe that turned face. This gives the same face's parameters in the
+    crop frame of the unturned image: decoding them lands on the face in the image.
+
+    Args:
+        params: ``(..., 62)`` raw parameters in the turned crops' frames.
+        boxes: ``(..., 4)`` crop boxes in image pixels.
+        degrees: ``(...)`` the turn of each crop (counterclockwise, as seen).
+        crop_size: Side of the crop frame.
+
+    Returns:
+        ``(..., 62)`` float64 parameters; shape and expression unchanged.
+    """
+    image = params_to_image(params, boxes, crop_size)
+    turn = turning_matrix(boxes, degrees)
+    back = np.swapaxes(turn[..., :2], -1, -2)  # the inverse rotation
+    pose = image[..., :12].reshape(*image.shape[:-1], 3, 4)
+    pose[..., :2, :3] = back @ pose[..., :2, :3]
+    start = pose[..., :2, 3] - turn[..., 2]
+    pose[..., :2, 3] = np.einsum("...ij,...j->...i", back, start)
+    image[..., :12] = pose.reshape(*image.shape[:-1], 12)
+    return params_to_crop(image, boxes, crop_size)

@@ -26,6 +26,7 @@ __all__ = [
     "angles_to_rotation",
     "compose_pose",
     "decompose_pose",
+    "image_tilt",
     "rotation_to_angles",
 ]
 
@@ -145,3 +146,20 @@ def decompose_pose(matrix: np.ndarray) -> Pose:
     third = np.cross(rows[..., 0, :], rows[..., 1, :])
     rotation = np.concatenate([rows, third[..., None, :]], axis=-2)
     return Pose(scale=s.mean(axis=-1), rotation=rotation, translation=m[..., :, 3].copy())
+
+
+def image_tilt(matrix: np.ndarray) -> np.ndarray:
+    """How far the head leans in the picture: the angle (degrees, counterclockwise as seen)
+    from the crop's up direction to the head's up axis (the model's y axis) projected into
+    the crop. Unlike the Euler roll it stays meaningful at any yaw.
+
+    Args:
+        matrix: ``(..., 3, 4)`` or ``(..., 12)`` pose matrices in a crop frame (y up).
+
+    Returns:
+        ``(...)`` angles in (-180, 180].
+    """
+    pose = np.asarray(matrix, dtype=np.float64)
+    pose = pose.reshape(*pose.shape[:-1], 3, 4) if pose.shape[-1] == 12 else pose
+    up = pose[..., :2, 1]  # the model's y axis in the crop frame (x right, y up)
+    return np.degrees(np.arctan2(-up[..., 0], up[..., 1]))

@@ -23,11 +23,12 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
+from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image, turn_params
 from morph3d.core.landmarks68 import JAW
 from morph3d.core.marching import contour_lines, march_landmarks
 from morph3d.core.metrics import brow_height, eye_aperture, nme, yaw_bin_summary
 from morph3d.core.model import MorphableModel
+from morph3d.core.pose import image_tilt
 from morph3d.errors import ImageError
 from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor
@@ -124,6 +125,7 @@ def evaluate_faces(
     progress: Progress = no_progress,
     eyes: EyeRefiner | None = None,
     brows: EyeRefiner | None = None,
+    derotate: bool = False,
 ) -> Evaluation:
     """Predict every face and score it against its ground truth.
 
@@ -141,6 +143,9 @@ def evaluate_faces(
             blendshapes fitted to the re-read eyelids (as ``Reconstructor`` reports them);
             without, the bare network's.
         brows: With ``eyes``, the brow refiner: the brow blendshapes are fitted too.
+        derotate: After the last pass, predict again from the same boxes cut upright (turned
+            by the head's lean, :func:`~morph3d.core.pose.image_tilt`), as
+            ``ReconstructorConfig(derotate=True)`` does.
 
     Returns:
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
@@ -170,9 +175,19 @@ def evaluate_faces(
         if not batch:
             continue
         silhouette = np.array([face.silhouette_jaw for face in batch])
-        for _ in range(refine + 1):
-            crops = [crop_image(im, box, input_size) for im, box in zip(images, boxes, strict=True)]
+        turns, used = np.zeros(len(boxes)), boxes
+        params = np.zeros((len(boxes), model.layout.size))
+        for step in range(refine + 1 + derotate):
+            if step > refine:  # the upright pass: the last pass's boxes, turned by the lean
+                boxes, turns = used, -image_tilt(params[:, :12])
+            crops = [
+                crop_image(im, box, input_size, angle=turn)
+                for im, box, turn in zip(images, boxes, turns, strict=True)
+            ]
             params = predictor.predict(np.stack(crops))
+            if turns.any():
+                params = turn_params(params, np.stack(boxes), turns)
+            used = boxes
             fixed = model.landmarks(params)
             if eyes is not None:  # every pass: the last one's blinks are reported
                 image_points = crop_to_image(fixed, np.stack(boxes))

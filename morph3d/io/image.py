@@ -12,6 +12,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from morph3d.core.crop import turning_matrix
 from morph3d.errors import ImageError
 from morph3d.files import atomic_path
 
@@ -53,7 +54,11 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def crop_image(
-    image: np.ndarray, box: np.ndarray, size: int, interpolation: int = cv2.INTER_LINEAR
+    image: np.ndarray,
+    box: np.ndarray,
+    size: int,
+    interpolation: int = cv2.INTER_LINEAR,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """Cut a square box out of an image and resample it to ``size`` x ``size`` pixels.
 
@@ -65,6 +70,10 @@ def crop_image(
         box: ``(4,)`` ``x0, y0, x1, y1`` in image pixels.
         size: Output side in pixels.
         interpolation: OpenCV interpolation flag.
+        angle: Cut the box out of the image turned by this many degrees counterclockwise (as
+            seen) about the box's centre (:func:`morph3d.core.crop.turning_matrix`;
+            :func:`morph3d.core.crop.turn_params` brings parameters predicted in such a crop
+            back).
 
     Returns:
         ``(size, size, C)`` crop of the same dtype.
@@ -74,6 +83,9 @@ def crop_image(
         raise ValueError(f"empty crop box {box}")
     sx, sy = (x1 - x0) / size, (y1 - y0) / size
     matrix = np.array([[1 / sx, 0, -x0 / sx], [0, 1 / sy, -y0 / sy]], dtype=np.float64)
+    if angle:
+        turn = turning_matrix(np.asarray(box, dtype=np.float64), np.asarray(angle))
+        matrix = matrix @ np.vstack([turn, np.array([0.0, 0.0, 1.0])])
     return cv2.warpAffine(
         image, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT
     )

@@ -22,11 +22,11 @@ from typing import Any, Literal
 import numpy as np
 
 from morph3d.core.boxes import box_area
-from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
+from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image, turn_params
 from morph3d.core.mirror import ParamMirror
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.mouth import mouth_coefficients
-from morph3d.core.pose import decompose_pose
+from morph3d.core.pose import decompose_pose, image_tilt
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
@@ -69,6 +69,11 @@ class ReconstructorConfig:
             flipped left to right, mirrored back (:class:`~morph3d.inference.flip.FlipAveraged`;
             default on): more accurate, most at large yaw, for a second network run per face
             (about 1 ms on 2 cores).
+        derotate: After the first pass (and any ``refine`` passes), predict each face again
+            from the same crop box cut upright: turned by the head's lean in the picture
+            (:func:`~morph3d.core.pose.image_tilt`) and brought back
+            (:func:`~morph3d.core.crop.turn_params`). More accurate at large yaw and roll, for
+            a second pass (off by default).
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -80,6 +85,7 @@ class ReconstructorConfig:
     spin: bool = True
     blendshapes: bool = True
     flip: bool = True
+    derotate: bool = False
 
 
 class Reconstructor:
@@ -214,6 +220,8 @@ class Reconstructor:
         for _ in range(self.config.refine):  # re-crop from the previous pass's landmarks
             crop_boxes = crop_box_from_landmarks(landmarks[..., :2])
             params, landmarks, _ = self.predict(rgb, crop_boxes)
+        if self.config.derotate:
+            params, landmarks, _ = self.predict(rgb, crop_boxes, -image_tilt(params[:, :12]))
         used = crop_boxes
         values, weights = self.fit_blendshapes(rgb, params, landmarks, used)
         if weights is not None:
@@ -265,20 +273,26 @@ class Reconstructor:
         return values, weights
 
     def predict(
-        self, rgb: np.ndarray, boxes: np.ndarray
+        self, rgb: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the network on crop boxes of an RGB image, all in one batch.
 
         Args:
             rgb: ``(H, W, 3)`` uint8 RGB image.
             boxes: ``(K, 4)`` crop boxes in image pixels.
+            angles: ``(K,)`` degrees to turn each crop (counterclockwise, as seen), or None.
 
         Returns:
-            Raw parameters ``(K, 62)`` in each box's crop frame, image-pixel landmarks
-            ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
+            Raw parameters ``(K, 62)`` in each box's (unturned) crop frame, image-pixel
+            landmarks ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
         """
-        crops = np.stack([crop_image(rgb, b, CROP_SIZE) for b in boxes])
+        turns = np.zeros(len(boxes)) if angles is None else np.asarray(angles, dtype=np.float64)
+        crops = np.stack(
+            [crop_image(rgb, b, CROP_SIZE, angle=a) for b, a in zip(boxes, turns, strict=True)]
+        )
         params = self.predictor.predict(crops)
+        if angles is not None:
+            params = turn_params(params, boxes, turns)
         return params, crop_to_image(self.model.landmarks(params), boxes), crops
 
     def mesh(self, image: Any, face: FaceResult) -> Any:

@@ -55,3 +55,23 @@ def test_params_fold_into_image_pixels(tiny_model, random_params) -> None:
     )
     np.testing.assert_array_equal(image_params[:, 12:], random_params[:, 12:])
     np.testing.assert_allclose(params_to_crop(image_params, boxes), random_params, rtol=1e-12)
+
+
+def test_turned_params_land_where_the_turn_is_undone(tiny_model, random_params) -> None:
+    from morph3d.core.crop import turn_params, turning_matrix
+
+    boxes = np.array([[10.0, 20, 130, 140], [0, 0, 60, 60], [-5, 3, 90, 98], [7, 7, 8, 9]])
+    degrees = np.array([30.0, -75.0, 0.0, 180.0])
+    turned = crop_to_image(tiny_model.decode(random_params), boxes)  # in the turned image
+    back = crop_to_image(tiny_model.decode(turn_params(random_params, boxes, degrees)), boxes)
+    for k, matrix in enumerate(turning_matrix(boxes, degrees)):  # image -> turned image
+        moved = back[k, :, :2] @ matrix[:, :2].T + matrix[:, 2]
+        np.testing.assert_allclose(moved, turned[k, :, :2], atol=1e-6 * np.ptp(turned[k]))
+        np.testing.assert_allclose(back[k, :, 2], turned[k, :, 2], rtol=1e-9)  # depth kept
+    # The centre stays, a quarter turn swaps the axes (y down): (1, 0) -> (0, -1) as seen.
+    quarter = turning_matrix(np.array([0.0, 0.0, 10.0, 10.0]), 90.0)
+    np.testing.assert_allclose(quarter @ [5.0, 5.0, 1.0], [5.0, 5.0], atol=1e-12)
+    np.testing.assert_allclose(quarter @ [6.0, 5.0, 1.0], [5.0, 4.0], atol=1e-12)
+    np.testing.assert_array_equal(
+        turn_params(random_params, boxes, 0.0)[:, 12:], random_params[:, 12:]
+    )

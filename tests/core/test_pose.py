@@ -58,3 +58,22 @@ def test_decompose_orthonormalizes_a_noisy_matrix() -> None:
     np.testing.assert_allclose(pose.rotation @ pose.rotation.T, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(pose.angles, [20.0, -10.0, 5.0], atol=1.0)
     assert pose.scale == pytest.approx(2e-4, rel=0.02)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 50.0, -85.0])
+def test_image_tilt_reads_the_lean_at_any_yaw(yaw: float) -> None:
+    from morph3d.core.pose import image_tilt
+
+    for lean in (-40.0, 0.0, 25.0):
+        # A head turned by yaw, then leaned in the picture plane (about the viewing axis).
+        plane = angles_to_rotation(np.array([0.0, 0.0, lean]))
+        rotation = plane @ angles_to_rotation(np.array([yaw, 0.0, 0.0]))
+        matrix = compose_pose(np.array(2e-3), rotation, np.array([60.0, 60.0, 0.0]))
+        assert image_tilt(matrix) == pytest.approx(image_tilt(matrix.reshape(12)), abs=1e-12)
+        assert abs(image_tilt(matrix)) == pytest.approx(abs(lean), abs=1e-6)
+    leaning = compose_pose(
+        np.array(1.0), angles_to_rotation(np.array([0.0, 0.0, 30.0])), np.zeros(3)
+    )
+    upright = compose_pose(np.array(1.0), np.eye(3), np.zeros(3))
+    assert image_tilt(upright) == pytest.approx(0.0, abs=1e-12)
+    assert abs(image_tilt(leaning)) == pytest.approx(30.0)

