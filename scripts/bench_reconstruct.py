@@ -60,7 +60,7 @@ def process(photo: Path, weights: Path, flip: bool = False) -> dict[str, float]:
     """Wall time and peak memory of one ``morph3d reconstruct`` process."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
-                   "--weights", str(weights)] + ["--flip"] * flip  # fmt: skip
+                   "--weights", str(weights), "--flip" if flip else "--no-flip"]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
         # A photo without a face exits 1: the process still ran end to end, so time it.

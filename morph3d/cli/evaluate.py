@@ -12,6 +12,7 @@ from morph3d.cli.options import (
     CommandError,
     add_detector_option,
     add_model_option,
+    add_pass_options,
     add_weights_option,
 )
 from morph3d.io.datasets import DatasetFormat
@@ -37,14 +38,7 @@ def add_parser(commands: Any) -> None:
         "--blendshapes", action="store_true",
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
     )  # fmt: skip
-    parser.add_argument(
-        "--flip", action="store_true",
-        help="average each prediction with that of the mirrored crop (twice the network time)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--derotate", action="store_true",
-        help="a last pass on the same boxes cut upright by the head's lean",
-    )  # fmt: skip
+    add_pass_options(parser, flip=False)
     parser.add_argument("--json", required=True, type=Path, help="output report")
     add_weights_option(
         parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0"

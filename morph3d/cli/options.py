@@ -26,6 +26,7 @@ __all__ = [
     "add_config_options",
     "add_detector_option",
     "add_model_option",
+    "add_pass_options",
     "add_tracker_options",
     "add_weights_option",
     "config_from_args",
@@ -67,6 +68,20 @@ def add_detector_option(parser: argparse.ArgumentParser) -> None:
 def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--weights``: the network file; ``help`` says which kinds the command reads."""
     parser.add_argument("--weights", type=Path, help=help)
+
+
+def add_pass_options(parser: argparse.ArgumentParser, flip: bool) -> None:
+    """``--flip/--no-flip`` (the mirrored-crop ensemble, on when ``flip``) and ``--derotate``
+    (the upright second pass): how each face is predicted."""
+    parser.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=flip,
+        help="average with the mirrored crop's prediction (twice the network time; default "
+        + ("on)" if flip else "off)"),
+    )  # fmt: skip
+    parser.add_argument(
+        "--derotate", action="store_true",
+        help="predict again from the same crop turned upright by the head's lean (a second pass)",
+    )  # fmt: skip
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from morph3d.cli.options import CommandError, add_detector_option, add_weights_option
+from morph3d.cli.options import (
+    CommandError,
+    add_detector_option,
+    add_pass_options,
+    add_weights_option,
+)
 from morph3d.core.landmarks68 import NOSE_TIP
 
 __all__ = ["add_parser", "parse_box", "run"]
@@ -27,14 +32,7 @@ def add_parser(commands: Any) -> None:
     add_detector_option(parser)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
-    parser.add_argument(
-        "--flip", action=argparse.BooleanOptionalAction, default=True,
-        help="average with the mirrored crop's prediction (default; twice the network time)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--derotate", action="store_true",
-        help="predict again from the crop turned upright (a second pass; large poses)",
-    )  # fmt: skip
+    add_pass_options(parser, flip=True)
     parser.set_defaults(run=run)
 
 

@@ -88,8 +88,9 @@ class ParamMirror:
         flat = basis.reshape(-1, basis.shape[2])
         gram = flat.T @ flat
         ridge = 1e-6 * np.trace(gram) / len(gram) * np.eye(len(gram))
-        matrix = np.linalg.solve(gram + ridge, flat.T @ mirrored)  # whitened
-        offset = np.linalg.solve(gram + ridge, flat.T @ (mirrored_mean - mean).reshape(-1))
+        moved = np.column_stack([mirrored, (mirrored_mean - mean).reshape(-1)])
+        solved = np.linalg.solve(gram + ridge, flat.T @ moved)  # whitened
+        matrix, offset = solved[:, :-1], solved[:, -1]
         residual = float(np.linalg.norm(mirrored - flat @ matrix) / np.linalg.norm(flat))
         return std[:, None] * matrix / std[None, :], std * offset, residual
 
