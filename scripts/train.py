@@ -32,7 +32,7 @@ from morph3d.core.model import load_model
 from morph3d.errors import Morph3DError
 from morph3d.training.distributed import distributed_session
 from morph3d.training.model_card import export_weights
-from morph3d.training.targets import read_targets
+from morph3d.training.targets import concatenate_targets, read_targets
 from morph3d.training.trainer import TrainConfig, Trainer, read_checkpoint
 
 
@@ -73,7 +73,8 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> int:
             config = dataclasses.replace(
                 TrainConfig.from_dict(saved["config"]), epochs=config.epochs
             )
-        targets = [read_targets(path) for path in args.data]
+        # One part at a time into the joined set: the images of all files are in memory once.
+        targets = concatenate_targets([read_targets(path) for path in args.data], consume=True)
         model = load_model(args.model)
         trainer = Trainer(targets, model, config, args.run_dir)
         if args.resume and trainer.checkpoint_path.is_file():

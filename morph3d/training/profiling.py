@@ -93,6 +93,8 @@ class ProfileConfig:
             away from frontal as far as ``max_yaw``.
         min_views: Views per face at least: faces with fewer allowed yaws repeat the largest
             ones with another pitch.
+        max_views: Views per face at most (0: every allowed yaw): a random draw of the allowed
+            turns, for many source faces at a few views each.
         pitch: Each view also tilts by a pitch drawn uniformly in +- this many degrees.
         centre: Rotation centre in model units (x, y, z): behind the cheeks on the face's
             middle line.
@@ -111,6 +113,7 @@ class ProfileConfig:
     max_yaw: float = 90.0
     turn_back: float = 90.0
     min_views: int = 10
+    max_views: int = 0
     pitch: float = 15.0
     centre: tuple[float, float, float] = (0.0, -15_000.0, -20_000.0)
     rings: tuple[float, ...] = (1.12, 1.3, 1.6, 2.0)
@@ -478,7 +481,8 @@ def view_angles(
     Target yaws lie on a lattice of :attr:`ProfileConfig.yaw_step` up to
     :attr:`ProfileConfig.max_yaw`; the yaw turns are the targets minus ``source_yaw``, those
     under half a step left out; turns toward the hidden side are limited (see
-    :class:`ProfileConfig`). Each view gets a random pitch.
+    :class:`ProfileConfig`); past :attr:`ProfileConfig.max_views` a random subset is kept. Each
+    view gets a random pitch.
     """
     step = config.yaw_step
     lattice = np.arange(-config.max_yaw, config.max_yaw + 1e-9, step)
@@ -493,6 +497,9 @@ def view_angles(
     while len(chosen) < config.min_views and extra:
         chosen.append(extra[k % len(extra)])
         k += 1
+    if 0 < config.max_views < len(chosen):
+        keep = np.sort(rng.choice(len(chosen), config.max_views, replace=False))
+        chosen = [chosen[i] for i in keep]
     pitches = rng.uniform(-config.pitch, config.pitch, len(chosen))
     return [(float(t), float(p)) for t, p in zip(chosen, pitches, strict=True)]
 
@@ -550,22 +557,28 @@ def profile_targets(
     config: ProfileConfig | None = None,
     indices: Sequence[int] | None = None,
     progress: Progress = no_progress,
+    keep_originals: bool = True,
 ) -> Targets:
     """The original faces followed by their profiled views, as one targets set.
 
     Args:
-        targets: Fitted original faces (:func:`~morph3d.training.targets.build_targets`).
+        targets: Fitted original faces (:func:`~morph3d.training.targets.build_targets`),
+            dense or sparse (AFLW's 21 points).
         model: The morphable model they were fitted with.
         config: Profiling settings.
         indices: Faces to profile (default: all); all faces are kept as originals.
         progress: Wraps an iterable to show progress, e.g. ``tqdm``.
+        keep_originals: False: the views alone, to train beside the original file (no copy
+            of its faces); ``view_of`` then indexes that file, and ``attrs["views_only"]`` is 1.
 
     Returns:
         Targets with ``synthetic`` False and ``view_of`` -1 for the originals, then for each
-        view ``synthetic`` True and ``view_of`` its face's index. A view's ``annotation`` and
+        view ``synthetic`` True and ``view_of`` its face's index in ``targets`` (where the
+        originals come first, the same index in the result). A view's ``annotation`` and
         ``fit_landmarks`` are its marched landmarks, ``model_landmarks`` its fixed ones,
         ``fit_nme``, ``flags`` and ``source`` its face's, ``yaw`` NaN (no annotation),
-        ``fit_yaw`` the yaw of its pose.
+        ``fit_yaw`` the yaw of its pose. Views are dense faces even when their face is sparse:
+        their 68 landmarks are exact for the turned mesh, the sparse annotation stays behind.
     """
     config = config or ProfileConfig()
     lines = contour_lines(model)
@@ -588,13 +601,16 @@ def profile_targets(
     fixed = model.landmarks(params) if n else np.zeros((0, 68, 3))
     fit_yaw = decompose_pose(params[:, :12]).angles[:, 0] if n else np.zeros(0)
 
+    kept = len(targets) if keep_originals else 0
+
     def joined(original: np.ndarray, added: np.ndarray) -> np.ndarray:
+        original = np.asarray(original)[:kept]
         return np.concatenate([original, np.asarray(added, dtype=original.dtype)])
 
     logger.info("profiled %d faces into %d views", len(chosen), n)
     return Targets(
-        name=list(targets.name) + [name for _, name, _ in rows],
-        source=list(targets.source) + [targets.source[k] for k in source],
+        name=list(targets.name[:kept]) + [name for _, name, _ in rows],
+        source=list(targets.source[:kept]) + [targets.source[k] for k in source],
         image=joined(
             targets.image,
             np.asarray([v.image for _, _, v in rows]).reshape(n, STORED_SIZE, STORED_SIZE, 3),
@@ -614,7 +630,11 @@ def profile_targets(
         silhouette_jaw=joined(targets.silhouette_jaw, np.ones(n)),
         fit_yaw=joined(targets.fit_yaw, fit_yaw),
         flags=joined(targets.flags, targets.flags[source]),
-        attrs={**targets.attrs, "profiling_config": repr(config)},
+        attrs={**targets.attrs, "profiling_config": repr(config), "views_only": int(not kept)},
+        sparse=joined(targets.sparse, np.zeros(n, dtype=bool)),
+        sparse_points=joined(
+            targets.sparse_points, np.full((n, *targets.sparse_points.shape[1:]), np.nan)
+        ),
         synthetic=joined(np.asarray(targets.synthetic, dtype=bool), np.ones(n, dtype=bool)),
         view_of=joined(np.asarray(targets.view_of, dtype=np.int64), source),
     )

@@ -33,7 +33,9 @@ dataset                shape, dtype    content
                                        (:mod:`morph3d.training.profiling`), not a photo
                                        (optional, False when absent)
 ``view_of``            (B,) i8         index in the same file of the face a view was made
-                                       from, -1 for an original face (optional)
+                                       from, -1 for an original face (optional); in a
+                                       file of views alone (attribute ``views_only``),
+                                       its index in the file it was profiled from
 =====================  ==============  ===================================================
 
 **Dense and sparse faces.** A dense face (300W, ``.mat``, dlib) is annotated with 68 landmarks:
@@ -162,22 +164,38 @@ _OPTIONAL_ARRAYS = (
 )
 
 
-def concatenate_targets(parts: Sequence[Targets]) -> Targets:
+def concatenate_targets(parts: Sequence[Targets], consume: bool = False) -> Targets:
     """One :class:`Targets` of several (e.g. 300W and AFLW files); ``attrs`` of the first,
-    with ``parts`` naming each part's size. ``view_of`` indices are moved with their part."""
+    with ``parts`` naming each part's size. ``view_of`` indices are moved with their part; a
+    part of views alone (``views_only``) points outside itself, so its views get -1.
+
+    With ``consume``, each part's images are released as soon as they are copied (the part is
+    left without them), so joining files of several GB needs the result's memory plus one
+    part's, not twice the total.
+    """
     if not parts:
         raise ValueError("no targets to concatenate")
     if len(parts) == 1:
         return parts[0]
+    image = np.empty((sum(len(part) for part in parts), *parts[0].image.shape[1:]), np.uint8)
+    start = 0
+    for part in parts:
+        image[start : start + len(part)] = part.image
+        start += len(part)
+        if consume:
+            part.image = np.empty((0, *part.image.shape[1:]), np.uint8)  # not a view: freed
     arrays = {
         name: np.concatenate([getattr(part, name) for part in parts])
         for name, _ in (*_ARRAYS, *_OPTIONAL_ARRAYS)
+        if name != "image"
     }
+    arrays["image"] = image
     offsets = np.cumsum([0] + [len(part) for part in parts[:-1]])
-    arrays["view_of"] = np.concatenate(
-        [np.where(part.view_of >= 0, part.view_of + offset, -1)
-         for part, offset in zip(parts, offsets, strict=True)]
-    )  # fmt: skip
+    arrays["view_of"] = np.concatenate([
+        np.full(len(part), -1) if part.attrs.get("views_only") else
+        np.where(part.view_of >= 0, part.view_of + offset, -1)
+        for part, offset in zip(parts, offsets, strict=True)
+    ])  # fmt: skip
     attrs = dict(parts[0].attrs)
     attrs["parts"] = json.dumps([len(part) for part in parts])
     return Targets(

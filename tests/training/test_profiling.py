@@ -25,7 +25,15 @@ from morph3d.training.profiling import (
     rotate_params,
     view_angles,
 )
-from morph3d.training.targets import STORED_SIZE, Targets, read_targets, write_targets
+from morph3d.training.targets import (
+    STORED_SIZE,
+    Targets,
+    concatenate_targets,
+    read_targets,
+    write_targets,
+)
+
+from ..conftest import make_tiny_targets
 
 BOX = np.array([100.0, 80.0, 220.0, 200.0])
 
@@ -96,6 +104,18 @@ def test_view_angles_reach_profile_and_enough_views() -> None:
         assert all(abs(pitch) <= config.pitch for _, pitch in angles)
 
 
+def test_max_views_draws_a_subset_of_the_allowed_turns() -> None:
+    every = ProfileConfig()
+    few = ProfileConfig(max_views=3)
+    for yaw in (-20.0, 0.0, 12.0):
+        allowed = {turn for turn, _ in view_angles(yaw, every, np.random.default_rng(1))}
+        drawn = [turn for turn, _ in view_angles(yaw, few, np.random.default_rng(1))]
+        assert len(drawn) == 3 and len(set(drawn)) == 3 and set(drawn) <= allowed
+    # Different faces (seeds) draw different turns.
+    draws = {tuple(t for t, _ in view_angles(0.0, few, np.random.default_rng(s))) for s in range(8)}
+    assert len(draws) > 1
+
+
 def _fake_targets(model: MorphableModel, params: np.ndarray, names: list[str]) -> Targets:
     n = len(names)
     rng = np.random.default_rng(4)
@@ -148,6 +168,35 @@ def test_views_keep_their_face_in_the_file_and_the_split(
     np.testing.assert_array_equal(again.view_of, out.view_of)
     np.testing.assert_array_equal(again.synthetic, out.synthetic)
     np.testing.assert_array_equal(again.params, out.params)
+
+
+@pytest.mark.unit
+def test_views_alone_of_sparse_faces_are_dense_and_join_their_faces_file(
+    tiny_model: MorphableModel, tmp_path: Path
+) -> None:
+    originals = make_tiny_targets(tiny_model, count=6)
+    assert originals.sparse.any()
+    chosen = [1, 2, 3]  # sparse, dense, sparse
+    views = profile_targets(
+        originals, tiny_model, ProfileConfig(max_views=2), chosen, keep_originals=False
+    )
+    assert len(views) == 2 * len(chosen) and views.synthetic.all()
+    assert views.attrs["views_only"] == 1
+    assert sorted(set(views.view_of)) == chosen
+    # A view's targets are its turned mesh's 68 landmarks: dense, whatever its face was.
+    assert not views.sparse.any() and np.isnan(views.sparse_points).all()
+    np.testing.assert_allclose(
+        views.model_landmarks, tiny_model.landmarks(views.params), rtol=1e-5, atol=1e-3
+    )
+    for k, face in enumerate(views.view_of):
+        assert views.name[k].startswith(originals.name[face] + "@")
+    again = read_targets(write_targets(tmp_path / "views.h5", views))
+    assert again.attrs["views_only"] == 1
+    # Beside the file of their faces, the views' indices point nowhere rather than wrongly.
+    both = concatenate_targets([originals, again])
+    assert len(both) == len(originals) + len(views)
+    assert (both.view_of == -1).all()
+    np.testing.assert_array_equal(both.sparse[: len(originals)], originals.sparse)
 
 
 @pytest.mark.unit

@@ -72,3 +72,18 @@ def test_files_without_sparse_fields_read_as_dense(real_model, some_faces, tmp_p
     assert old.sparse_points.shape == (2, 21, 2) and np.all(np.isnan(old.sparse_points))
     both = concatenate_targets([old, targets])
     assert len(both) == 4 and both.image.shape[0] == 4 and not both.sparse.any()
+
+
+@pytest.mark.unit
+def test_concatenating_with_consume_keeps_every_image_and_frees_the_parts(tiny_model) -> None:
+    from morph3d.training.targets import concatenate_targets
+
+    from ..conftest import make_tiny_targets
+
+    first, second = make_tiny_targets(tiny_model, 3, seed=1), make_tiny_targets(tiny_model, 5)
+    expected = np.concatenate([first.image, second.image])
+    both = concatenate_targets([first, second], consume=True)
+    np.testing.assert_array_equal(both.image, expected)
+    np.testing.assert_array_equal(both.params[3:], second.params)
+    assert first.image.shape[0] == 0 and second.image.shape[0] == 0
+    assert first.image.base is None  # not a view holding the old buffer
