@@ -14,6 +14,10 @@ where the speed ``dx/dt`` is itself low-passed at ``d_cutoff``. Slow signals are
 divided by a ``scale`` (e.g. the face's size in pixels) so that ``beta`` does not depend on how big
 the face is, and measured jointly over the last axis (the speed of a point rather than of each
 coordinate).
+
+:class:`SettlingAverage` is for a quantity that should not change at all but is measured noisily
+in every sample (a person's identity shape over a video): the mean of the samples so far, which
+settles into an exponential average at a low cut-off so that a slow change still comes through.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FilterConfig", "OneEuroFilter", "smoothing_factor"]
+__all__ = ["FilterConfig", "OneEuroFilter", "SettlingAverage", "smoothing_factor"]
 
 
 def smoothing_factor(cutoff: np.ndarray | float, period: float) -> np.ndarray:
@@ -120,6 +124,49 @@ class OneEuroFilter:
         else:
             magnitude = magnitude / np.asarray(scale, dtype=np.float64)
         alpha = smoothing_factor(config.min_cutoff + config.beta * magnitude, period)
+        self._value = self._value + alpha * (x - self._value)
+        self._time = float(timestamp)
+        return self._value.copy()
+
+
+class SettlingAverage:
+    """The average of a nearly constant, noisily measured array.
+
+    Sample ``n`` (from 1) moves the average toward itself by
+    ``max(1 / n, alpha(cutoff))`` (:func:`smoothing_factor` over the time since the last
+    sample): the plain mean of the samples at first, so the average converges as fast as the
+    measurements allow, then an exponential average with time constant ``1 / (2 pi cutoff)``.
+
+    Args:
+        cutoff: Cut-off frequency in Hz of the settled average (> 0).
+    """
+
+    def __init__(self, cutoff: float) -> None:
+        if cutoff <= 0:
+            raise ValueError(f"cutoff must be > 0, got {cutoff}")
+        self.cutoff = float(cutoff)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next sample passes unchanged."""
+        self._value: np.ndarray | None = None
+        self._time = 0.0
+        self._count = 0
+
+    def __call__(self, x: np.ndarray, timestamp: float) -> np.ndarray:
+        """Add one sample taken at ``timestamp`` (seconds, increasing); returns the average,
+        float64, ``x``'s shape. A repeated timestamp returns the previous average."""
+        x = np.asarray(x, dtype=np.float64)
+        if self._value is None:
+            self._value, self._time, self._count = x.copy(), float(timestamp), 1
+            return self._value.copy()
+        if x.shape != self._value.shape:
+            raise ValueError(f"sample shape {x.shape} differs from {self._value.shape}")
+        period = float(timestamp) - self._time
+        if period <= 0:
+            return self._value.copy()
+        self._count += 1
+        alpha = max(1.0 / self._count, float(smoothing_factor(self.cutoff, period)))
         self._value = self._value + alpha * (x - self._value)
         self._time = float(timestamp)
         return self._value.copy()

@@ -1,11 +1,12 @@
-"""The 1€ filter: a hand-computed sequence, constants, vectorisation, scale and joint speed."""
+"""The 1€ filter: a hand-computed sequence, constants, vectorisation, scale and joint speed;
+the settling average: the mean first, then an exponential average."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from morph3d.core.filters import FilterConfig, OneEuroFilter, smoothing_factor
+from morph3d.core.filters import FilterConfig, OneEuroFilter, SettlingAverage, smoothing_factor
 
 
 def test_hand_computed_sequence() -> None:
@@ -83,3 +84,31 @@ def test_bad_use() -> None:
     smoother.reset()
     assert smoother.value is None
     np.testing.assert_array_equal(smoother(np.ones(4), 2.0), np.ones(4))
+
+
+def test_settling_average_is_the_mean_then_an_exponential_average() -> None:
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(400, 3))
+    average = SettlingAverage(cutoff=0.05)
+    alpha = float(smoothing_factor(0.05, 1 / 30))  # 0.0104: 1 / n is larger up to n = 96
+    expected = samples[0].copy()
+    for n, sample in enumerate(samples, start=1):
+        out = average(sample, n / 30)
+        if n <= 96:
+            np.testing.assert_allclose(out, samples[:n].mean(axis=0), atol=1e-12)
+            expected = out
+        else:
+            expected = expected + alpha * (sample - expected)
+            np.testing.assert_allclose(out, expected, atol=1e-12)
+    # A slow change still comes through: 10 s after a step, (1 - alpha)^300 = 4 % is left.
+    for k in range(1, 301):
+        out = average(np.ones(3), (400 + k) / 30)
+    np.testing.assert_allclose(out, 1 + (expected - 1) * (1 - alpha) ** 300, atol=1e-12)
+    assert np.all(np.abs(out - 1) < 0.05 * np.abs(expected - 1))
+    np.testing.assert_array_equal(average(np.zeros(3), 1.0), out)  # an old timestamp: held
+    average.reset()
+    np.testing.assert_array_equal(average(np.full(3, 7.0), 0.0), np.full(3, 7.0))
+    with pytest.raises(ValueError, match="shape"):
+        average(np.zeros(4), 1.0)
+    with pytest.raises(ValueError, match="cutoff"):
+        SettlingAverage(0.0)

@@ -59,6 +59,20 @@ def test_filter_steadies_a_still_face(reconstructor, portrait) -> None:
     assert jitter(runs["vertices"]) < 0.5 * raw and jitter(runs["params"]) < 0.5 * raw
 
 
+def test_the_identity_shape_is_averaged_over_the_track(reconstructor, portrait) -> None:
+    frames = still_frames(portrait, 30)
+    shape = reconstructor.model.layout.shape
+    spread = {}
+    for cutoff in (0.0, 0.05):
+        tracker = Tracker(TrackerConfig(identity_cutoff=cutoff), reconstructor)
+        shapes = np.array([tracker.update(frame)[0].params[shape] for frame in frames])
+        spread[cutoff] = np.std(shapes[10:], axis=0).mean()  # after the first third
+    # The reported shape is the running mean of the frames' own: it hardly moves.
+    assert spread[0.05] < 0.3 * spread[0.0], spread
+    with pytest.raises(ValueError, match="identity_cutoff"):
+        TrackerConfig(identity_cutoff=-1.0)
+
+
 def test_outputs_agree(reconstructor, portrait) -> None:
     from morph3d.core.mouth import MOUTH_NAMES
 
