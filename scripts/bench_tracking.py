@@ -116,10 +116,14 @@ def print_report(report: dict[str, Any]) -> None:
                   f"{row['lag_frames']:5.2f} {row['moving_error']:6.3f}")  # fmt: skip
     print(f"\n{'clip':8s} {'frames':>6s} {'size':>9s} {'track fps':>9s} {'decode':>7s} "
           f"{'lost':>4s} {'ids':>5s} {'no face':>7s} {'jit raw':>8s} {'jit 1€':>7s} "
-          f"{'nested':>6s} {'MP jit':>7s} {'MP fps':>7s}")  # fmt: skip
+          f"{'nested':>6s} {'MP jit':>7s} {'(ours)':>7s} {'MP fps':>7s}")  # fmt: skip
     for name, row in report["clips"].items():
         mp = row.get("mediapipe")
-        mp_text = f"{mp['jitter']:7.3f} {mp['fps']:7.1f}" if mp else f"{'-':>7s} {'-':>7s}"
+        mp_text = (
+            f"{mp['jitter']:7.3f} {mp['jitter_our_face_size']:7.3f} {mp['fps']:7.1f}"
+            if mp
+            else f"{'-':>7s} {'-':>7s} {'-':>7s}"
+        )
         print(f"{name:8s} {row['frames']:6d} {'x'.join(map(str, row['size'])):>9s} "
               f"{row['tracking_fps']:9.1f} {row['decode_fps']:7.0f} {row['lost_tracks']:4d} "
               f"{len(row['ids']):5d} {row['frames_without_face']:7d} {row['jitter_raw']:8.3f} "

@@ -84,9 +84,11 @@ def jitter(tracks: np.ndarray) -> float:
     return float(100.0 * np.sqrt(np.mean(steps**2)) / size)
 
 
-def acceleration_jitter(tracks: np.ndarray) -> float:
-    """RMS 2D second difference of ``(T, n, 2|3)`` tracks, percent of the face size."""
-    points, size = _tracks(tracks, 3)
+def acceleration_jitter(tracks: np.ndarray, size: float | None = None) -> float:
+    """RMS 2D second difference of ``(T, n, 2|3)`` tracks, percent of the face size (the
+    tracks' own, or ``size`` pixels: one divisor for two landmark sets whose boxes differ)."""
+    points, own = _tracks(tracks, 3)
+    size = own if size is None else size
     second = np.linalg.norm(points[2:] - 2 * points[1:-1] + points[:-2], axis=-1)
     return float(100.0 * np.sqrt(np.mean(second**2)) / size)
 
@@ -347,7 +349,8 @@ def clip_steadiness(
     Returns:
         The figures (tracking fps, ids, lost tracks, detector calls, frames without a face,
         second-difference jitter raw and filtered, the landmarker's under its label in lower
-        case) and the mean eye aperture per frame of each.
+        case: its jitter over its own face size and over ours) and the mean eye aperture per
+        frame of each.
     """
     filtered = run_tracker(make_tracker(configs["1€ filter"]), frames, fps)
     raw = run_tracker(make_tracker(configs["raw"]), frames, fps)
@@ -370,10 +373,17 @@ def clip_steadiness(
     if landmarker is not None:
         name, make, points, eyes = landmarker
         other = run_landmarker(make(), frames, points)
+        ours = longest_run(filtered["landmarks"])
+        size = float(np.median(landmark_box_size(ours))) if len(ours) else None
         entry[name.lower()] = {
             "fps": other["fps"],
             "frames_without_face": other["missing"],
             "jitter": acceleration_jitter(longest_run(other["landmarks"])),
+            # Its points' box is larger than our 68 landmarks' (its mesh reaches the
+            # forehead): over our face size, the two figures share a divisor.
+            "jitter_our_face_size": acceleration_jitter(longest_run(other["landmarks"]), size)
+            if size
+            else float("nan"),
         }
         apertures[name] = eye_aperture(other["landmarks"], eyes).mean(-1)
     return entry, apertures

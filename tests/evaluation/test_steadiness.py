@@ -16,6 +16,7 @@ def test_jitter_of_known_motion() -> None:
     assert jitter(tracks) == pytest.approx(100 * np.sqrt((25 + 0 + 25) / 3) / 100)
     # second differences: (0,0)-2(3,4)+(3,4) = (-3,-4) -> 5; (3,4)-2(3,4)+(6,8) = (3,4) -> 5
     assert acceleration_jitter(tracks) == pytest.approx(5.0)
+    assert acceleration_jitter(tracks, size=50.0) == pytest.approx(10.0)  # a shared divisor
     uniform = face[None] + np.arange(10)[:, None, None] * np.array([2.0, 1.0])
     assert acceleration_jitter(uniform) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="tracks"):
