@@ -153,6 +153,7 @@ class _Track:
         self.landmarks: np.ndarray | None = None
         self.signature: np.ndarray | None = None
         self.confirmed_box: np.ndarray | None = None  # where the detector last agreed
+        self.last_box: np.ndarray | None = None  # the crop of its last kept frame
         self.misses = 0
 
     def restart(self, config: TrackerConfig) -> None:
@@ -396,13 +397,15 @@ class Tracker:
         frame_size: tuple[int, int],
     ) -> None:
         """Drop a track (its id can come back within ``memory``); ``counted`` losses go into
-        :attr:`lost_tracks` unless the face was leaving the frame: its box (the crop ``box``
-        shrunk by :data:`~morph3d.core.crop.CROP_SCALE`) reaches past the frame's edge. A face
-        cut by the edge can read as a turned one and end its track by a jump or by a changed,
-        unsupported crop before its landmarks leave."""
+        :attr:`lost_tracks` unless the face was leaving the frame: its box (the crop ``box``,
+        or its last kept frame's, shrunk by :data:`~morph3d.core.crop.CROP_SCALE`) reaches past
+        the frame's edge. A face cut by the edge can read as a turned or a shrinking one and
+        end its track by a jump or by a changed, unsupported crop before its landmarks leave."""
         places = np.stack([box] if track.confirmed_box is None else [box, track.confirmed_box])
         self._lost.append((track.id, places, time))
-        centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) / (2 * CROP_SCALE)
+        recent = np.stack([box] if track.last_box is None else [box, track.last_box])
+        centre, half = (recent[:, :2] + recent[:, 2:]) / 2, (recent[:, 2:] - recent[:, :2]) / 2
+        half = half / CROP_SCALE
         width, height = frame_size
         leaving = bool(np.any(centre - half < 0) or np.any(centre + half > [width, height]))
         self.lost_tracks += int(counted and not leaving)
@@ -469,6 +472,7 @@ class Tracker:
         smoothed = points[self._landmark_rows]
         crop_params = params_to_crop(image_params, box)
         track.raw_landmarks = landmarks
+        track.last_box = np.asarray(box, dtype=np.float64)
         track.landmarks = smoothed
         return TrackedFace(
             id=track.id,

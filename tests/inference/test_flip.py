@@ -48,14 +48,20 @@ def test_flip_average_is_mirror_equivariant(real_model, face) -> None:
     params = ensemble.predict(crop)
     flipped = ensemble.predict(crop[:, :, ::-1])
     assert network.batches == [2, 2]  # each crop and its mirror in one run
+
     # The ensemble of a mirrored crop is the mirror of the crop's ensemble (to the mirror
     # map's own error), which neither network prediction alone is.
-    mirrored = real_model.landmarks(flipped)[:, MIRROR] * [-1, 1, 1] + [121, 0, 0]
-    ensemble_gap = np.abs(real_model.landmarks(params) - mirrored).max()
+    def mirror_points(params: np.ndarray) -> np.ndarray:  # exact, from the landmarks
+        return real_model.landmarks(params)[:, MIRROR] * [-1, 1, 1] + [121, 0, 0]
+
+    ensemble_gap = np.abs(real_model.landmarks(params) - mirror_points(flipped)).max()
     single = network.predictor.predict(np.concatenate([crop, crop[:, :, ::-1]]))
-    single_mirrored = real_model.landmarks(single[1:])[:, MIRROR] * [-1, 1, 1] + [121, 0, 0]
-    single_gap = np.abs(real_model.landmarks(single[:1]) - single_mirrored).max()
-    assert ensemble_gap < 1.5 and ensemble_gap < single_gap / 4, (ensemble_gap, single_gap)
+    single_gap = np.abs(real_model.landmarks(single[:1]) - mirror_points(single[1:])).max()
+    mirror = ParamMirror(real_model)
+    map_error = np.abs(real_model.landmarks(mirror(single[:1])) - mirror_points(single[:1])).max()
+    gaps = (ensemble_gap, map_error, single_gap)
+    assert ensemble_gap < 1.5 and ensemble_gap <= map_error, gaps
+    assert single_gap > 2 * ensemble_gap, gaps
     # It lies between the two predictions it averages.
     plain = real_model.landmarks(single[:1])
     assert np.abs(real_model.landmarks(params) - plain).max() <= single_gap
