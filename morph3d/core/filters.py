@@ -36,6 +36,14 @@ def smoothing_factor(cutoff: np.ndarray | float, period: float) -> np.ndarray:
     return 1.0 / (1.0 + tau / period)
 
 
+def _period(value: np.ndarray, time: float, x: np.ndarray, timestamp: float) -> float:
+    """Seconds from the last sample (``value`` at ``time``) to ``x`` at ``timestamp``, once
+    ``x`` is checked to have the filter's shape."""
+    if x.shape != value.shape:
+        raise ValueError(f"sample shape {x.shape} differs from {value.shape}")
+    return float(timestamp) - time
+
+
 @dataclass(frozen=True)
 class FilterConfig:
     """Parameters of the 1€ filter.
@@ -104,9 +112,7 @@ class OneEuroFilter:
             self._speed = np.zeros_like(x)
             self._time = float(timestamp)
             return self._value.copy()
-        if x.shape != self._value.shape:
-            raise ValueError(f"sample shape {x.shape} differs from {self._value.shape}")
-        period = float(timestamp) - self._time
+        period = _period(self._value, self._time, x, timestamp)
         if period <= 0:
             return self._value.copy()
         config = self.config
@@ -160,9 +166,7 @@ class SettlingAverage:
         if self._value is None:
             self._value, self._time, self._count = x.copy(), float(timestamp), 1
             return self._value.copy()
-        if x.shape != self._value.shape:
-            raise ValueError(f"sample shape {x.shape} differs from {self._value.shape}")
-        period = float(timestamp) - self._time
+        period = _period(self._value, self._time, x, timestamp)
         if period <= 0:
             return self._value.copy()
         self._count += 1
