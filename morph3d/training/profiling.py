@@ -630,7 +630,11 @@ def profile_targets(
         silhouette_jaw=joined(targets.silhouette_jaw, np.ones(n)),
         fit_yaw=joined(targets.fit_yaw, fit_yaw),
         flags=joined(targets.flags, targets.flags[source]),
-        attrs={**targets.attrs, "profiling_config": repr(config), "views_only": int(not kept)},
+        attrs={
+            **targets.attrs,
+            "profiling_config": repr(config),
+            "views_only": int(not keep_originals),
+        },
         sparse=joined(targets.sparse, np.zeros(n, dtype=bool)),
         sparse_points=joined(
             targets.sparse_points, np.full((n, *targets.sparse_points.shape[1:]), np.nan)

@@ -197,6 +197,7 @@ def concatenate_targets(parts: Sequence[Targets], consume: bool = False) -> Targ
         for part, offset in zip(parts, offsets, strict=True)
     ])  # fmt: skip
     attrs = dict(parts[0].attrs)
+    attrs.pop("views_only", None)  # the joined indices point inside the joined set
     attrs["parts"] = json.dumps([len(part) for part in parts])
     return Targets(
         name=[n for part in parts for n in part.name],

@@ -195,7 +195,9 @@ def test_views_alone_of_sparse_faces_are_dense_and_join_their_faces_file(
     # Beside the file of their faces, the views' indices point nowhere rather than wrongly.
     both = concatenate_targets([originals, again])
     assert len(both) == len(originals) + len(views)
-    assert (both.view_of == -1).all()
+    assert (both.view_of == -1).all() and "views_only" not in both.attrs
+    again_first = concatenate_targets([again, originals])  # its attributes lead: still joined
+    assert "views_only" not in again_first.attrs
     np.testing.assert_array_equal(both.sparse[: len(originals)], originals.sparse)
 
 
