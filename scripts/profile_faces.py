@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     summary_path = args.summary or args.out.with_suffix(".json")
     sheet_path = args.sheet or args.out.with_suffix(".png")
+    if args.out.resolve() == args.targets.resolve():
+        print("profile_faces: --out must not be the --targets file", file=sys.stderr)
+        return 1
 
     try:
         model = load_model(args.model)

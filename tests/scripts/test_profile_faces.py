@@ -64,3 +64,12 @@ def test_nothing_chosen_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     error = capsys.readouterr().err
     assert code == 1 and "no face" in error and "Traceback" not in error
     assert not out.exists()
+
+
+def test_the_input_is_never_overwritten(tmp_path: Path, capsys) -> None:
+    data, model, _ = _inputs(tmp_path)
+    before = data.read_bytes()
+    profile = load_script("scripts/profile_faces.py")
+    code = profile.main(["--targets", str(data), "--out", str(data), "--model", str(model)])
+    assert code == 1 and "--out" in capsys.readouterr().err
+    assert data.read_bytes() == before
