@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image, turn_params
+from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image
 from morph3d.core.landmarks68 import JAW
 from morph3d.core.marching import contour_lines, march_landmarks
 from morph3d.core.metrics import brow_height, eye_aperture, nme, yaw_bin_summary
@@ -31,9 +31,9 @@ from morph3d.core.model import MorphableModel
 from morph3d.core.pose import image_tilt
 from morph3d.errors import ImageError
 from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
-from morph3d.inference.predictor import Predictor
+from morph3d.inference.predictor import Predictor, predict_boxes
 from morph3d.io.datasets import AnnotatedFace, Failure
-from morph3d.io.image import crop_image, read_image
+from morph3d.io.image import read_image
 from morph3d.progress import Progress, no_progress
 
 __all__ = ["Boxer", "Evaluation", "evaluate_faces"]
@@ -180,13 +180,8 @@ def evaluate_faces(
         for step in range(refine + 1 + derotate):
             if step > refine:  # the upright pass: the last pass's boxes, turned by the lean
                 boxes, turns = used, -image_tilt(params[:, :12])
-            crops = [
-                crop_image(im, box, input_size, angle=turn)
-                for im, box, turn in zip(images, boxes, turns, strict=True)
-            ]
-            params = predictor.predict(np.stack(crops))
-            if turns.any():
-                params = turn_params(params, np.stack(boxes), turns)
+            turned = turns if turns.any() else None
+            params, _ = predict_boxes(predictor, images, np.stack(boxes), input_size, turned)
             used = boxes
             fixed = model.landmarks(params)
             if eyes is not None:  # every pass: the last one's blinks are reported

@@ -4,10 +4,10 @@ The regressor is not exactly mirror-equivariant: on a crop flipped left to right
 slightly different face. :class:`FlipAveraged` runs both crops in one batch, maps the flipped
 crop's parameters back (:class:`~morph3d.core.mirror.ParamMirror`) and averages the two, which
 cancels part of each prediction's error. It costs a second network run per face (int8, two
-threads: 1.24 -> 2.29 ms a face). Measured with the shipped int8 network (GT crop, bbox NME):
-on the 400 AFLW2000-3D dev faces by |yaw| bin [0, 30) / [30, 60) / [60, 90], 3.217 / 4.265 /
-5.938, balanced 4.473, alone; 3.083 / 4.102 / 5.544, balanced 4.243, averaged; on the 122 300W
-validation faces 3.391 alone, 3.300 averaged.
+threads: 1.24 -> 2.29 ms a face). Measured with the int8 network shipped on 2026-12-05 evening
+(GT crop, bbox NME): on the 400 AFLW2000-3D dev faces by |yaw| bin [0, 30) / [30, 60) /
+[60, 90], 3.115 / 4.029 / 5.546, balanced 4.230, alone; 3.001 / 3.779 / 5.180, balanced 3.986,
+averaged; on the 122 300W validation faces 3.467 alone, 3.360 averaged.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from morph3d.core.boxes import box_area
-from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, crop_to_image, turn_params
+from morph3d.core.crop import crop_box_from_landmarks, crop_to_image
 from morph3d.core.mirror import ParamMirror
 from morph3d.core.model import MorphableModel, load_model
 from morph3d.core.mouth import mouth_coefficients
@@ -31,9 +31,9 @@ from morph3d.detection import Backend, CropCalibration, FaceDetector, create_det
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.flip import FlipAveraged
-from morph3d.inference.predictor import Predictor
+from morph3d.inference.predictor import Predictor, predict_boxes
 from morph3d.inference.session import single_blas_thread
-from morph3d.io.image import ChannelOrder, as_rgb, crop_image, sample_colors
+from morph3d.io.image import ChannelOrder, as_rgb, sample_colors
 from morph3d.paths import DEFAULT_ONNX_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
 from morph3d.pipeline.results import FaceResult
 
@@ -286,13 +286,7 @@ class Reconstructor:
             Raw parameters ``(K, 62)`` in each box's (unturned) crop frame, image-pixel
             landmarks ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
         """
-        turns = np.zeros(len(boxes)) if angles is None else np.asarray(angles, dtype=np.float64)
-        crops = np.stack(
-            [crop_image(rgb, b, CROP_SIZE, angle=a) for b, a in zip(boxes, turns, strict=True)]
-        )
-        params = self.predictor.predict(crops)
-        if angles is not None:
-            params = turn_params(params, boxes, turns)
+        params, crops = predict_boxes(self.predictor, [rgb] * len(boxes), boxes, angles=angles)
         return params, crop_to_image(self.model.landmarks(params), boxes), crops
 
     def mesh(self, image: Any, face: FaceResult) -> Any:

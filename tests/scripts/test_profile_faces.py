@@ -25,14 +25,19 @@ def _inputs(folder: Path) -> tuple[Path, Path, int]:
     return data, model.save(folder / "tiny_model.npz"), len(targets)
 
 
+def _profile(data: Path, out: Path, model: Path, *options: str) -> int:
+    """scripts/profile_faces.py's exit status on these files with extra options."""
+    profile = load_script("scripts/profile_faces.py")
+    return profile.main(
+        ["--targets", str(data), "--out", str(out), "--model", str(model), *options]
+    )
+
+
 def test_views_alone_of_the_chosen_faces(tmp_path: Path) -> None:
     data, model, _ = _inputs(tmp_path)
-    profile = load_script("scripts/profile_faces.py")
     out = tmp_path / "views.h5"
-    code = profile.main([
-        "--targets", str(data), "--out", str(out), "--model", str(model), "--device", "numpy",
-        "--max-fit-nme", "5", "--max-views", "2", "--views-only",
-    ])  # fmt: skip
+    options = ["--device", "numpy", "--max-fit-nme", "5", "--max-views", "2", "--views-only"]
+    code = _profile(data, out, model, *options)
     assert code == 0
     views = read_targets(out)
     assert len(views) == 3 * 2 and views.synthetic.all() and not views.sparse.any()
@@ -42,12 +47,8 @@ def test_views_alone_of_the_chosen_faces(tmp_path: Path) -> None:
 
 def test_with_originals_every_face_is_kept(tmp_path: Path) -> None:
     data, model, count = _inputs(tmp_path)
-    profile = load_script("scripts/profile_faces.py")
     out = tmp_path / "lp.h5"
-    code = profile.main([
-        "--targets", str(data), "--out", str(out), "--model", str(model), "--device", "numpy",
-        "--max-fit-nme", "5", "--max-views", "2",
-    ])  # fmt: skip
+    code = _profile(data, out, model, "--device", "numpy", "--max-fit-nme", "5", "--max-views", "2")
     assert code == 0
     both = read_targets(out)
     np.testing.assert_array_equal(both.synthetic, [False] * count + [True] * 6)
@@ -56,11 +57,8 @@ def test_with_originals_every_face_is_kept(tmp_path: Path) -> None:
 
 def test_nothing_chosen_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     data, model, _ = _inputs(tmp_path)
-    profile = load_script("scripts/profile_faces.py")
     out = tmp_path / "none.h5"
-    code = profile.main([
-        "--targets", str(data), "--out", str(out), "--model", str(model), "--max-fit-nme", "0",
-    ])  # fmt: skip
+    code = _profile(data, out, model, "--max-fit-nme", "0")
     error = capsys.readouterr().err
     assert code == 1 and "no face" in error and "Traceback" not in error
     assert not out.exists()
@@ -69,7 +67,6 @@ def test_nothing_chosen_is_a_one_line_error(tmp_path: Path, capsys) -> None:
 def test_the_input_is_never_overwritten(tmp_path: Path, capsys) -> None:
     data, model, _ = _inputs(tmp_path)
     before = data.read_bytes()
-    profile = load_script("scripts/profile_faces.py")
-    code = profile.main(["--targets", str(data), "--out", str(data), "--model", str(model)])
+    code = _profile(data, data, model)
     assert code == 1 and "--out" in capsys.readouterr().err
     assert data.read_bytes() == before
