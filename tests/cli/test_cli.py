@@ -183,3 +183,33 @@ def test_a_read_only_output_folder_is_a_one_line_error(
     clip = short_clip(shared_data / "videos" / "d0.mp4", tmp_path / "clip.mp4", 2)
     assert main(["track", str(clip), "-o", str(blocked / "out" / "t.mp4")]) == 2
     assert capsys.readouterr().err.startswith("morph3d: error:")
+
+
+def test_export_writes_a_checked_onnx_and_the_best_int8_copy(
+    tiny_model, tmp_path: Path, capsys
+) -> None:
+    import torch
+
+    from morph3d.inference.network import Regressor
+    from morph3d.training.targets import write_targets
+
+    from ..conftest import make_tiny_targets
+
+    network = Regressor(0.5)
+    network.set_statistics(np.linspace(-2, 60, 62), np.linspace(0.01, 5, 62))
+    torch.save(network.state_dict(), tmp_path / "w.pt")
+    targets = write_targets(tmp_path / "t.h5", make_tiny_targets(tiny_model, count=60))
+    model = tiny_model.save(tmp_path / "tiny.npz")
+    command = [
+        "export", "--weights", str(tmp_path / "w.pt"), "--model", str(model),
+        "--int8", str(targets), "--calibration", "16", "--percentiles", "99.9", "99.99",
+    ]  # fmt: skip
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "w.onnx").is_file() and (tmp_path / "w_int8.onnx").is_file()
+    assert "99.9: " in out and "99.99: " in out and "validation crops" in out
+    # a targets file that is not there: a one-line error, nothing written
+    (tmp_path / "w_int8.onnx").unlink()
+    command[command.index(str(targets))] = str(tmp_path / "none.h5")
+    assert main(command) == 2
+    assert "none.h5" in capsys.readouterr().err and not (tmp_path / "w_int8.onnx").exists()

@@ -63,3 +63,27 @@ def test_int8_copy_predicts_like_the_float_network(targets_file: Path, tmp_path:
     error = np.abs(quantized - reference)[:, varied] / scale[varied]
     assert np.median(error) < 0.25  # within a quarter of the spread the network produces
     np.testing.assert_allclose(quantized[:, ~varied], reference[:, ~varied], atol=1e-3)
+
+
+def test_quantize_best_keeps_the_copy_that_moves_landmarks_least(
+    targets_file: Path, tmp_path: Path
+) -> None:
+    from morph3d.training.quantize import quantize_best
+
+    torch.manual_seed(1)
+    network = Regressor(0.5)
+    torch.nn.init.normal_(network.backbone.fc.weight, std=0.05)
+    network.set_statistics(np.linspace(-2, 60, 62), np.linspace(0.01, 5, 62))
+    source = export_onnx(network.eval(), tmp_path / "net.onnx")
+    crops = calibration_crops([targets_file], count=16)
+    held = calibration_crops([targets_file], count=6, val_fraction=0.25, validation=True)
+    model = make_tiny_model()
+    out, moves = quantize_best(
+        source, tmp_path / "net_int8.onnx", crops, held, model.landmarks, (90.0, 99.99)
+    )
+    assert set(moves) == {90.0, 99.99} and moves[90.0] != moves[99.99]
+    reference = model.landmarks(OnnxPredictor(source).predict(held))[..., :2]
+    kept = model.landmarks(OnnxPredictor(out).predict(held))[..., :2]
+    move = float(np.linalg.norm(kept - reference, axis=-1).mean())
+    assert move == pytest.approx(min(moves.values()), rel=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx", "net_int8.onnx"]
