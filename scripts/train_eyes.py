@@ -61,15 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     feature = FEATURES[args.feature]
+    saved = args.out / f"{feature.name}.pt"
+    needed = [saved, args.out / "report.json"] if args.no_train else [saved]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if (args.no_train or args.evaluate_only) and missing:
+        print(f"train_eyes: error: no {', '.join(missing)} (train it first)", file=sys.stderr)
+        return 2
     if args.no_train:
-        model = load_eye_network(args.out / f"{feature.name}.pt")
+        model = load_eye_network(saved)
         report = json.loads((args.out / "report.json").read_text())["report"]
         export(model, report, args.epochs, feature)
         return 0
-    faces, _ = find_faces("300w", args.root)
+    try:
+        faces, _ = find_faces("300w", args.root)
+    except FileNotFoundError as error:
+        print(f"train_eyes: error: {error}", file=sys.stderr)
+        return 2
     train_index, val_index = split_indices([f.name for f in faces], 0.1)
     if args.evaluate_only:
-        model = load_eye_network(args.out / f"{feature.name}.pt")
+        model = load_eye_network(saved)
         history: list[dict[str, float]] = []
         minutes, trained = 0.0, 0
     else:
