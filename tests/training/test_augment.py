@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from morph3d.training.augment import (
     Similarity,
     augment,
     centre_crop,
+    fill_padding,
+    padding_mask,
     photometric,
     warp_crop,
     warp_landmarks,
@@ -98,3 +102,43 @@ def test_frame_to_source_undoes_the_warp_and_nearby_stays_near(flip: bool) -> No
         assert near.flip == flip and abs(near.angle - 20.0) <= 5.0
         assert 1.05 * 0.95 <= near.scale <= 1.05 * 1.05
         assert np.all(np.abs(np.subtract(near.shift, similarity.shift)) <= 0.03)
+
+
+def _padded_photo() -> tuple[np.ndarray, np.ndarray]:
+    """A 240 px stored image: a photo (no black pixel but a dark blob inside) in black padding."""
+    rng = np.random.default_rng(0)
+    stored = np.zeros((240, 240, 3), dtype=np.uint8)
+    stored[60:170, 50:200] = rng.integers(1, 256, (110, 150, 3), dtype=np.uint8)
+    stored[100:110, 100:110] = 0  # a black shadow inside the photo is not padding
+    padding = np.ones((240, 240), dtype=bool)
+    padding[60:170, 50:200] = False
+    return stored, padding
+
+
+def test_padding_mask_is_the_black_connected_to_the_border() -> None:
+    stored, padding = _padded_photo()
+    np.testing.assert_array_equal(padding_mask(stored), padding)
+    assert not padding_mask(np.full((240, 240, 3), 7, dtype=np.uint8)).any()
+
+
+def test_fill_padding_paints_the_padding_and_keeps_the_photo() -> None:
+    stored, padding = _padded_photo()
+    before = stored.copy()
+    painted = fill_padding(stored, np.random.default_rng(1))
+    np.testing.assert_array_equal(stored, before)  # the input is not changed
+    np.testing.assert_array_equal(painted[~padding], stored[~padding])
+    assert (painted[padding].max(axis=-1) > 0).mean() > 0.95
+    # smooth: neighbouring painted pixels differ little
+    assert np.abs(np.diff(painted[:50].astype(int), axis=1)).mean() < 6
+    assert fill_padding(painted, np.random.default_rng(2)) is painted  # nothing left to paint
+
+
+def test_augment_fills_only_when_asked() -> None:
+    stored, _ = _padded_photo()
+    landmarks = np.zeros((68, 2)) + 60
+    plain = AugmentConfig(rotation=0, translation=0, scale=0, flip=0, brightness=0, contrast=0,
+                          blur=0, noise=0, jpeg=0)  # fmt: skip
+    crop, _ = augment(stored, landmarks, np.random.default_rng(3), plain)
+    filled, _ = augment(stored, landmarks, np.random.default_rng(3), replace(plain, fill=1.0))
+    black = (crop.max(axis=-1) == 0).mean()
+    assert black > 0.05 and (filled.max(axis=-1) == 0).sum() == 100  # the shadow is kept
