@@ -41,14 +41,19 @@ def test_calibration_crops_are_training_crop_boxes(targets_file: Path) -> None:
     np.testing.assert_array_equal(crops, calibration_crops([targets_file], 12, 0.25))
 
 
-def test_int8_copy_predicts_like_the_float_network(targets_file: Path, tmp_path: Path) -> None:
-    import onnx
-
-    torch.manual_seed(0)
+def _float_regressor(path: Path, seed: int) -> Path:
+    """A random x0.5 regressor with a head large enough to vary, exported to ONNX."""
+    torch.manual_seed(seed)
     network = Regressor(0.5)
     torch.nn.init.normal_(network.backbone.fc.weight, std=0.05)
     network.set_statistics(np.linspace(-2, 60, 62), np.linspace(0.01, 5, 62))
-    source = export_onnx(network.eval(), tmp_path / "net.onnx")
+    return export_onnx(network.eval(), path)
+
+
+def test_int8_copy_predicts_like_the_float_network(targets_file: Path, tmp_path: Path) -> None:
+    import onnx
+
+    source = _float_regressor(tmp_path / "net.onnx", seed=0)
     crops = calibration_crops([targets_file], count=16)
     small = quantize_regressor(source, tmp_path / "net_int8.onnx", crops)
     operators = [node.op_type for node in onnx.load(str(small)).graph.node]
@@ -70,11 +75,7 @@ def test_quantize_best_keeps_the_copy_that_moves_landmarks_least(
 ) -> None:
     from morph3d.training.quantize import quantize_best
 
-    torch.manual_seed(1)
-    network = Regressor(0.5)
-    torch.nn.init.normal_(network.backbone.fc.weight, std=0.05)
-    network.set_statistics(np.linspace(-2, 60, 62), np.linspace(0.01, 5, 62))
-    source = export_onnx(network.eval(), tmp_path / "net.onnx")
+    source = _float_regressor(tmp_path / "net.onnx", seed=1)
     crops = calibration_crops([targets_file], count=16)
     held = calibration_crops([targets_file], count=6, val_fraction=0.25, validation=True)
     model = make_tiny_model()
