@@ -170,6 +170,9 @@ def quantize_best(
     Returns:
         The path written and, per percentile, the mean landmark move in crop pixels against
         the float network on ``held``.
+
+    Raises:
+        ValueError: no percentiles.
     """
     from morph3d.inference.onnx_predictor import OnnxPredictor
 
