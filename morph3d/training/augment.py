@@ -26,6 +26,7 @@ __all__ = [
     "fill_padding",
     "padding_mask",
     "photometric",
+    "random_fill",
     "warp_crop",
     "warp_landmarks",
     "warp_pose",
@@ -267,6 +268,14 @@ def fill_padding(stored: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def random_fill(stored: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """:func:`fill_padding` with probability ``config.fill``; with ``fill == 0`` nothing is
+    drawn from ``rng``, so the rest of the augmentation is the same as without the option."""
+    if config.fill > 0 and rng.random() < config.fill:
+        return fill_padding(stored, rng)
+    return stored
+
+
 def augment(
     stored: np.ndarray,
     landmarks: np.ndarray,
@@ -276,8 +285,7 @@ def augment(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One random training sample: ``(size, size, 3)`` crop and its ``(n, 2|3)`` landmarks."""
     similarity = Similarity.random(rng, config)
-    if config.fill > 0 and rng.random() < config.fill:  # no draw when off: same stream
-        stored = fill_padding(stored, rng)
+    stored = random_fill(stored, rng, config)
     crop = photometric(warp_crop(stored, similarity, size), rng, config)
     return crop, warp_landmarks(landmarks, similarity)
 

@@ -39,8 +39,8 @@ from morph3d.inference.network import to_input
 from morph3d.training.augment import (
     AugmentConfig,
     Similarity,
-    fill_padding,
     photometric,
+    random_fill,
     warp_crop,
     warp_landmarks,
 )
@@ -114,9 +114,7 @@ class AugmentedFaces(Dataset[FaceSample]):
         if view and view[0]:
             rng = face_rng(self.seed, epoch, index, view[0])
             similarity = similarity.nearby(rng, PAIR_ANGLE, PAIR_SCALE, PAIR_SHIFT)
-        stored = self.targets.image[index]
-        if self.augment.fill > 0 and rng.random() < self.augment.fill:
-            stored = fill_padding(stored, rng)
+        stored = random_fill(self.targets.image[index], rng, self.augment)
         crop = warp_crop(stored, similarity, self.input_size)
         image = photometric(crop, rng, self.augment)
         landmarks = warp_landmarks(self.targets.model_landmarks[index], similarity)
