@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,6 +55,7 @@ __all__ = [
     "collate_faces",
     "face_loader",
     "face_rng",
+    "loader_settings",
 ]
 
 #: Seconds a loader worker may take for one batch before the epoch fails.
@@ -204,20 +206,31 @@ def face_loader(
 ) -> DataLoader[FaceSample]:
     """A ``DataLoader`` over ``dataset`` in ``sampler``'s batches, made by ``workers``
     processes (0: in this one), pinned for the copy to a GPU when ``pin_memory``."""
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_faces,
+        pin_memory=pin_memory,
+        **loader_settings(workers),
+    )
+
+
+def loader_settings(workers: int) -> dict[str, Any]:
+    """The ``DataLoader`` settings of the training batches made by ``workers`` processes.
+
+    Raises:
+        ValueError: ``workers`` is negative.
+    """
     if workers < 0:
         raise ValueError(f"--workers must be 0 or more, got {workers}")
     # Forked workers share the targets' images with this process; a spawned or forkserver
     # worker would receive a pickled copy of all of them. (A forked worker must not call
     # cv2.setNumThreads: after this process has used OpenCV's threads it deadlocks there.)
     context = "fork" if workers and "fork" in multiprocessing.get_all_start_methods() else None
-    return DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_faces,
-        pin_memory=pin_memory,
-        multiprocessing_context=context,
+    return {
+        "num_workers": workers,
+        "multiprocessing_context": context,
         # A batch takes well under a second: a worker silent this long is stuck, and an
         # error says so where a hang would not.
-        timeout=WORKER_TIMEOUT_S if workers else 0,
-    )
+        "timeout": WORKER_TIMEOUT_S if workers else 0,
+    }

@@ -48,13 +48,14 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.decoder import Decoder
@@ -85,6 +86,7 @@ from morph3d.training.distributed import (
     device_for,
     sync_batchnorm,
 )
+from morph3d.training.registration import PairBatches, RegisteredPairs, pair_loader, read_pairs
 from morph3d.training.targets import Targets, concatenate_targets
 
 __all__ = ["TrainConfig", "Trainer", "read_checkpoint", "target_statistics"]
@@ -127,6 +129,14 @@ class TrainConfig:
             stored crop, are pulled together by the landmark loss between them, so the network
             learns to give one answer for one face under noise and re-cropping. The landmark
             loss is then the mean of the two views'.
+        registration: Weight of the registration loss on video pairs (0: off;
+            :mod:`morph3d.training.registration`): frame t's landmarks moved by the optical
+            flow against frame t+1's, on the points whose flow passed the forward-backward
+            check.
+        registration_data: The registration pairs file (``scripts/make_registration.py``),
+            needed when ``registration`` is on.
+        registration_batch: Video pairs per optimiser step (all processes together), on top
+            of the ``batch_size`` faces.
         init: A regressor state dict to start from (same width), e.g. the shipped weights;
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
@@ -150,6 +160,9 @@ class TrainConfig:
     channels_last: bool = False
     sync_batchnorm: bool = True
     consistency: float = 0.0
+    registration: float = 0.0
+    registration_data: str = ""
+    registration_batch: int = 8
     init: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -231,7 +244,8 @@ class Trainer:
 
     Raises:
         ValueError: ``init`` has another width, the global batch is smaller than the number
-            of processes, or ``workers`` is negative.
+            of processes, ``workers`` is negative, or ``registration`` is on without pairs.
+        FileNotFoundError: no registration pairs file where ``registration_data`` says.
     """
 
     def __init__(
@@ -284,6 +298,23 @@ class Trainer:
         )
         self.dataset = AugmentedFaces(targets, config.augment, config.input_size, config.seed)
         self.loader = face_loader(self.dataset, self.sampler, config.workers, pin_memory=cuda)
+        self.pair_sampler: PairBatches | None = None
+        self.pair_loader: DataLoader[Any] | None = None
+        if config.registration < 0:
+            raise ValueError(f"--registration must be 0 or more, got {config.registration}")
+        if config.registration > 0:
+            if not config.registration_data:
+                raise ValueError("--registration needs --registration-data (a pairs file)")
+            pairs = read_pairs(config.registration_data)
+            self.pair_sampler = PairBatches(
+                len(pairs), config.registration_batch, len(self.sampler), config.seed, self.world
+            )
+            self.pair_loader = pair_loader(
+                RegisteredPairs(pairs, config.augment, config.input_size, config.seed),
+                self.pair_sampler,
+                config.workers,
+                pin_memory=cuda,
+            )
         self.train_network = self._parallel(self.network)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
         steps = max(1, len(self.sampler)) * config.epochs
@@ -430,17 +461,32 @@ class Trainer:
         """Mean over faces of :meth:`_face_losses` (same arguments)."""
         return self._face_losses(whitened, target, sparse_target, sparse).mean()
 
-    def _consistency_losses(self, predicted: torch.Tensor, undo: torch.Tensor) -> torch.Tensor:
-        """``(b,)`` landmark loss between the two views of each face, both mapped back to the
-        stored crop's frame.
+    def _agreement_losses(
+        self,
+        predicted: torch.Tensor,
+        undo: torch.Tensor,
+        flow: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``(b,)`` landmark loss between the two views of each face (consistency) or of each
+        video pair (registration), both mapped back to the stored crop's frame.
 
         Args:
             predicted: ``(2b, 68, 2)`` landmarks (:meth:`_landmarks`): every face's first view,
                 then its second.
             undo: ``(2b, 3, 3)`` maps from each view's crop frame to the stored crop's frame.
+            flow: ``(b, 68, 2)`` how far each landmark moved from the first view's image to
+                the second's (stored crop frame); none: the same image.
+            valid: ``(b, 68)`` the points that count (default: all).
         """
         back = predicted @ undo[:, :2, :2].transpose(1, 2) + undo[:, None, :2, 2]
         first, second = back.chunk(2)
+        if flow is not None:
+            first = first + flow
+        if valid is not None:
+            # Left-out points compare 0 with 0: no loss and no gradient.
+            mask = valid[..., None]
+            first, second = torch.where(mask, first, 0.0), torch.where(mask, second, 0.0)
         loss = wing_loss if self.config.loss == "wing" else l2_loss
         return loss(first, second, reduction="none")
 
@@ -453,9 +499,12 @@ class Trainer:
         images, target, sparse_target, sparse, undo = (
             tensor.to(self.device, non_blocking=True) for tensor in batch
         )
+        return self._memory_format(images), target, sparse_target, sparse, undo
+
+    def _memory_format(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images, target, sparse_target, sparse, undo
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def train_epoch(self, progress: Progress = no_progress) -> dict[str, float]:
         """Train one epoch; returns its loss (over all processes) and timing.
@@ -463,14 +512,20 @@ class Trainer:
         ``images_per_second`` counts the faces of all processes over the epoch's wall time
         (a face seen in two views counts once); ``data_seconds`` is the time this process
         waited for its batches; with ``consistency``, ``train_consistency`` is the mean loss
-        between the views.
+        between the views; with ``registration``, ``train_registration`` is the mean loss
+        between the video pairs' frames.
         """
         world = self.world
         self.sampler.set_epoch(self.epoch)
+        pairs: Iterator[Any] = iter(())
+        if self.pair_sampler is not None and self.pair_loader is not None:
+            self.pair_sampler.set_epoch(self.epoch)
+            pairs = iter(self.pair_loader)
         batches = self.sampler.global_batches(self.epoch)
         self.network.train()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         agreement = torch.zeros((), dtype=torch.float64, device=self.device)
+        registered = torch.zeros((), dtype=torch.float64, device=self.device)
         data_time, step_time = 0.0, 0.0
         started = waited = time.perf_counter()
         steps = progress(
@@ -481,13 +536,22 @@ class Trainer:
         )
         for faces, batch in steps:
             images, target, sparse_target, sparse, undo = self._to_device(batch)
+            pair = next(pairs, None)
+            if pair is not None:
+                pair_images, pair_undo, flow, valid = (
+                    tensor.to(self.device, non_blocking=True) for tensor in pair
+                )
+                # One forward for faces and pairs: BatchNorm sees them as one batch.
+                images = torch.cat([images, self._memory_format(pair_images)])
             loaded = time.perf_counter()
             with self._autocast():
                 whitened = self.train_network(images).float()
             predicted = self._landmarks(whitened)
+            if pair is not None:
+                predicted, pair_predicted = predicted.split([len(undo), len(pair_undo)])
             losses = self._point_losses(predicted, target, sparse_target, sparse)  # (views * b,)
             if self.views == 2:
-                consistent = self._consistency_losses(predicted, undo)
+                consistent = self._agreement_losses(predicted, undo)
                 agreement += consistent.detach().sum()
                 losses = losses.view(2, -1).mean(dim=0)
                 objective = losses + self.config.consistency * consistent
@@ -496,6 +560,11 @@ class Trainer:
             # DDP averages the ranks' gradients: this scale makes the average the gradient
             # of the global batch's mean loss, whatever the split (W = 1: the mean).
             loss = objective.sum() * (world.world_size / len(faces))
+            if pair is not None:
+                pair_losses = self._agreement_losses(pair_predicted, pair_undo, flow, valid)
+                registered += pair_losses.detach().sum()
+                scale = world.world_size / self.config.registration_batch
+                loss = loss + self.config.registration * pair_losses.sum() * scale
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -506,8 +575,8 @@ class Trainer:
             step_time += done - loaded
             waited = done
         elapsed = time.perf_counter() - started
-        loss_sum, agreement_sum, elapsed_sum = all_sum(
-            [float(total), float(agreement), elapsed], world
+        loss_sum, agreement_sum, registered_sum, elapsed_sum = all_sum(
+            [float(total), float(agreement), float(registered), elapsed], world
         )
         count = sum(len(faces) for faces in batches)
         row = {
@@ -518,6 +587,10 @@ class Trainer:
         }
         if self.views == 2:
             row["train_consistency"] = agreement_sum / max(count, 1)
+        if self.pair_sampler is not None:
+            row["train_registration"] = registered_sum / max(
+                len(batches) * self.config.registration_batch, 1
+            )
         return row
 
     # -- validation ----------------------------------------------------------------------------

@@ -205,7 +205,7 @@ def test_consistency_is_zero_for_agreeing_views_and_trains(tiny_model, tmp_path:
     first, second = back.chunk(2)
     torch.testing.assert_close(first, second, atol=1e-4, rtol=0)
     whitened = network(images).float()
-    losses = trainer._consistency_losses(trainer._landmarks(whitened), undo)
+    losses = trainer._agreement_losses(trainer._landmarks(whitened), undo)
     assert losses.shape == (4,) and bool((losses > 0).all())
     losses.sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters())
