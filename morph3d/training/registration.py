@@ -10,8 +10,8 @@ the crop box of frame t's landmarks, as in a targets file, :mod:`morph3d.trainin
 measures the flow with OpenCV's pyramidal Lucas-Kanade at frame t's landmarks (a teacher: any
 tracker's landmarks; ``scripts/make_registration.py`` uses morph3d's own), on the full frames,
 forward and backward. A point counts (``valid``) where both passes converge and the backward pass
-returns within ``max_error`` pixels of where it started; the flow is kept as a displacement in
-the stored crop's frame (120 units, y up), per landmark.
+returns within ``max_error`` pixels of where it started (the jaw never: :data:`REGISTERED`); the
+flow is kept as a displacement in the stored crop's frame (120 units, y up), per landmark.
 
 **Loss** (:meth:`morph3d.training.trainer.Trainer`, ``registration``): each pair is seen in two
 views like a face in consistency training (the second view's similarity near the first's, each
@@ -49,6 +49,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, image_to_crop, scale_box
+from morph3d.core.landmarks68 import JAW
 from morph3d.files import atomic_path
 from morph3d.inference.network import to_input
 from morph3d.io.image import crop_image
@@ -60,6 +61,7 @@ from morph3d.training.targets import STORED_SIZE
 __all__ = [
     "LK_WINDOW",
     "MAX_FB_ERROR",
+    "REGISTERED",
     "PairBatch",
     "PairBatches",
     "RegisteredPairs",
@@ -78,6 +80,10 @@ __all__ = [
 LK_WINDOW, LK_LEVELS = 21, 3
 #: Largest forward-backward distance (pixels of the full frame) for a point to count.
 MAX_FB_ERROR = 1.0
+#: The landmarks whose flow can count: all but the jaw (0-16). The model's jaw landmarks are
+#: vertices of the cheeks and chin that reach the silhouette as the head turns, where a
+#: Lucas-Kanade window takes in the background too and follows it.
+REGISTERED = np.array([k not in JAW for k in range(68)])
 
 #: One pair's two views: ``(2, S, S, 3)`` crops, ``(2, 3, 3)`` maps back to the stored crop's
 #: frame, ``(68, 2)`` flow and ``(68,)`` validity.
@@ -137,6 +143,7 @@ def frame_pairs(
     landmarks: Sequence[np.ndarray | None],
     clip: str,
     max_error: float = MAX_FB_ERROR,
+    points_used: np.ndarray = REGISTERED,
 ) -> RegistrationPairs:
     """The registration pairs of one clip: every frame t with landmarks, and frame t+1.
 
@@ -146,6 +153,8 @@ def frame_pairs(
             where the frame has no face.
         clip: The clip's name (stored with each pair).
         max_error: Forward-backward limit of :func:`track_points` (full-frame pixels).
+        points_used: ``(68,)`` bool, the landmarks that may count (:data:`REGISTERED`); the
+            others are never ``valid``.
 
     Returns:
         The pairs (none where frame t has no landmarks or t is the last frame).
@@ -167,7 +176,7 @@ def frame_pairs(
         first.append(crop_image(frames[t], wide, STORED_SIZE))
         second.append(crop_image(frames[t + 1], wide, STORED_SIZE))
         flow.append(moved_crop - start_crop)
-        valid.append(ok)
+        valid.append(ok & points_used)
         index.append(t)
     n = len(index)
     return RegistrationPairs(

@@ -13,6 +13,7 @@ import torch
 from morph3d.core.crop import crop_box_from_landmarks, image_to_crop
 from morph3d.training.augment import AugmentConfig
 from morph3d.training.registration import (
+    REGISTERED,
     PairBatches,
     RegisteredPairs,
     RegistrationPairs,
@@ -79,7 +80,9 @@ def test_pairs_hold_the_crop_frame_flow_and_both_frames_over_one_box() -> None:
     scale = 120 / (box[2] - box[0])
     # Crop frame: x right, y up; the picture moved up by 2 pixels.
     np.testing.assert_allclose(expected.mean(axis=0), [3 * scale, 2 * scale], atol=1e-9)
-    assert pairs.valid.all()
+    # Every point tracked; the jaw never counts.
+    np.testing.assert_array_equal(pairs.valid[0], REGISTERED)
+    assert not REGISTERED[:17].any() and REGISTERED[17:].all()
     # The second frame is cut over the first frame's box: its content moved by the flow.
     middle = slice(60, 180)
     first, second = pairs.first[0].astype(float), pairs.second[0].astype(float)
