@@ -65,12 +65,14 @@ __all__ = [
     "ProfileConfig",
     "View",
     "face_mesh",
+    "motion_pair",
     "profile_face",
     "profile_targets",
     "rasterize",
     "rasterize_torch",
     "render_view",
     "rotate_params",
+    "turn_rotation",
     "view_angles",
 ]
 
@@ -473,6 +475,58 @@ def render_view(
     )
 
 
+def turn_rotation(yaw: float, pitch: float) -> np.ndarray:
+    """``(3, 3)`` the turn of a view: about the head's vertical axis as seen by the camera by
+    ``yaw`` degrees, then tilted by ``pitch``."""
+    return angles_to_rotation(np.array([yaw, 0.0, 0.0])) @ angles_to_rotation(
+        np.array([0.0, pitch, 0.0])
+    )
+
+
+def motion_pair(
+    model: MorphableModel,
+    stored: np.ndarray,
+    params: np.ndarray,
+    crop_box: np.ndarray,
+    first: tuple[float, float],
+    second: tuple[float, float],
+    config: ProfileConfig | None = None,
+    lines: ContourLines | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two frames of a fitted face turning: the face turned by ``first`` and by ``second``
+    (``(yaw, pitch)`` degrees), both rendered over the first view's box, as a video's
+    consecutive frames are cut with one box.
+
+    Args:
+        model: The morphable model.
+        stored: ``(240, 240, 3)`` the face's stored image.
+        params: ``(62,)`` its fitted raw parameters (crop frame of ``crop_box``).
+        crop_box: ``(4,)`` its crop box in image pixels.
+        first: The first frame's turn.
+        second: The second frame's turn.
+        config: Profiling settings (the mesh and rotation centre).
+        lines: The model's contour lines (computed when not given).
+
+    Returns:
+        The two ``(240, 240, 3)`` stored images, both frames' exact ``(62,)`` parameters in
+        the crop frame of the first view's box, and that ``(4,)`` box (image pixels).
+    """
+    config = config or ProfileConfig()
+    lines = lines or contour_lines(model)
+    mesh = face_mesh(model, params, config)
+    centre = _head_centre(model, params, config)
+    images, turned = [], []
+    box = None
+    for yaw, pitch in (first, second):
+        rotation = turn_rotation(yaw, pitch)
+        moved, own_box = rotate_params(model, params, crop_box, rotation, centre, lines)
+        box = own_box if box is None else box
+        turned.append(params_to_crop(params_to_image(moved, own_box), box))
+        images.append(render_view(stored, mesh, crop_box, box, rotation, centre, config.device))
+    assert box is not None
+    return images[0], images[1], turned[0], turned[1], box
+
+
 def view_angles(
     source_yaw: float, config: ProfileConfig, rng: np.random.Generator
 ) -> list[tuple[float, float]]:
@@ -533,10 +587,7 @@ def profile_face(
     centre = _head_centre(model, params, config)
     views = []
     for yaw, pitch in angles:
-        # Turn about the head's vertical axis as seen by the camera, then tilt.
-        rotation = angles_to_rotation(np.array([yaw, 0.0, 0.0])) @ angles_to_rotation(
-            np.array([0.0, pitch, 0.0])
-        )
+        rotation = turn_rotation(yaw, pitch)
         new_params, new_box = rotate_params(model, params, crop_box, rotation, centre, lines)
         image = render_view(stored, mesh, crop_box, new_box, rotation, centre, config.device)
         views.append(

@@ -13,6 +13,9 @@ forward and backward. A point counts (``valid``) where both passes converge and 
 returns within ``max_error`` pixels of where it started (the jaw never: :data:`REGISTERED`); the
 flow is kept as a displacement in the stored crop's frame (120 units, y up), per landmark.
 
+**Photos in motion** (:func:`synthetic_pairs`): a fitted training photo turned a little
+between two frames by 3D face profiling, its flow exact; many more faces than a few clips hold.
+
 **Loss** (:meth:`morph3d.training.trainer.Trainer`, ``registration``): each pair is seen in two
 views like a face in consistency training (the second view's similarity near the first's, each
 with its own photometry; :class:`RegisteredPairs`); both views' predicted landmarks are mapped
@@ -50,13 +53,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from morph3d.core.crop import CROP_SIZE, crop_box_from_landmarks, image_to_crop, scale_box
 from morph3d.core.landmarks68 import JAW
+from morph3d.core.marching import contour_lines
+from morph3d.core.model import MorphableModel
 from morph3d.files import atomic_path
 from morph3d.inference.network import to_input
 from morph3d.io.image import crop_image
+from morph3d.progress import Progress, no_progress
 from morph3d.training.augment import AugmentConfig, Similarity, photometric, warp_crop
 from morph3d.training.batches import PAIR_ANGLE, PAIR_SCALE, PAIR_SHIFT, loader_settings
 from morph3d.training.distributed import World, shard
-from morph3d.training.targets import STORED_SIZE
+from morph3d.training.profiling import ProfileConfig, motion_pair
+from morph3d.training.targets import STORED_SIZE, Targets
 
 __all__ = [
     "LK_WINDOW",
@@ -72,6 +79,7 @@ __all__ = [
     "pair_loader",
     "pair_rng",
     "read_pairs",
+    "synthetic_pairs",
     "track_points",
     "write_pairs",
 ]
@@ -80,6 +88,8 @@ __all__ = [
 LK_WINDOW, LK_LEVELS = 21, 3
 #: Largest forward-backward distance (pixels of the full frame) for a point to count.
 MAX_FB_ERROR = 1.0
+#: :func:`synthetic_pairs`: largest first turn and further turn (yaw, pitch), degrees.
+SYNTHETIC_TURN, SYNTHETIC_STEP = (20.0, 8.0), (1.5, 1.0)
 #: The landmarks whose flow can count: all but the jaw (0-16). The model's jaw landmarks are
 #: vertices of the cheeks and chin that reach the silhouette as the head turns, where a
 #: Lucas-Kanade window takes in the background too and follows it.
@@ -186,6 +196,59 @@ def frame_pairs(
         valid=np.asarray(valid, dtype=bool).reshape(n, 68),
         clip=[clip] * n,
         frame=np.asarray(index, dtype=np.int32),
+    )
+
+
+def synthetic_pairs(
+    targets: Targets,
+    model: MorphableModel,
+    indices: Sequence[int],
+    seed: int = 0,
+    turn: tuple[float, float] = SYNTHETIC_TURN,
+    step: tuple[float, float] = SYNTHETIC_STEP,
+    progress: Progress = no_progress,
+) -> RegistrationPairs:
+    """Registration pairs from photos: each fitted face turned a little between two frames
+    (3D face profiling, :func:`morph3d.training.profiling.motion_pair`).
+
+    The first frame turns the face by a random ``(yaw, pitch)`` within +- ``turn`` degrees, the
+    second by up to +- ``step`` more; both are rendered over the first frame's box. The flow is
+    exact (the model's landmarks of the two turned faces), every point valid: no optical flow
+    is needed where the motion is known.
+
+    Args:
+        targets: Fitted faces (dense or sparse; photos or views).
+        model: The morphable model they were fitted with.
+        indices: The faces to use (training faces only: the pairs teach the network).
+        seed: Seed of the turns.
+        turn: Largest first-frame yaw and pitch turn, degrees.
+        step: Largest further turn to the second frame, degrees.
+        progress: Wraps the faces to show progress.
+    """
+    config = ProfileConfig()
+    lines = contour_lines(model)
+    rng = np.random.default_rng(seed)
+    first, second, flow = [], [], []
+    chosen = [int(i) for i in indices]
+    for index in progress(chosen, desc="turning faces", total=len(chosen), unit="face"):
+        start = rng.uniform(-1, 1, 2) * turn
+        end = start + rng.uniform(-1, 1, 2) * step
+        one, two, params_one, params_two, _ = motion_pair(
+            model, targets.image[index], targets.params[index], targets.crop_box[index],
+            (float(start[0]), float(start[1])), (float(end[0]), float(end[1])), config, lines,
+        )  # fmt: skip
+        first.append(one)
+        second.append(two)
+        landmarks = model.landmarks(np.stack([params_one, params_two]))[..., :2]
+        flow.append(landmarks[1] - landmarks[0])
+    n = len(chosen)
+    return RegistrationPairs(
+        first=np.asarray(first, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
+        second=np.asarray(second, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
+        flow=np.asarray(flow, dtype=np.float32).reshape(n, 68, 2),
+        valid=np.ones((n, 68), dtype=bool),
+        clip=[f"turned:{targets.name[i]}" for i in chosen],
+        frame=np.zeros(n, dtype=np.int32),
     )
 
 

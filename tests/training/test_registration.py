@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from morph3d.core.crop import crop_box_from_landmarks, image_to_crop
+from morph3d.io.datasets import find_faces
 from morph3d.training.augment import AugmentConfig
 from morph3d.training.registration import (
     REGISTERED,
@@ -21,15 +22,14 @@ from morph3d.training.registration import (
     concatenate_pairs,
     frame_pairs,
     read_pairs,
+    synthetic_pairs,
     track_points,
     write_pairs,
 )
-from morph3d.training.targets import write_targets
+from morph3d.training.targets import Targets, build_targets, write_targets
 from morph3d.training.trainer import TrainConfig, Trainer
 
 from ..conftest import make_tiny_targets
-
-pytestmark = pytest.mark.unit
 
 SHIFT = np.array([3.0, -2.0])  # image pixels: right and up
 
@@ -227,3 +227,41 @@ def test_registration_needs_its_pairs(tiny_model, tmp_path: Path) -> None:
         Trainer(targets, tiny_model, _config(registration=0.5, registration_data="x.h5"), tmp_path)
     with pytest.raises(ValueError, match="--registration must"):
         Trainer(targets, tiny_model, _config(registration=-1.0), tmp_path)
+
+
+def _two_faces(shared_data: Path, real_model) -> Targets:
+    faces, _ = find_faces("300w", shared_data / "300w" / "helen_trainset")
+    return build_targets(faces[:2], real_model)[0]
+
+
+def _green_centre(image: np.ndarray) -> np.ndarray:
+    """Stored-pixel centroid (column, row) of the green marker."""
+    rgb = image.astype(np.float64)
+    weight = np.clip(rgb[..., 1] - (rgb[..., 0] + rgb[..., 2]) / 2 - 60, 0, None)
+    rows, columns = np.nonzero(weight)
+    total = weight[rows, columns].sum()
+    return (
+        np.array([(weight[rows, columns] * columns).sum(), (weight[rows, columns] * rows).sum()])
+        / total
+    )
+
+
+def test_turned_photos_move_a_marker_by_their_flow(shared_data: Path, real_model) -> None:
+    targets = _two_faces(shared_data, real_model)
+    nose = real_model.landmarks(targets.params[0])[30]
+    column, row = nose[0] - 1 + 60, 120 - nose[1] + 60
+    ys, xs = np.mgrid[0:240, 0:240]
+    blob = np.exp(-((xs - column) ** 2 + (ys - row) ** 2) / 2.0)[..., None]
+    image = targets.image[0].astype(np.float64)
+    targets.image[0] = np.clip(image * (1 - blob) + blob * [0, 255, 0], 0, 255).astype(np.uint8)
+    pairs = synthetic_pairs(targets, real_model, [0, 1], seed=1, step=(2.0, 1.5))
+    assert len(pairs) == 2 and pairs.valid.all() and pairs.clip[0].startswith("turned:")
+    assert np.abs(pairs.flow).max() > 0.1  # the face moved
+    moved = _green_centre(pairs.second[0]) - _green_centre(pairs.first[0])
+    flow = pairs.flow[0, 30]
+    # Crop frame y up, stored pixels y down; the marker sits on the nose tip's vertex.
+    np.testing.assert_allclose(moved, [flow[0], -flow[1]], atol=0.3)
+    # No further turn: the same frame twice and no flow.
+    still = synthetic_pairs(targets, real_model, [1], seed=1, step=(0.0, 0.0))
+    np.testing.assert_array_equal(still.first, still.second)
+    assert np.abs(still.flow).max() < 1e-9
