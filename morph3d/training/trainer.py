@@ -137,6 +137,11 @@ class TrainConfig:
             needed when ``registration`` is on.
         registration_batch: Video pairs per optimiser step (all processes together), on top
             of the ``batch_size`` faces.
+        teacher: A regressor state dict (any width) whose landmarks the network also learns
+            (knowledge distillation, e.g. a small fast network from the shipped x1.0); it sees
+            every crop the network sees, resized to ``teacher_input`` pixels.
+        distill: Weight of the landmark loss toward the teacher's landmarks (0: off).
+        teacher_input: Side of the teacher's input in pixels.
         init: A regressor state dict to start from (same width), e.g. the shipped weights;
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
@@ -163,6 +168,9 @@ class TrainConfig:
     registration: float = 0.0
     registration_data: str = ""
     registration_batch: int = 8
+    teacher: str = ""
+    distill: float = 0.0
+    teacher_input: int = CROP_SIZE
     init: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -244,7 +252,8 @@ class Trainer:
 
     Raises:
         ValueError: ``init`` has another width, the global batch is smaller than the number
-            of processes, ``workers`` is negative, or ``registration`` is on without pairs.
+            of processes, ``workers`` is negative, ``registration`` is on without pairs or
+            ``distill`` without a teacher.
         FileNotFoundError: no registration pairs file where ``registration_data`` says.
     """
 
@@ -315,6 +324,17 @@ class Trainer:
                 config.workers,
                 pin_memory=cuda,
             )
+        self.teacher: Regressor | None = None
+        if config.distill < 0:
+            raise ValueError(f"--distill must be 0 or more, got {config.distill}")
+        if config.distill > 0:
+            if not config.teacher:
+                raise ValueError("--distill needs --teacher (a regressor state dict)")
+            from morph3d.inference.torch_predictor import load_regressor
+
+            self.teacher = load_regressor(config.teacher).to(self.device).eval()
+            for parameter in self.teacher.parameters():
+                parameter.requires_grad_(False)
         self.train_network = self._parallel(self.network)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
         steps = max(1, len(self.sampler)) * config.epochs
@@ -490,6 +510,25 @@ class Trainer:
         loss = wing_loss if self.config.loss == "wing" else l2_loss
         return loss(first, second, reduction="none")
 
+    @torch.no_grad()
+    def _teacher_landmarks(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 68, 2)`` the teacher's landmarks (crop frame) of ``(B, 3, S, S)`` inputs."""
+        assert self.teacher is not None
+        size = self.config.teacher_input
+        if images.shape[-1] != size:
+            images = torch.nn.functional.interpolate(
+                images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+            )
+        with self._autocast():
+            whitened = self.teacher(images).float()
+        return self.decoder.landmarks(self.teacher.denormalize(whitened))[..., :2]
+
+    def _teacher_losses(self, images: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` landmark loss of ``predicted`` ``(B, 68, 2)`` toward the teacher's
+        landmarks of the same ``images``."""
+        loss = wing_loss if self.config.loss == "wing" else l2_loss
+        return loss(predicted, self._teacher_landmarks(images), reduction="none")
+
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.device.type == "cuda" and self.config.bf16:
             return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -526,6 +565,7 @@ class Trainer:
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         agreement = torch.zeros((), dtype=torch.float64, device=self.device)
         registered = torch.zeros((), dtype=torch.float64, device=self.device)
+        learned = torch.zeros((), dtype=torch.float64, device=self.device)
         data_time, step_time = 0.0, 0.0
         started = waited = time.perf_counter()
         steps = progress(
@@ -536,6 +576,7 @@ class Trainer:
         )
         for faces, batch in steps:
             images, target, sparse_target, sparse, undo = self._to_device(batch)
+            face_images = images
             pair = next(pairs, None)
             if pair is not None:
                 pair_images, pair_undo, flow, valid = (
@@ -550,13 +591,18 @@ class Trainer:
             if pair is not None:
                 predicted, pair_predicted = predicted.split([len(undo), len(pair_undo)])
             losses = self._point_losses(predicted, target, sparse_target, sparse)  # (views * b,)
+            per_view = losses
+            if self.teacher is not None:
+                taught = self._teacher_losses(face_images, predicted)
+                learned += taught.detach().sum()
+                per_view = losses + self.config.distill * taught
             if self.views == 2:
                 consistent = self._agreement_losses(predicted, undo)
                 agreement += consistent.detach().sum()
                 losses = losses.view(2, -1).mean(dim=0)
-                objective = losses + self.config.consistency * consistent
+                objective = per_view.view(2, -1).mean(dim=0) + self.config.consistency * consistent
             else:
-                objective = losses
+                objective = per_view
             # DDP averages the ranks' gradients: this scale makes the average the gradient
             # of the global batch's mean loss, whatever the split (W = 1: the mean).
             loss = objective.sum() * (world.world_size / len(faces))
@@ -575,8 +621,8 @@ class Trainer:
             step_time += done - loaded
             waited = done
         elapsed = time.perf_counter() - started
-        loss_sum, agreement_sum, registered_sum, elapsed_sum = all_sum(
-            [float(total), float(agreement), float(registered), elapsed], world
+        loss_sum, agreement_sum, registered_sum, learned_sum, elapsed_sum = all_sum(
+            [float(total), float(agreement), float(registered), float(learned), elapsed], world
         )
         count = sum(len(faces) for faces in batches)
         row = {
@@ -587,6 +633,8 @@ class Trainer:
         }
         if self.views == 2:
             row["train_consistency"] = agreement_sum / max(count, 1)
+        if self.teacher is not None:
+            row["train_distill"] = learned_sum / max(count * self.views, 1)
         if self.pair_sampler is not None:
             row["train_registration"] = registered_sum / max(
                 len(batches) * self.config.registration_batch, 1

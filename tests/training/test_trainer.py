@@ -229,3 +229,37 @@ def test_channels_last_on_the_cpu_trains_as_the_default_layout(tiny_model, tmp_p
     # Adam amplifies rounding differences in the weights, not in what the run learns.
     for plain, last in zip(*runs, strict=True):
         assert plain["train_loss"] == pytest.approx(last["train_loss"], rel=1e-4)
+
+
+@pytest.mark.unit
+def test_distillation_learns_the_teachers_landmarks(tiny_model, tmp_path: Path) -> None:
+    targets = make_tiny_targets(tiny_model, count=12)
+    teacher_trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path / "teacher")
+    teacher_path = tmp_path / "teacher.pt"
+    torch.save(teacher_trainer.network.state_dict(), teacher_path)
+    config = _config(epochs=4, distill=1.0, teacher=str(teacher_path), teacher_input=64)
+    # A student that starts as its teacher (same weights, same outputs) has nothing to learn.
+    twin = Trainer(targets, tiny_model, dataclasses.replace(config, init=str(teacher_path)),
+                   tmp_path / "twin")  # fmt: skip
+    images = collate_faces([twin.dataset[(0, int(i))] for i in twin.train_index[:4]])[0]
+    twin.network.eval()
+    with torch.no_grad():
+        predicted = twin._landmarks(twin.network(images))
+        assert float(twin._teacher_losses(images, predicted).abs().max()) < 1e-3
+    # A student taught by it ends nearer its landmarks than one trained on the targets alone.
+    gaps = []
+    for weight in (0.0, 5.0):
+        changed = dataclasses.replace(config, distill=weight, teacher=str(teacher_path))
+        student = Trainer(targets, tiny_model, changed, tmp_path / f"student{weight}")
+        history = student.fit()
+        student.network.eval()
+        with torch.no_grad():
+            predicted = student._landmarks(student.network(images))
+            student.teacher = twin.teacher
+            gaps.append(float(student._teacher_losses(images, predicted).mean()))
+    assert all(np.isfinite(row["train_distill"]) for row in history)
+    assert gaps[1] < 0.8 * gaps[0], gaps
+    with pytest.raises(ValueError, match="--teacher"):
+        Trainer(targets, tiny_model, _config(distill=1.0), tmp_path / "none")
+    with pytest.raises(ValueError, match="--distill"):
+        Trainer(targets, tiny_model, _config(distill=-1.0), tmp_path / "none")
