@@ -1,9 +1,10 @@
 """Making and using training data (layer 4): fitted targets in HDF5
 (:mod:`~morph3d.training.targets`), augmentation, the training batches and their loading
-(:mod:`~morph3d.training.batches`), the trainer with resumable checkpoints, training in several
-processes under torchrun (:mod:`~morph3d.training.distributed`), its curves, and int8 copies of the
-regressor calibrated on training crops (:mod:`~morph3d.training.quantize`). torch is
-loaded by the trainer only.
+(:mod:`~morph3d.training.batches`), registration pairs from video for supervision by
+registration (:mod:`~morph3d.training.registration`), the trainer with resumable checkpoints,
+training in several processes under torchrun (:mod:`~morph3d.training.distributed`), its
+curves, and int8 copies of the regressor calibrated on training crops
+(:mod:`~morph3d.training.quantize`). torch is loaded by the trainer only.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ NME on the sparse faces' visible points, normalised by the box of their fitted l
 **Validation split** (:func:`morph3d.io.datasets.split_indices`): a face is held out by a hash of
 its photo's name, so all faces of one photo fall on the same side.
 
+**Stability and distillation.** With ``consistency`` each face is seen in two views whose
+landmarks must agree once the augmentations are undone; with ``registration`` a batch of
+registration pairs (:mod:`morph3d.training.registration`: consecutive video frames, or a photo
+turned a little) rides along, frame t's landmarks moved by the measured flow pulled toward frame
+t+1's; with ``distill`` the network also learns a teacher regressor's landmarks on every crop.
+
 Every epoch writes an atomic checkpoint (model, optimiser, schedule, history) that ``resume``
 continues from, the best weights so far, a CSV/JSON log and a PNG of the curves.
 
