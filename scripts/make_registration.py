@@ -33,6 +33,7 @@ from morph3d.io.video import VideoReader
 from morph3d.pipeline.tracker import Tracker, TrackerConfig
 from morph3d.training.registration import (
     MAX_FB_ERROR,
+    REGISTERED,
     RegistrationPairs,
     concatenate_pairs,
     frame_pairs,
@@ -42,7 +43,9 @@ from morph3d.training.registration import (
 from morph3d.training.targets import read_targets
 
 
-def clip_pairs(path: Path, tracker: Tracker, every: int, max_error: float) -> RegistrationPairs:
+def clip_pairs(
+    path: Path, tracker: Tracker, every: int, max_error: float, points_used: np.ndarray
+) -> RegistrationPairs:
     """The registration pairs of one clip (every ``every``-th frame as frame t)."""
     frames, teacher = [], []
     tracker.reset()
@@ -54,7 +57,7 @@ def clip_pairs(path: Path, tracker: Tracker, every: int, max_error: float) -> Re
         frames.append(frame.image)
         teacher.append(None if largest is None else largest.raw_landmarks)
     kept = [points if k % every == 0 else None for k, points in enumerate(teacher)]
-    return frame_pairs(frames, kept, path.stem, max_error)
+    return frame_pairs(frames, kept, path.stem, max_error, points_used)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         default=MAX_FB_ERROR,
         help="forward-backward limit in frame pixels (default %(default)s)",
     )
+    parser.add_argument(
+        "--jaw", action="store_true",
+        help="count the jaw's flow too (left out by default; the shipped network's pairs had it)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be at least 1")
@@ -88,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         # Unsmoothed teacher landmarks; the eyelids as the network predicts them.
         with Tracker(TrackerConfig(refine_eyes=False)) as tracker:
             for path in args.videos:
-                pairs = clip_pairs(path, tracker, args.every, args.max_error)
+                used = np.ones(68, dtype=bool) if args.jaw else REGISTERED
+                pairs = clip_pairs(path, tracker, args.every, args.max_error, used)
                 parts.append(pairs)
                 share = float(pairs.valid.mean()) if len(pairs) else 0.0
                 summary[path.stem] = {"pairs": len(pairs), "valid_points": round(share, 4)}
