@@ -286,17 +286,34 @@ def _solve_brows(brows: np.ndarray, neutral: np.ndarray, motion: np.ndarray) -> 
     gram, target, trace = gram[moving], target[moving], trace[moving]
     ridge = 1e-3 * trace / len(BROW_NAMES)
     hessian = gram + ridge[:, None, None] * np.eye(len(BROW_NAMES))
+    # The error is strictly convex: where its free minimum lies inside the bounds it is the
+    # answer (most faces), and only the others need the 3^5 cases.
+    free = np.linalg.solve(hessian, target[..., None])[..., 0]  # (F, 5)
+    inside = np.all((free >= -_BOUND_SLACK) & (free <= 1 + _BOUND_SLACK), axis=-1)
+    solved = np.clip(free, 0.0, 1.0)
+    if not inside.all():
+        solved[~inside] = _bounded_brows(hessian[~inside], target[~inside])
+    out[moving] = solved
+    return out
+
+
+#: How far past a bound a solution may sit and still count as on it (rounding).
+_BOUND_SLACK = 1e-9
+
+
+def _bounded_brows(hessian: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The bounded minimum of ``x H x / 2 - t x`` over [0, 1]^5 for ``(F, 5, 5)`` ``hessian``
+    and ``(F, 5)`` ``target``: the least-error feasible case of :data:`_BOUND_CASES`."""
     # A free coefficient's row is the normal equation, a fixed one's reads x_k = bound.
     matrices = _FREE_ROWS * hessian[:, None] + _FIXED_ROWS  # (F, C, 5, 5)
     sides = np.where(_FREE, target[:, None], _BOUND_CASES)  # (F, C, 5)
     candidates = np.linalg.solve(matrices, sides[..., None])[..., 0]  # (F, C, 5)
-    feasible = np.all((candidates >= -1e-9) & (candidates <= 1 + 1e-9), axis=-1)
+    feasible = np.all((candidates >= -_BOUND_SLACK) & (candidates <= 1 + _BOUND_SLACK), axis=-1)
     candidates = np.clip(candidates, 0.0, 1.0)
     errors = 0.5 * np.einsum("fck,fkl,fcl->fc", candidates, hessian, candidates)
     errors -= np.einsum("fck,fk->fc", candidates, target)
     best = np.argmin(np.where(feasible, errors, np.inf), axis=1)
-    out[moving] = candidates[np.arange(len(best)), best]
-    return out
+    return candidates[np.arange(len(best)), best]
 
 
 #: Each coefficient of :func:`solve_brows` at 0, at 1 or free (2): all ``3^5`` cases.

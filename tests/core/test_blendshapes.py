@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morph3d.core.blendshapes import BLENDSHAPE_NAMES, eye_blendshapes, eye_rows
+from morph3d.core.blendshapes import (
+    BLENDSHAPE_NAMES,
+    _bounded_brows,
+    _solve_brows,
+    eye_blendshapes,
+    eye_rows,
+)
+from morph3d.core.landmarks68 import BROWS
 from morph3d.core.model import MorphableModel
 
 
@@ -120,3 +127,27 @@ def test_brow_coefficients_stay_in_their_range(real_model: MorphableModel) -> No
     # one direction raises (inner and outer up), the other lowers: the two never agree
     assert (up["browInnerUp"] > 0.5) != (down["browInnerUp"] > 0.5)
     assert (up["browDownLeft"] > 0.5) != (down["browDownLeft"] > 0.5)
+
+
+def test_the_brow_solve_equals_the_full_case_search() -> None:
+    rng = np.random.default_rng(3)
+    faces = 300
+    motion = np.zeros((faces, 5, 68, 2))
+    motion[:, :, list(BROWS)] = rng.normal(size=(faces, 5, len(BROWS), 2))
+    neutral = rng.normal(size=(faces, 68, 2))
+    # Half the targets reachable inside the bounds, half pushed past them.
+    truth = rng.uniform(0, 1, (faces, 5)) * np.where(np.arange(faces) % 2, 1.0, 3.0)[:, None]
+    brows = neutral + np.einsum(
+        "fk,fknj->fnj", truth - 0.5 * (np.arange(faces) % 2 == 0)[:, None], motion
+    )
+    fast = _solve_brows(brows, neutral, motion)
+    rows = list(BROWS)
+    moves = motion[:, :, rows].reshape(faces, 5, -1)
+    residual = (brows - neutral)[:, rows].reshape(faces, -1)
+    gram = moves @ np.swapaxes(moves, 1, 2)
+    ridge = 1e-3 * np.trace(gram, axis1=1, axis2=2) / 5
+    full = _bounded_brows(
+        gram + ridge[:, None, None] * np.eye(5), np.einsum("fkp,fp->fk", moves, residual)
+    )
+    np.testing.assert_allclose(fast, full, atol=1e-9)
+    assert (fast == 0).any() and (fast == 1).any() and ((fast > 0) & (fast < 1)).all(axis=1).any()
