@@ -12,7 +12,7 @@ teacher), measures the forward-backward Lucas-Kanade flow of the landmarks from 
 next, and writes the pairs (one HDF5 file) plus a JSON summary beside it. With --photos, the
 training faces of a targets file (the split of scripts/train.py at --val-fraction) add pairs of
 two nearby turns rendered by 3D face profiling, with exact flow. Train with them:
-``scripts/train.py ... --registration 0.3 --registration-data work/targets/sbr.h5``.
+``scripts/train.py ... --registration 0.5 --registration-data work/targets/sbr.h5``.
 """
 
 from __future__ import annotations
