@@ -21,12 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from morph3d.core.filters import FilterConfig
-from morph3d.core.landmarks68 import EYES, MOUTH
 from morph3d.core.metrics import landmark_box_size
 from morph3d.errors import Morph3DError
-from morph3d.evaluation.regions import QUICK_POINTS, region_filter_figures
+from morph3d.evaluation.regions import group_jitter, region_filter_figures
 from morph3d.evaluation.speed import machine_info
-from morph3d.evaluation.steadiness import acceleration_jitter, longest_run, run_tracker
+from morph3d.evaluation.steadiness import longest_run, run_tracker
 from morph3d.files import write_json
 from morph3d.io.video import VideoReader
 from morph3d.paths import SHARED_DATA
@@ -57,14 +56,7 @@ def clip_figures(path: Path, settings: dict[str, FilterConfig]) -> dict[str, Any
     if len(raw) < 3 * 5 + 2:
         return {"frames": len(raw), "note": "too few consecutive frames with a face"}
     size = float(np.median(landmark_box_size(raw)))
-    rest = np.setdiff1d(np.arange(68), QUICK_POINTS)
-    entry: dict[str, Any] = {
-        "frames": len(raw),
-        "raw": {"jitter_eyes": acceleration_jitter(raw[:, list(EYES)], size),
-                "jitter_mouth": acceleration_jitter(raw[:, list(MOUTH)], size),
-                "jitter_rest": acceleration_jitter(raw[:, rest], size),
-                "jitter_all": acceleration_jitter(raw, size)},
-    }  # fmt: skip
+    entry: dict[str, Any] = {"frames": len(raw), "raw": group_jitter(raw, size)}
     base = TrackerConfig().filter
     for label, quick in settings.items():
         entry[label] = region_filter_figures(raw, video.fps, base, quick)

@@ -30,10 +30,12 @@ from morph3d.core.landmarks68 import EYES, MOUTH
 from morph3d.core.metrics import eye_aperture, landmark_box_size
 from morph3d.evaluation.steadiness import acceleration_jitter, track_lag
 
-__all__ = ["QUICK_POINTS", "filter_regions", "region_filter_figures"]
+__all__ = ["QUICK_POINTS", "REST_POINTS", "filter_regions", "group_jitter", "region_filter_figures"]
 
 #: The landmarks that move quickly on their own: eyes (blinks) and mouth (speech).
 QUICK_POINTS: tuple[int, ...] = EYES + MOUTH
+#: The rest of the 68: jaw, brows and nose.
+REST_POINTS: tuple[int, ...] = tuple(k for k in range(68) if k not in QUICK_POINTS)
 
 _MAX_LAG = 5.0
 
@@ -49,7 +51,7 @@ def filter_regions(
     ``rest`` elsewhere; speeds in face sizes per second. Returns the filtered ``(T, 68, 2|3)``."""
     raw = np.asarray(raw, dtype=np.float64)
     quick_index = np.asarray(quick_points)
-    rest_index = np.setdiff1d(np.arange(raw.shape[1]), quick_index)
+    rest_index = np.setdiff1d(np.arange(raw.shape[1]), quick_index)  # any quick_points
     filters = ((OneEuroFilter(rest, joint_axis=True), rest_index),
                (OneEuroFilter(quick, joint_axis=True), quick_index))  # fmt: skip
     out = np.empty_like(raw)
@@ -58,6 +60,17 @@ def filter_regions(
         for one_euro, index in filters:
             out[t, index] = one_euro(points[index], t / fps, size)
     return out
+
+
+def group_jitter(tracks: np.ndarray, size: float) -> dict[str, float]:
+    """Second-difference jitter (% of ``size`` pixels) of ``(T, 68, 2|3)`` tracks: the eyes,
+    the mouth, the rest (:data:`REST_POINTS`) and all 68 points."""
+    return {
+        "jitter_eyes": acceleration_jitter(tracks[:, list(EYES)], size),
+        "jitter_mouth": acceleration_jitter(tracks[:, list(MOUTH)], size),
+        "jitter_rest": acceleration_jitter(tracks[:, list(REST_POINTS)], size),
+        "jitter_all": acceleration_jitter(tracks, size),
+    }
 
 
 def _mouth_opening(tracks: np.ndarray, size: float) -> np.ndarray:
@@ -89,12 +102,8 @@ def region_filter_figures(
     blinks = aperture_raw <= np.quantile(aperture_raw, blink_quantile)
     median = float(np.median(aperture_raw))
     mouth_raw, mouth = _mouth_opening(raw, size), _mouth_opening(filtered, size)
-    rest_points = np.setdiff1d(np.arange(68), QUICK_POINTS)
     return {
-        "jitter_eyes": acceleration_jitter(filtered[:, list(EYES)], size),
-        "jitter_mouth": acceleration_jitter(filtered[:, list(MOUTH)], size),
-        "jitter_rest": acceleration_jitter(filtered[:, rest_points], size),
-        "jitter_all": acceleration_jitter(filtered, size),
+        **group_jitter(filtered, size),
         "blink_lag": track_lag(aperture - aperture.mean(), aperture_raw - aperture_raw.mean(),
                                _MAX_LAG),
         "blink_depth": float(np.mean(median - aperture[blinks])

@@ -148,6 +148,26 @@ def track_points(
     return moved.reshape(-1, 2).astype(np.float64), valid
 
 
+def _stacked_pairs(
+    first: list[np.ndarray],
+    second: list[np.ndarray],
+    flow: list[np.ndarray],
+    valid: list[np.ndarray],
+    clips: list[str],
+    frames: list[int],
+) -> RegistrationPairs:
+    """Pairs from per-pair lists (possibly empty) as arrays of the file's dtypes and shapes."""
+    n = len(clips)
+    return RegistrationPairs(
+        first=np.asarray(first, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
+        second=np.asarray(second, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
+        flow=np.asarray(flow, dtype=np.float32).reshape(n, 68, 2),
+        valid=np.asarray(valid, dtype=bool).reshape(n, 68),
+        clip=clips,
+        frame=np.asarray(frames, dtype=np.int32).reshape(n),
+    )
+
+
 def frame_pairs(
     frames: Sequence[np.ndarray],
     landmarks: Sequence[np.ndarray | None],
@@ -188,15 +208,7 @@ def frame_pairs(
         flow.append(moved_crop - start_crop)
         valid.append(ok & points_used)
         index.append(t)
-    n = len(index)
-    return RegistrationPairs(
-        first=np.asarray(first, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
-        second=np.asarray(second, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
-        flow=np.asarray(flow, dtype=np.float32).reshape(n, 68, 2),
-        valid=np.asarray(valid, dtype=bool).reshape(n, 68),
-        clip=[clip] * n,
-        frame=np.asarray(index, dtype=np.int32),
-    )
+    return _stacked_pairs(first, second, flow, valid, [clip] * len(index), index)
 
 
 def synthetic_pairs(
@@ -242,14 +254,8 @@ def synthetic_pairs(
         landmarks = model.landmarks(np.stack([params_one, params_two]))[..., :2]
         flow.append(landmarks[1] - landmarks[0])
     n = len(chosen)
-    return RegistrationPairs(
-        first=np.asarray(first, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
-        second=np.asarray(second, dtype=np.uint8).reshape(n, STORED_SIZE, STORED_SIZE, 3),
-        flow=np.asarray(flow, dtype=np.float32).reshape(n, 68, 2),
-        valid=np.ones((n, 68), dtype=bool),
-        clip=[f"turned:{targets.name[i]}" for i in chosen],
-        frame=np.zeros(n, dtype=np.int32),
-    )
+    clips = [f"turned:{targets.name[i]}" for i in chosen]
+    return _stacked_pairs(first, second, flow, [np.ones(68, bool)] * n, clips, [0] * n)
 
 
 def concatenate_pairs(parts: Sequence[RegistrationPairs]) -> RegistrationPairs:

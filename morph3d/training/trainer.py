@@ -453,6 +453,11 @@ class Trainer:
         """
         return self._point_losses(self._landmarks(whitened), target, sparse_target, sparse)
 
+    @property
+    def _landmark_loss(self) -> Callable[..., torch.Tensor]:
+        """The configured landmark loss function (``wing_loss`` or ``l2_loss``)."""
+        return wing_loss if self.config.loss == "wing" else l2_loss
+
     def _point_losses(
         self,
         predicted: torch.Tensor,
@@ -461,7 +466,7 @@ class Trainer:
         sparse: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """:meth:`_face_losses` of decoded ``(B, 68, 2)`` landmarks (:meth:`_landmarks`)."""
-        loss = wing_loss if self.config.loss == "wing" else l2_loss
+        loss = self._landmark_loss
         dense_loss = loss(predicted, target[..., :2], reduction="none")  # (B,)
         if sparse is None or not bool(sparse.any()):
             return dense_loss
@@ -513,8 +518,7 @@ class Trainer:
             # Left-out points compare 0 with 0: no loss and no gradient.
             mask = valid[..., None]
             first, second = torch.where(mask, first, 0.0), torch.where(mask, second, 0.0)
-        loss = wing_loss if self.config.loss == "wing" else l2_loss
-        return loss(first, second, reduction="none")
+        return self._landmark_loss(first, second, reduction="none")
 
     @torch.no_grad()
     def _teacher_landmarks(self, images: torch.Tensor) -> torch.Tensor:
@@ -532,8 +536,7 @@ class Trainer:
     def _teacher_losses(self, images: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
         """``(B,)`` landmark loss of ``predicted`` ``(B, 68, 2)`` toward the teacher's
         landmarks of the same ``images``."""
-        loss = wing_loss if self.config.loss == "wing" else l2_loss
-        return loss(predicted, self._teacher_landmarks(images), reduction="none")
+        return self._landmark_loss(predicted, self._teacher_landmarks(images), reduction="none")
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.device.type == "cuda" and self.config.bf16:
