@@ -287,14 +287,55 @@ def _solve_brows(brows: np.ndarray, neutral: np.ndarray, motion: np.ndarray) -> 
     ridge = 1e-3 * trace / len(BROW_NAMES)
     hessian = gram + ridge[:, None, None] * np.eye(len(BROW_NAMES))
     # The error is strictly convex: where its free minimum lies inside the bounds it is the
-    # answer (most faces), and only the others need the 3^5 cases.
+    # answer, else the case that the free minimum's violations suggest is tried, and only the
+    # faces where neither meets the optimality conditions need the 3^5 cases.
     free = np.linalg.solve(hessian, target[..., None])[..., 0]  # (F, 5)
     inside = np.all((free >= -_BOUND_SLACK) & (free <= 1 + _BOUND_SLACK), axis=-1)
     solved = np.clip(free, 0.0, 1.0)
     if not inside.all():
-        solved[~inside] = _bounded_brows(hessian[~inside], target[~inside])
+        rest = np.flatnonzero(~inside)
+        case = np.where(free[rest] < 0, 0.0, np.where(free[rest] > 1, 1.0, 2.0))
+        for _ in range(_ACTIVE_SET_STEPS):
+            if not len(rest):
+                break
+            found, optimal, case = _bounded_case(hessian[rest], target[rest], case)
+            solved[rest[optimal]] = found[optimal]
+            rest, case = rest[~optimal], case[~optimal]
+        if len(rest):
+            solved[rest] = _bounded_brows(hessian[rest], target[rest])
     out[moving] = solved
     return out
+
+
+#: Active-set steps of :func:`_solve_brows` before the full case search takes over.
+_ACTIVE_SET_STEPS = 6
+
+
+def _bounded_case(
+    hessian: np.ndarray, target: np.ndarray, case: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of a primal-dual active-set method for the minimum of ``x H x / 2 - t x`` over
+    [0, 1]^5, for ``(F, 5, 5)`` ``hessian``, ``(F, 5)`` ``target`` and the ``(F, 5)`` ``case``
+    to try (each coefficient held at 0 or 1, or 2: free).
+
+    Returns:
+        The case's minimum (clipped to the bounds); whether it is the bounded minimum (the
+        Karush-Kuhn-Tucker conditions: free coefficients inside the bounds, the gradient
+        pushing each held one outward); and the next case to try: a free coefficient past a
+        bound held there, a held one whose gradient pulls it inside freed.
+    """
+    free = case == 2
+    eye = np.eye(hessian.shape[-1])
+    matrices = np.where(free[..., None], hessian, eye)
+    candidate = np.linalg.solve(matrices, np.where(free, target, case)[..., None])[..., 0]
+    gradient = np.einsum("fkl,fl->fk", hessian, candidate) - target
+    slack = _BOUND_SLACK * (1 + np.abs(target))
+    low, high = candidate < -_BOUND_SLACK, candidate > 1 + _BOUND_SLACK
+    inward = np.where(case == 0, gradient < -slack, gradient > slack) & ~free
+    optimal = ~((free & (low | high)) | inward).any(axis=-1)
+    step = np.where(free & low, 0.0, np.where(free & high, 1.0, case))
+    step = np.where(inward, 2.0, step)
+    return np.clip(candidate, 0.0, 1.0), optimal, step
 
 
 #: How far past a bound a solution may sit and still count as on it (rounding).

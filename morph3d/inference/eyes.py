@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cv2
@@ -31,7 +32,7 @@ from morph3d.core.blendshapes import BROW_NAMES, solve_blendshapes
 from morph3d.core.crop import image_to_crop
 from morph3d.core.landmarks68 import EYE_ORDER
 from morph3d.core.model import MorphableModel
-from morph3d.inference.session import create_session
+from morph3d.inference.session import concurrently, create_session
 from morph3d.paths import ASSETS_MODELS
 
 __all__ = [
@@ -94,7 +95,16 @@ def eye_frames(landmarks: np.ndarray) -> np.ndarray:
 def brow_frames(landmarks: np.ndarray) -> np.ndarray:
     """The two brow frames of ``(..., 68, 2|3)`` landmarks, placed by the eye corners:
     ``(..., 2, 3, 2)`` as :func:`eye_frames`."""
-    centre, x_axis, y_axis = np.moveaxis(eye_frames(landmarks), -2, 0)
+    return _brows_of_eyes(eye_frames(landmarks))
+
+
+def _eyes_of_eyes(frames: np.ndarray) -> np.ndarray:
+    return frames
+
+
+def _brows_of_eyes(frames: np.ndarray) -> np.ndarray:
+    """The brow frames of ``(..., 2, 3, 2)`` eye frames."""
+    centre, x_axis, y_axis = np.moveaxis(frames, -2, 0)
     width = np.linalg.norm(x_axis, axis=-1, keepdims=True) / EYE_SCALE
     up = -y_axis / np.maximum(np.linalg.norm(y_axis, axis=-1, keepdims=True), 1e-12)
     grow = BROW_SCALE / EYE_SCALE
@@ -108,12 +118,17 @@ class Feature:
     Attributes:
         name: ``"eyes"`` or ``"brows"`` (also its network's file stem in the assets).
         orders: The 68-point indices of each side's points, in the network's output order.
-        frames: ``(68, 2|3)`` landmarks -> ``(2, 3, 2)`` crop frames, one per side.
+        placed: ``(..., 2, 3, 2)`` eye frames (:func:`eye_frames`) -> this feature's crop
+            frames, one per side (every feature's crops are placed by the eye corners).
     """
 
     name: str
     orders: tuple[tuple[int, ...], tuple[int, ...]]
-    frames: Callable[[np.ndarray], np.ndarray]
+    placed: Callable[[np.ndarray], np.ndarray]
+
+    def frames(self, landmarks: np.ndarray) -> np.ndarray:
+        """``(..., 68, 2|3)`` landmarks -> ``(..., 2, 3, 2)`` crop frames, one per side."""
+        return self.placed(eye_frames(landmarks))
 
     @property
     def points(self) -> int:
@@ -122,10 +137,10 @@ class Feature:
 
 
 #: The eyelid refiner: six points per eye.
-EYES_FEATURE = Feature("eyes", EYE_ORDER, eye_frames)
+EYES_FEATURE = Feature("eyes", EYE_ORDER, _eyes_of_eyes)
 
 #: The brow refiner: five points per brow.
-BROWS_FEATURE = Feature("brows", BROW_ORDER, brow_frames)
+BROWS_FEATURE = Feature("brows", BROW_ORDER, _brows_of_eyes)
 
 
 def to_eye_frame(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -171,10 +186,11 @@ def eye_crops(image: np.ndarray, frames: np.ndarray, size: int = EYE_SIZE) -> np
 
 def crops_to_eye_input(crops: np.ndarray) -> np.ndarray:
     """``(k, S, S)`` uint8 crops -> ``(k, 1, S, S)`` float32, each crop zero-mean unit-variance."""
-    x = crops.astype(np.float32)
-    x -= x.mean(axis=(1, 2), keepdims=True)
-    x /= np.maximum(x.std(axis=(1, 2), keepdims=True), 4.0)
-    return x[:, None]
+    x = crops.astype(np.float32).reshape(len(crops), -1)
+    x -= x.mean(axis=1, keepdims=True)
+    spread = np.sqrt(np.einsum("kp,kp->k", x, x) / max(x.shape[1], 1))  # the std, without np.std
+    x /= np.maximum(spread, 4.0)[:, None]
+    return x.reshape(len(crops), 1, *crops.shape[1:])
 
 
 class EyeRefiner:
@@ -245,18 +261,25 @@ def read_features(
         landmarks: ``(F, 68, 2|3)`` the faces' landmarks; their eye corners place the crops.
         readers: ``(network, feature)`` pairs, each network as for :func:`refine_eyes`.
 
+    The networks run at once (:func:`~morph3d.inference.session.concurrently`).
+
     Returns:
         Per reader, a copy of ``landmarks`` (float64) with that feature's points re-read.
     """
     landmarks = np.array(landmarks, dtype=np.float64)
     if not len(landmarks):
         return [landmarks.copy() for _ in readers]
-    frames = [feature.frames(landmarks).reshape(-1, 3, 2) for _, feature in readers]  # (2F, 3, 2)
+    eyes = eye_frames(landmarks)
+    frames = [feature.placed(eyes).reshape(-1, 3, 2) for _, feature in readers]  # (2F, 3, 2)
     inputs = crops_to_eye_input(eye_crops(rgb, np.concatenate(frames)))
+    count = len(frames[0])
+    batches = [inputs[k * count : (k + 1) * count] for k in range(len(readers))]
+    outputs = concurrently(
+        [partial(network, batch) for (network, _), batch in zip(readers, batches, strict=True)]
+    )
     out = []
-    for k, ((network, feature), frame) in enumerate(zip(readers, frames, strict=True)):
-        batch = inputs[k * len(frame) : (k + 1) * len(frame)]
-        points = np.asarray(network(batch)).reshape(len(frame), feature.points, 2)
+    for (_, feature), frame, output in zip(readers, frames, outputs, strict=True):
+        points = np.asarray(output).reshape(len(frame), feature.points, 2)
         placed = from_eye_frame(points, frame.transpose(1, 0, 2)[:, :, None])  # (2F, P, 2)
         read = landmarks.copy()
         for side in (0, 1):  # frames alternate: face 0 side 0, face 0 side 1, face 1 side 0, ...

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from functools import partial
+from itertools import pairwise
 
 import numpy as np
 
-from morph3d.inference.session import create_session
+from morph3d.inference.session import concurrently, create_session
 from morph3d.io.image import crops_to_input
 
 __all__ = ["OnnxPredictor"]
@@ -21,16 +23,31 @@ class OnnxPredictor:
         path: An ``.onnx`` file written by :func:`morph3d.inference.export.export_onnx`.
         threads: Intra-op threads (default: the physical cores).
         spin: Let idle worker threads spin for the next run (lower latency, busier cores).
+        runs: Split a batch of crops into this many runs of the network at once
+            (:func:`~morph3d.inference.session.concurrently`), e.g. a crop and its mirror on
+            two cores with ``threads=1``.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], threads: int | None = None, spin: bool = True
+        self,
+        path: str | os.PathLike[str],
+        threads: int | None = None,
+        spin: bool = True,
+        runs: int = 1,
     ) -> None:
+        if runs < 1:
+            raise ValueError(f"runs must be >= 1, got {runs}")
         self.session = create_session(path, _CREATE, threads, spin)
+        self.runs = runs
         self.input_name = self.session.get_inputs()[0].name
         self.input_size = int(self.session.get_inputs()[0].shape[2])
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 62)`` raw parameters (float64)."""
-        (params,) = self.session.run(None, {self.input_name: crops_to_input(crops)})
-        return params.astype(np.float64)
+        batch = crops_to_input(crops)
+        bounds = np.linspace(0, len(batch), min(self.runs, max(len(batch), 1)) + 1).astype(int)
+        parts = [batch[start:stop] for start, stop in pairwise(bounds)]
+        outputs = concurrently(
+            [partial(self.session.run, None, {self.input_name: part}) for part in parts]
+        )
+        return np.concatenate([params for params, *_ in outputs]).astype(np.float64)

@@ -14,15 +14,21 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from morph3d.errors import ModelFormatError
 from morph3d.paths import require_file
 
-__all__ = ["create_session", "physical_cores", "single_blas_thread"]
+__all__ = ["concurrently", "create_session", "physical_cores", "single_blas_thread"]
 
 _BLAS: Any = None  # threadpoolctl's controller of the loaded BLAS libraries, made on first use
 _BLAS_LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None  # the worker threads of concurrently(), made on first use
+_POOL_LOCK = threading.Lock()
+
+T = TypeVar("T")
 
 
 def single_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -39,6 +45,33 @@ def single_blas_thread() -> contextlib.AbstractContextManager[Any]:
                 return contextlib.nullcontext()
             _BLAS = ThreadpoolController()
     return _BLAS.limit(limits=1, user_api="blas")
+
+
+def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``calls`` at once and return their results in order.
+
+    The first runs on the calling thread, the others on a shared pool of worker threads (one
+    fewer than the physical cores, at least one). Worth it for calls that let go of the
+    interpreter lock for most of their time, as ONNX Runtime sessions do while they run; an
+    exception in any call is raised here, after all have finished.
+    """
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max(1, physical_cores() - 1), thread_name_prefix="morph3d-run"
+            )
+    futures = [_POOL.submit(call) for call in calls[1:]]
+    try:
+        first = calls[0]()
+    finally:
+        others = [future.exception() for future in futures]  # waits for every call
+    for error in others:
+        if error is not None:
+            raise error
+    return [first, *(future.result() for future in futures)]
 
 
 def physical_cores() -> int:

@@ -32,7 +32,7 @@ from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.predictor import Predictor, predict_boxes
-from morph3d.inference.session import single_blas_thread
+from morph3d.inference.session import physical_cores, single_blas_thread
 from morph3d.io.image import ChannelOrder, as_rgb, sample_colors
 from morph3d.paths import DEFAULT_ONNX_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
 from morph3d.pipeline.results import FaceResult
@@ -57,6 +57,10 @@ class ReconstructorConfig:
         refine: Passes that re-crop from the predicted landmarks and predict again (default 0,
             see the module docstring).
         threads: Inference threads (default: the physical cores).
+        runs: Network runs at once on a batch of crops (ONNX Runtime; e.g. a face and its
+            mirror side by side, :class:`~morph3d.inference.onnx_predictor.OnnxPredictor`):
+            default the physical cores over ``threads``, so one run per core with
+            ``threads=1`` and one run on all cores by default.
         spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
             cores; turn it off when other heavy work (rendering, tracking) shares the frame.
         blendshapes: Re-read each face's eyelids and brows with the eye and brow refiners
@@ -82,6 +86,7 @@ class ReconstructorConfig:
     runtime: Runtime = "onnx"
     refine: int = 0
     threads: int | None = None
+    runs: int | None = None
     spin: bool = True
     blendshapes: bool = True
     flip: bool = True
@@ -115,8 +120,12 @@ class Reconstructor:
         if config.runtime == "onnx":
             from morph3d.inference.onnx_predictor import OnnxPredictor
 
+            threads = config.threads or physical_cores()
             self.predictor = OnnxPredictor(
-                weights_path(config.weights, DEFAULT_ONNX_WEIGHTS), config.threads, config.spin
+                weights_path(config.weights, DEFAULT_ONNX_WEIGHTS),
+                threads,
+                config.spin,
+                config.runs or max(1, physical_cores() // threads),
             )
         elif config.runtime == "torch":
             with naming_extras():  # torch comes with the train extra

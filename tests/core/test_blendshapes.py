@@ -8,6 +8,7 @@ import pytest
 from morph3d.core.blendshapes import (
     BLENDSHAPE_NAMES,
     _bounded_brows,
+    _bounded_case,
     _solve_brows,
     eye_blendshapes,
     eye_rows,
@@ -151,3 +152,28 @@ def test_the_brow_solve_equals_the_full_case_search() -> None:
     )
     np.testing.assert_allclose(fast, full, atol=1e-9)
     assert (fast == 0).any() and (fast == 1).any() and ((fast > 0) & (fast < 1)).all(axis=1).any()
+
+
+def test_the_active_set_steps_reach_the_bounded_minimum() -> None:
+    rng = np.random.default_rng(5)
+    faces = 400
+    factors = rng.normal(size=(faces, 5, 8))
+    hessian = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(5)
+    target = rng.normal(scale=4.0, size=(faces, 5))
+    full = _bounded_brows(hessian, target)
+    free = np.linalg.solve(hessian, target[..., None])[..., 0]
+    case = np.where(free < 0, 0.0, np.where(free > 1, 1.0, 2.0))
+    done = np.zeros(faces, dtype=bool)
+    for step in range(6):
+        found, optimal, case = _bounded_case(hessian, target, case)
+        # the check passes only at the bounded minimum
+        np.testing.assert_allclose(found[optimal], full[optimal], atol=1e-9)
+        if step == 0:
+            assert optimal.mean() < 0.5  # the free minimum's clipped case is often wrong
+        done |= optimal
+    assert done.mean() > 0.95
+    # the true case of the full search passes at once
+    truth = np.where(full <= 1e-12, 0.0, np.where(full >= 1 - 1e-12, 1.0, 2.0))
+    found, optimal, _ = _bounded_case(hessian, target, truth)
+    assert optimal.all()
+    np.testing.assert_allclose(found, full, atol=1e-9)

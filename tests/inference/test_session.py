@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from morph3d.errors import ModelFormatError, ModelNotFoundError
-from morph3d.inference.session import create_session, physical_cores
+from morph3d.inference.session import concurrently, create_session, physical_cores
 from morph3d.inference.torch_predictor import load_regressor
 
 pytestmark = pytest.mark.unit
@@ -47,3 +47,42 @@ def test_single_blas_thread_limits_and_restores() -> None:
     with single_blas_thread():
         assert blas_threads() and set(blas_threads()) == {1}
     assert blas_threads() == before
+
+
+def test_concurrently_returns_results_in_order_and_raises_errors() -> None:
+    import threading
+    import time
+
+    threads: list[str] = []
+
+    def call(k: int) -> int:
+        time.sleep(0.01 * (3 - k))  # the first finishes last
+        threads.append(threading.current_thread().name)
+        return k * k
+
+    assert concurrently([lambda k=k: call(k) for k in range(3)]) == [0, 1, 4]
+    assert any(name.startswith("morph3d-run") for name in threads)  # not all on this thread
+    assert concurrently([]) == []
+
+    def fail() -> int:
+        raise KeyError("lost")
+
+    with pytest.raises(KeyError, match="lost"):
+        concurrently([lambda: 1, fail])
+
+
+def test_a_batch_split_into_concurrent_runs_gives_the_same_parameters() -> None:
+    import numpy as np
+
+    from morph3d.inference.onnx_predictor import OnnxPredictor
+    from morph3d.paths import DEFAULT_ONNX_WEIGHTS, weights_path
+
+    weights = weights_path(None, DEFAULT_ONNX_WEIGHTS)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 120, 120, 3), dtype=np.uint8)
+    whole = OnnxPredictor(weights, threads=1).predict(crops)
+    for runs in (2, 3, 8):
+        split = OnnxPredictor(weights, threads=1, runs=runs).predict(crops)
+        assert split.shape == (5, 62)
+        np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="runs"):
+        OnnxPredictor(weights, runs=0)
