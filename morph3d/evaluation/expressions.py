@@ -12,7 +12,9 @@ it stands for, over faces cut at their ground-truth crop:
   middle (51) over the mouth width.
 
 Correlations are across faces (Pearson r); identity differences (a naturally low brow) weigh in
-the brow and smile figures as much as expressions do.
+the brow and smile figures as much as expressions do. Beside them, the eye aperture of the mesh's
+landmarks (blendshapes fitted) against the annotated one, over every eye (as ``morph3d evaluate
+--blendshapes`` reports it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from morph3d.core.crop import crop_box_from_landmarks
+from morph3d.core.crop import crop_box_from_landmarks, crop_to_image
 from morph3d.core.metrics import brow_height, eye_aperture
 from morph3d.io.datasets import AnnotatedFace
 from morph3d.io.image import read_image
@@ -75,11 +77,11 @@ def blendshape_agreement(
 
     Returns:
         ``faces`` and ``blink_vs_closure_r``, ``brows_vs_brow_height_r``,
-        ``jaw_open_vs_lip_gap_r``, ``smile_vs_corner_height_r``.
+        ``jaw_open_vs_lip_gap_r``, ``smile_vs_corner_height_r``, ``eye_aperture_r``.
     """
     if len(faces) < 3:
         raise ValueError(f"need at least 3 faces, got {len(faces)}")
-    ours, truth = [], []
+    ours, truth, apertures = [], [], []
     for face in progress(faces, desc="blendshapes", unit="face"):
         image = read_image(face.image_path)
         box = crop_box_from_landmarks(face.landmarks)[None]
@@ -89,6 +91,8 @@ def blendshape_agreement(
             raise ValueError("blendshape_agreement needs a Reconstructor with blendshapes=True")
         ours.append(coefficient_expression(values[0]))
         truth.append(annotated_expression(face.landmarks))
+        mesh = crop_to_image(reconstructor.model.landmarks(params, weights), box)[0]
+        apertures.append([eye_aperture(mesh), eye_aperture(face.landmarks)])
     a, b = np.array(ours), np.array(truth)
     names = ("blink_vs_closure_r", "brows_vs_brow_height_r", "jaw_open_vs_lip_gap_r",
              "smile_vs_corner_height_r")  # fmt: skip
@@ -96,4 +100,6 @@ def blendshape_agreement(
     for k, name in enumerate(names):
         same = np.std(a[:, k]) == 0 or np.std(b[:, k]) == 0
         report[name] = float("nan") if same else float(np.corrcoef(a[:, k], b[:, k])[0, 1])
+    mesh, annotated = np.moveaxis(np.asarray(apertures), 1, 0).reshape(2, -1)
+    report["eye_aperture_r"] = float(np.corrcoef(mesh, annotated)[0, 1])
     return report
