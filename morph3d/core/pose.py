@@ -143,7 +143,9 @@ def decompose_pose(matrix: np.ndarray) -> Pose:
     block = m[..., :2, :3]  # (..., 2, 3)
     u, s, vt = np.linalg.svd(block, full_matrices=False)
     rows = u @ vt  # (..., 2, 3), orthonormal rows
-    third = np.cross(rows[..., 0, :], rows[..., 1, :])
+    x, y = rows[..., 0, :], rows[..., 1, :]
+    # x cross y, written out (np.cross costs twice as much on one pose)
+    third = x[..., [1, 2, 0]] * y[..., [2, 0, 1]] - x[..., [2, 0, 1]] * y[..., [1, 2, 0]]
     rotation = np.concatenate([rows, third[..., None, :]], axis=-2)
     return Pose(scale=s.mean(axis=-1), rotation=rotation, translation=m[..., :, 3].copy())
 

