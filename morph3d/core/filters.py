@@ -116,21 +116,20 @@ class OneEuroFilter:
         if period <= 0:
             return self._value.copy()
         config = self.config
-        speed = (x - self._value) / period
-        self._speed = self._speed + smoothing_factor(config.d_cutoff, period) * (
-            speed - self._speed
-        )
-        magnitude = (
-            np.linalg.norm(self._speed, axis=-1, keepdims=True)
-            if self.joint_axis
-            else np.abs(self._speed)
-        )
+        # In place, on the state's own arrays: a mesh of 4,164 points is filtered every frame.
+        change = x - self._value
+        rate = float(smoothing_factor(config.d_cutoff, period))
+        self._speed *= 1.0 - rate  # the speed's exponential average, toward change / period
+        self._speed += (rate / period) * change
         if self.joint_axis:
-            magnitude = magnitude / np.expand_dims(np.asarray(scale, dtype=np.float64), -1)
+            squared = np.einsum("...i,...i->...", self._speed, self._speed)
+            magnitude = np.sqrt(squared)[..., None]
+            magnitude /= np.expand_dims(np.asarray(scale, dtype=np.float64), -1)
         else:
-            magnitude = magnitude / np.asarray(scale, dtype=np.float64)
+            magnitude = np.abs(self._speed) / np.asarray(scale, dtype=np.float64)
         alpha = smoothing_factor(config.min_cutoff + config.beta * magnitude, period)
-        self._value = self._value + alpha * (x - self._value)
+        change *= alpha
+        self._value += change
         self._time = float(timestamp)
         return self._value.copy()
 
