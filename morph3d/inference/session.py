@@ -27,6 +27,7 @@ _BLAS: Any = None  # threadpoolctl's controller of the loaded BLAS libraries, ma
 _BLAS_LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None  # the worker threads of concurrently(), made on first use
 _POOL_LOCK = threading.Lock()
+_POOL_PREFIX = "morph3d-run"
 
 T = TypeVar("T")
 
@@ -53,15 +54,17 @@ def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
     The first runs on the calling thread, the others on a shared pool of worker threads (one
     fewer than the physical cores, at least one). Worth it for calls that let go of the
     interpreter lock for most of their time, as ONNX Runtime sessions do while they run; an
-    exception in any call is raised here, after all have finished.
+    exception in any call is raised here, after all have finished. Called from one of the
+    pool's own threads (a call that itself runs calls at once), it runs them one after the
+    other: waiting there for the pool could wait forever.
     """
-    if len(calls) <= 1:
+    if len(calls) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
         return [call() for call in calls]
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(
-                max(1, physical_cores() - 1), thread_name_prefix="morph3d-run"
+                max(1, physical_cores() - 1), thread_name_prefix=_POOL_PREFIX
             )
     futures = [_POOL.submit(call) for call in calls[1:]]
     try:

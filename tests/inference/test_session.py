@@ -70,6 +70,16 @@ def test_concurrently_returns_results_in_order_and_raises_errors() -> None:
     with pytest.raises(KeyError, match="lost"):
         concurrently([lambda: 1, fail])
 
+    # calls that themselves run calls at once finish (on the pool's threads, one by one)
+    def nested(k: int) -> list[int]:
+        return concurrently([lambda: k, lambda: k + 1, lambda: k + 2])
+
+    assert concurrently([lambda k=k: nested(k) for k in (0, 10, 20)]) == [
+        [0, 1, 2],
+        [10, 11, 12],
+        [20, 21, 22],
+    ]
+
 
 def test_a_batch_split_into_concurrent_runs_gives_the_same_parameters() -> None:
     import numpy as np
