@@ -29,6 +29,15 @@ _POOL: ThreadPoolExecutor | None = None  # the worker threads of concurrently(),
 _POOL_LOCK = threading.Lock()
 _POOL_PREFIX = "morph3d-run"
 
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads are gone: make a new pool there on first use."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
 T = TypeVar("T")
 
 

@@ -96,3 +96,18 @@ def test_a_batch_split_into_concurrent_runs_gives_the_same_parameters() -> None:
         np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="runs"):
         OnnxPredictor(weights, runs=0)
+
+
+def test_concurrently_runs_in_a_forked_child() -> None:
+    import os
+
+    assert concurrently([lambda: 1, lambda: 2]) == [1, 2]  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = False
+        try:
+            ok = concurrently([lambda: 3, lambda: 4]) == [3, 4]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
