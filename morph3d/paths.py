@@ -21,6 +21,8 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "MODEL_CREATE_COMMAND",
     "SHARED_DATA",
+    "SPECIALIST_ONNX_WEIGHTS",
+    "SPECIALIST_WEIGHTS",
     "detector_path",
     "detectors_dir",
     "home_dir",
@@ -37,6 +39,15 @@ DEFAULT_WEIGHTS = "shufflenetv2_x1_lp.pt"
 #: The default network as ONNX Runtime runs it: the int8 copy of :data:`DEFAULT_WEIGHTS`
 #: (``morph3d export --int8``; ``shufflenetv2_x1_lp.onnx`` beside it is the float one).
 DEFAULT_ONNX_WEIGHTS = "shufflenetv2_x1_lp_int8.onnx"
+
+#: The large-pose specialist (:mod:`morph3d.inference.specialist`): the same ShuffleNetV2 x1.0
+#: fine-tuned further on the large-pose data, which the default network's limits on 300W
+#: validation and steadiness kept from shipping as the default; its torch weights.
+SPECIALIST_WEIGHTS = "shufflenetv2_x1_profile.pt"
+
+#: The large-pose specialist as ONNX Runtime runs it: the int8 copy of
+#: :data:`SPECIALIST_WEIGHTS`.
+SPECIALIST_ONNX_WEIGHTS = "shufflenetv2_x1_profile_int8.onnx"
 
 #: The repository checkout this package lives in, for an editable install (in an installed
 #: wheel this is site-packages and nothing below relies on it).

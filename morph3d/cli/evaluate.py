@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from morph3d.cli.options import (
     CommandError,
@@ -16,6 +16,10 @@ from morph3d.cli.options import (
     add_weights_option,
 )
 from morph3d.io.datasets import DatasetFormat
+
+if TYPE_CHECKING:
+    from morph3d.core.model import MorphableModel
+    from morph3d.inference.predictor import Predictor
 
 __all__ = ["DATASETS", "add_parser", "run"]
 
@@ -38,7 +42,7 @@ def add_parser(commands: Any) -> None:
         "--blendshapes", action="store_true",
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
     )  # fmt: skip
-    add_pass_options(parser, flip=False)
+    add_pass_options(parser, flip=False, specialist=False)
     parser.add_argument("--json", required=True, type=Path, help="output report")
     add_weights_option(
         parser, "network weights: .pt (torch) or .onnx (ONNX Runtime); default: shipped x1.0"
@@ -63,26 +67,17 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.core.model import load_model
     from morph3d.evaluation.accuracy import Boxer, evaluate_faces
     from morph3d.files import write_json
-    from morph3d.inference.predictor import Predictor
     from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
 
     if not Path(args.root).exists():
         raise CommandError(f"no dataset at {args.root}")
     model = load_model(args.model)
-    predictor: Predictor
-    if args.weights is not None and Path(args.weights).suffix == ".onnx":
-        from morph3d.inference.onnx_predictor import OnnxPredictor  # as reconstruct runs it
+    predictor = _predictor(args, args.weights, model)
+    if args.specialist is not None:
+        from morph3d.inference.specialist import YawRouted
 
-        predictor = OnnxPredictor(args.weights)
-    else:
-        from morph3d.inference.torch_predictor import TorchPredictor
-
-        predictor = TorchPredictor(args.weights, model, device=args.device)
-    if args.flip:
-        from morph3d.core.mirror import ParamMirror
-        from morph3d.inference.flip import FlipAveraged
-
-        predictor = FlipAveraged(predictor, ParamMirror(model))
+        specialist = _predictor(args, args.specialist, model)
+        predictor = YawRouted(predictor, specialist, args.specialist_yaw)
     faces, failures = find_faces(DATASETS[args.dataset], args.root)
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)
@@ -131,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     report["blendshapes"] = args.blendshapes
     report["flip"] = args.flip
     report["derotate"] = args.derotate
+    report["specialist"] = None if args.specialist is None else str(args.specialist)
+    report["specialist_yaw"] = None if args.specialist is None else args.specialist_yaw
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
@@ -146,6 +143,26 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(args, result, "yaw_bins" in report)
     return 0
+
+
+def _predictor(args: argparse.Namespace, weights: Path | None, model: MorphableModel) -> Predictor:
+    """The network of a weights file (``.onnx``: ONNX Runtime, as reconstruct runs it; else
+    torch, default the shipped ``.pt``), with the mirrored crop under ``--flip``."""
+    predictor: Predictor
+    if weights is not None and Path(weights).suffix == ".onnx":
+        from morph3d.inference.onnx_predictor import OnnxPredictor
+
+        predictor = OnnxPredictor(weights)
+    else:
+        from morph3d.inference.torch_predictor import TorchPredictor
+
+        predictor = TorchPredictor(weights, model, device=args.device)
+    if args.flip:
+        from morph3d.core.mirror import ParamMirror
+        from morph3d.inference.flip import FlipAveraged
+
+        predictor = FlipAveraged(predictor, ParamMirror(model))
+    return predictor
 
 
 def _plot(args: argparse.Namespace, result: Any, by_yaw: bool) -> None:

@@ -70,9 +70,13 @@ def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--weights", type=Path, help=help)
 
 
-def add_pass_options(parser: argparse.ArgumentParser, flip: bool) -> None:
-    """``--flip/--no-flip`` (the mirrored-crop ensemble, on when ``flip``) and ``--derotate``
-    (the upright second pass): how each face is predicted."""
+def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bool) -> None:
+    """``--flip/--no-flip`` (the mirrored-crop ensemble, on when ``flip``), ``--derotate``
+    (the upright second pass) and ``--specialist``, ``--specialist-yaw`` and
+    ``--no-specialist`` (the large-pose specialist; the shipped one by default with the
+    default weights when ``specialist``, else only when named): how each face is predicted."""
+    from morph3d.inference.specialist import SPECIALIST_YAW
+
     parser.add_argument(
         "--flip", action=argparse.BooleanOptionalAction, default=flip,
         help="average with the mirrored crop's prediction (twice the network time; default "
@@ -82,6 +86,20 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool) -> None:
         "--derotate", action="store_true",
         help="predict again from the same crop turned upright by the head's lean (a second pass)",
     )  # fmt: skip
+    parser.add_argument(
+        "--specialist", type=Path,
+        help="large-pose network that predicts again the faces the first finds turned by "
+        "--specialist-yaw or more (default: "
+        + ("the shipped one with the default --weights)" if specialist else "none)"),
+    )  # fmt: skip
+    parser.add_argument(
+        "--specialist-yaw", type=float, default=SPECIALIST_YAW, metavar="DEGREES",
+        help=f"|yaw| from which the specialist predicts (default {SPECIALIST_YAW:g})",
+    )  # fmt: skip
+    if specialist:
+        parser.add_argument(
+            "--no-specialist", action="store_true", help="no large-pose specialist"
+        )  # fmt: skip
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:

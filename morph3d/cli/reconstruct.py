@@ -32,7 +32,7 @@ def add_parser(commands: Any) -> None:
     add_detector_option(parser)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
-    add_pass_options(parser, flip=True)
+    add_pass_options(parser, flip=True, specialist=True)
     parser.set_defaults(run=run)
 
 
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             refine=args.refine,
             flip=args.flip,
             derotate=args.derotate,
+            specialist=args.specialist,
+            specialist_yaw=None if args.no_specialist else args.specialist_yaw,
         )
     )
     args.out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 :class:`Predictor` protocol, the one ONNX Runtime session factory
 (:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
-the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`).
+the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose specialist
+(:mod:`~morph3d.inference.specialist`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
 runs on ONNX Runtime and numpy.
@@ -21,6 +22,7 @@ __all__ = [
     "EYES_FEATURE",
     "EYE_SCALE",
     "EYE_SIZE",
+    "SPECIALIST_YAW",
     "WIDTHS",
     "EyeRefiner",
     "Feature",
@@ -29,6 +31,7 @@ __all__ = [
     "Predictor",
     "Regressor",
     "TorchPredictor",
+    "YawRouted",
     "brow_frames",
     "create_session",
     "export_eye_network",
@@ -62,6 +65,8 @@ __getattr__ = lazy_exports(
         "EyeRefiner": "eyes",
         "Feature": "eyes",
         "FlipAveraged": "flip",
+        "SPECIALIST_YAW": "specialist",
+        "YawRouted": "specialist",
         "OnnxPredictor": "onnx_predictor",
         "Predictor": "predictor",
         "Regressor": "network",

@@ -6,7 +6,8 @@
 
 Pipeline: face detection (:mod:`morph3d.detection`), the detector box mapped to the training
 crop by the detector's own calibration, the network on ONNX Runtime (no torch; torch as an
-option), optional ``refine`` passes that re-crop from the predicted landmarks (off by default: on
+option) with its mirrored crop, the large-pose specialist for the faces it finds turned far
+(:mod:`morph3d.inference.specialist`), optional ``refine`` passes that re-crop from the predicted landmarks (off by default: on
 the held-out 300W faces a pass moved the detector-crop NME from 3.405 to 3.403, and on a
 71-degree AFLW2000-3D face it hurt), and the decoded mesh moved into image pixels.
 """
@@ -33,8 +34,17 @@ from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshape
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.predictor import Predictor, predict_boxes
 from morph3d.inference.session import physical_cores, single_blas_thread
+from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
 from morph3d.io.image import ChannelOrder, as_rgb, sample_colors
-from morph3d.paths import DEFAULT_ONNX_WEIGHTS, MODEL_CREATE_COMMAND, model_path, weights_path
+from morph3d.paths import (
+    DEFAULT_ONNX_WEIGHTS,
+    DEFAULT_WEIGHTS,
+    MODEL_CREATE_COMMAND,
+    SPECIALIST_ONNX_WEIGHTS,
+    SPECIALIST_WEIGHTS,
+    model_path,
+    weights_path,
+)
 from morph3d.pipeline.results import FaceResult
 
 __all__ = ["Reconstructor", "ReconstructorConfig", "reconstruct"]
@@ -78,6 +88,14 @@ class ReconstructorConfig:
             (:func:`~morph3d.core.pose.image_tilt`) and brought back
             (:func:`~morph3d.core.crop.turn_params`). More accurate at large yaw and roll, for
             a second pass (off by default).
+        specialist: The large-pose specialist network
+            (:class:`~morph3d.inference.specialist.YawRouted`): it predicts again the faces the
+            first network finds turned by ``specialist_yaw`` or more, from the same crops.
+            Default: the shipped one (:data:`~morph3d.paths.SPECIALIST_ONNX_WEIGHTS`, for torch
+            :data:`~morph3d.paths.SPECIALIST_WEIGHTS`) when ``weights`` is the default too,
+            none with other weights.
+        specialist_yaw: Degrees of |yaw| from which the specialist predicts; ``None``: no
+            specialist.
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -91,6 +109,8 @@ class ReconstructorConfig:
     blendshapes: bool = True
     flip: bool = True
     derotate: bool = False
+    specialist: str | os.PathLike[str] | None = None
+    specialist_yaw: float | None = SPECIALIST_YAW
 
 
 class Reconstructor:
@@ -116,30 +136,16 @@ class Reconstructor:
         self.config = config
         self.model: MorphableModel = load_model(config.model)
         self._detector: FaceDetector | None = None
-        self.predictor: Predictor
-        if config.runtime == "onnx":
-            from morph3d.inference.onnx_predictor import OnnxPredictor
-
-            threads = config.threads or physical_cores()
-            self.predictor = OnnxPredictor(
-                weights_path(config.weights, DEFAULT_ONNX_WEIGHTS),
-                threads,
-                config.spin,
-                config.runs or max(1, physical_cores() // threads),
-            )
-        elif config.runtime == "torch":
-            with naming_extras():  # torch comes with the train extra
-                import torch
-
-                from morph3d.inference.torch_predictor import TorchPredictor
-
-            if config.threads:
-                torch.set_num_threads(config.threads)
-            self.predictor = TorchPredictor(weights_path(config.weights), self.model)
-        else:
+        if config.runtime not in ("onnx", "torch"):
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
-        if config.flip:
-            self.predictor = FlipAveraged(self.predictor, ParamMirror(self.model))
+        network = self._network(config.weights, DEFAULT_WEIGHTS, DEFAULT_ONNX_WEIGHTS)
+        self.predictor: Predictor = network
+        wanted = config.specialist is not None or config.weights is None
+        if config.specialist_yaw is not None and wanted:
+            specialist = self._network(
+                config.specialist, SPECIALIST_WEIGHTS, SPECIALIST_ONNX_WEIGHTS
+            )
+            self.predictor = YawRouted(network, specialist, config.specialist_yaw)
         self.eyes: EyeRefiner | None = None
         self.brows: EyeRefiner | None = None
         if config.blendshapes:
@@ -154,6 +160,34 @@ class Reconstructor:
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
         #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
         self.calibration: CropCalibration = detector_type(config.detector).calibration
+
+    def _network(
+        self, weights: str | os.PathLike[str] | None, torch_name: str, onnx_name: str
+    ) -> Predictor:
+        """The predictor of a network file in the configured runtime (``None``: the shipped
+        file of that name for each runtime), with the mirrored crop when ``flip``."""
+        config = self.config
+        predictor: Predictor
+        if config.runtime == "onnx":
+            from morph3d.inference.onnx_predictor import OnnxPredictor
+
+            threads = config.threads or physical_cores()
+            predictor = OnnxPredictor(
+                weights_path(weights, onnx_name),
+                threads,
+                config.spin,
+                config.runs or max(1, physical_cores() // threads),
+            )
+        else:
+            with naming_extras():  # torch comes with the train extra
+                import torch
+
+                from morph3d.inference.torch_predictor import TorchPredictor
+
+            if config.threads:
+                torch.set_num_threads(config.threads)
+            predictor = TorchPredictor(weights_path(weights, torch_name), self.model)
+        return FlipAveraged(predictor, ParamMirror(self.model)) if config.flip else predictor
 
     def close(self) -> None:
         """Release the ONNX Runtime sessions; the reconstructor cannot be used afterwards."""

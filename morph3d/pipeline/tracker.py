@@ -90,7 +90,9 @@ CropSource = Literal["filtered", "raw"]
 #: 0.049 % of the face size with the filter against 0.101 without it; 200-222 fps on the clips).
 #: The crop and its mirror run at once, one per core (``runs`` defaults to cores over threads):
 #: on d3 and d9 249-251 fps against 226-230 one after the other (300 frames, 2026-12-06).
-TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False, threads=1)
+#: No large-pose specialist: a head turning through its threshold would switch networks
+#: between two frames, and the filter would show the step.
+TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False, threads=1, specialist_yaw=None)
 
 
 @dataclass(frozen=True)

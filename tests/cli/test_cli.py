@@ -62,6 +62,33 @@ def test_evaluate_writes_report_and_plot(real_model, shared_data: Path, tmp_path
     assert main(command) == 2
 
 
+def test_evaluate_with_the_specialist(real_model, shared_data: Path, tmp_path: Path) -> None:
+    from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS
+
+    specialist = str(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
+    base = [
+        "evaluate",
+        "--dataset",
+        "aflw2000-3d",
+        "--root",
+        str(shared_data / "aflw2000_3d_samples"),
+    ]
+
+    def report(name: str, *options: str) -> dict:
+        assert main([*base, "--json", str(tmp_path / name), *options]) == 0
+        return json.loads((tmp_path / name).read_text())
+
+    default = ["--weights", str(ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS)]
+    alone = report("alone.json", "--weights", specialist)
+    every = report("every.json", *default, "--specialist", specialist, "--specialist-yaw", "0")
+    none = report("none.json", *default, "--specialist", specialist, "--specialist-yaw", "180")
+    bare = report("bare.json", *default)
+    assert every["nme_mean"] == pytest.approx(alone["nme_mean"], abs=1e-9)
+    assert none["nme_mean"] == pytest.approx(bare["nme_mean"], abs=1e-9)
+    assert every["specialist"] == specialist and every["specialist_yaw"] == 0.0
+    assert bare["specialist"] is None
+
+
 @pytest.mark.integration
 def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> None:
     code = main(

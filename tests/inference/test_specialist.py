@@ -1,0 +1,67 @@
+"""The large-pose specialist's routing: which faces it predicts, and nothing else changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from morph3d.core.pose import angles_to_rotation, compose_pose
+from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
+
+
+class _Fixed:
+    """A predictor that returns one stored parameter row per crop (indexed by the crop's first
+    pixel) and records the crops it was given."""
+
+    def __init__(self, params: np.ndarray) -> None:
+        self.params, self.seen = params, []
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        self.seen.append(crops[:, 0, 0, 0].tolist())
+        return self.params[crops[:, 0, 0, 0]]
+
+
+def _params(yaws: list[float], fill: float) -> np.ndarray:
+    """``(B, 62)`` parameters whose pose is turned by ``yaws`` (degrees), the rest ``fill``."""
+    angles = np.stack([yaws, np.full(len(yaws), 5.0), np.full(len(yaws), -3.0)], axis=1)
+    poses = compose_pose(
+        np.full(len(yaws), 1e-3), angles_to_rotation(angles), np.ones((len(yaws), 3))
+    )
+    params = np.full((len(yaws), 62), fill)
+    params[:, :12] = poses.reshape(-1, 12)
+    return params
+
+
+def _crops(count: int) -> np.ndarray:
+    crops = np.zeros((count, 4, 4, 3), np.uint8)
+    crops[:, 0, 0, 0] = np.arange(count)
+    return crops
+
+
+def test_only_the_far_turned_faces_go_to_the_specialist() -> None:
+    yaws = [0.0, 29.9, 30.0, -45.0, 85.0, -10.0]
+    first, second = _Fixed(_params(yaws, 1.0)), _Fixed(_params([0.0] * len(yaws), 2.0))
+    routed = YawRouted(first, second)
+    params = routed.predict(_crops(len(yaws)))
+    far = np.abs(yaws) >= SPECIALIST_YAW
+    assert second.seen == [np.flatnonzero(far).tolist()]  # one batch, only the far crops
+    np.testing.assert_array_equal(params[far], second.params[far])
+    np.testing.assert_array_equal(params[~far], first.params[~far])
+    np.testing.assert_array_equal(routed.turned(first.params), far)
+
+
+def test_no_far_face_no_specialist_run() -> None:
+    first, second = _Fixed(_params([10.0, -20.0], 1.0)), _Fixed(_params([0.0, 0.0], 2.0))
+    params = YawRouted(first, second).predict(_crops(2))
+    assert second.seen == []
+    np.testing.assert_array_equal(params, first.params)
+
+
+def test_threshold_ends_and_an_empty_batch() -> None:
+    yaws = [0.0, 50.0, -89.0]
+    first, second = _Fixed(_params(yaws, 1.0)), _Fixed(_params(yaws, 2.0))
+    np.testing.assert_array_equal(YawRouted(first, second, 0.0).predict(_crops(3)), second.params)
+    np.testing.assert_array_equal(YawRouted(first, second, 180.0).predict(_crops(3)), first.params)
+    assert YawRouted(first, second).predict(_crops(0)).shape == (0, 62)
+    with pytest.raises(ValueError, match="min_yaw"):
+        YawRouted(first, second, -1.0)
