@@ -7,9 +7,10 @@
 Pipeline: face detection (:mod:`morph3d.detection`), the detector box mapped to the training
 crop by the detector's own calibration, the network on ONNX Runtime (no torch; torch as an
 option) with its mirrored crop, the large-pose specialist for the faces it finds turned far
-(:mod:`morph3d.inference.specialist`), optional ``refine`` passes that re-crop from the predicted landmarks (off by default: on
-the held-out 300W faces a pass moved the detector-crop NME from 3.405 to 3.403, and on a
-71-degree AFLW2000-3D face it hurt), and the decoded mesh moved into image pixels.
+(:mod:`morph3d.inference.specialist`), optional ``refine`` passes that re-crop from the
+predicted landmarks (off by default: on the held-out 300W faces a pass moved the detector-crop
+NME from 3.405 to 3.403, and on a 71-degree AFLW2000-3D face it hurt), and the decoded mesh
+moved into image pixels.
 """
 
 from __future__ import annotations

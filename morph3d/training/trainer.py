@@ -70,6 +70,7 @@ from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import MorphableModel
+from morph3d.core.pose import decompose_pose
 from morph3d.errors import ModelFormatError
 from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
@@ -152,6 +153,9 @@ class TrainConfig:
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
             that network's predictions. Empty: a fresh network.
+        min_yaw: Train and validate only on the faces whose target |yaw| is at least this many
+            degrees (0: every face): a large-pose specialist
+            (:mod:`morph3d.inference.specialist`), whose faces another network sends it.
         augment: Augmentation ranges.
     """
 
@@ -178,7 +182,12 @@ class TrainConfig:
     distill: float = 0.0
     teacher_input: int = CROP_SIZE
     init: str = ""
+    min_yaw: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_yaw < 90:
+            raise ValueError(f"min_yaw must be in [0, 90) degrees, got {self.min_yaw}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the settings."""
@@ -285,6 +294,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.network = Regressor(config.width, model.layout.size)
         self.train_index, self.val_index = split_indices(targets.name, config.val_fraction)
+        if config.min_yaw > 0:
+            yaw = decompose_pose(targets.params[:, :12]).angles[:, 0]
+            turned = np.abs(yaw) >= config.min_yaw
+            self.train_index = self.train_index[turned[self.train_index]]
+            self.val_index = self.val_index[turned[self.val_index]]
         statistics = target_statistics(
             targets.params[self.train_index], config.augment, config.seed
         )

@@ -61,6 +61,23 @@ def _config(**changes) -> TrainConfig:
     return dataclasses.replace(base, **changes)
 
 
+def test_min_yaw_keeps_only_the_turned_faces(small_targets, real_model, tmp_path: Path) -> None:
+    from morph3d.core.pose import decompose_pose
+
+    yaw = np.abs(decompose_pose(small_targets.params[:, :12]).angles[:, 0])
+    cut = float(np.median(yaw))
+    every = Trainer(small_targets, real_model, _config(val_fraction=0.5), tmp_path / "a")
+    turned = Trainer(
+        small_targets, real_model, _config(val_fraction=0.5, min_yaw=cut), tmp_path / "b"
+    )
+    for part in ("train_index", "val_index"):
+        kept, all_faces = getattr(turned, part), getattr(every, part)
+        np.testing.assert_array_equal(kept, all_faces[yaw[all_faces] >= cut])
+    assert 0 < len(turned.train_index) + len(turned.val_index) < len(small_targets.params)
+    with pytest.raises(ValueError, match="min_yaw"):
+        _config(min_yaw=90.0)
+
+
 @pytest.mark.slow
 def test_short_run_drives_the_loss_down(small_targets, real_model, tmp_path: Path) -> None:
     trainer = Trainer(small_targets, real_model, _config(), tmp_path)
