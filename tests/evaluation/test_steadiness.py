@@ -83,3 +83,21 @@ def test_degrade_blur_and_low_light() -> None:
     flat = (slice(None), slice(0, 12))
     assert dim[flat].std() > 2 * bright[flat].std()  # the gain amplifies the sensor noise
     assert abs(float(dim[:, 20:].mean()) - 200) < 10  # and restores the brightness
+
+
+def test_pipelined_fps_runs_every_frame_through_track() -> None:
+    from morph3d.evaluation.steadiness import pipelined_fps
+
+    class _Recording:
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, float]] = []
+
+        def track(self, frames, timestamps):
+            for frame, time in zip(frames, timestamps, strict=True):
+                self.seen.append((int(frame[0, 0, 0]), time))
+                yield []
+
+    frames = [np.full((4, 4, 3), k, np.uint8) for k in range(6)]
+    tracker = _Recording()
+    assert pipelined_fps(tracker, frames, 25.0) > 0
+    assert tracker.seen == [(k, k / 25.0) for k in range(6)]

@@ -208,3 +208,36 @@ def test_without_the_eye_refiner_the_bare_model_is_tracked(reconstructor, portra
         assert face.blendshapes == {}
         decoded = crop_to_image(reconstructor.model.decode(face.params), face.box)
         np.testing.assert_allclose(decoded[: len(face.vertices)], face.vertices, atol=1e-2)
+
+
+def test_track_overlaps_the_frames_and_gives_what_update_gives(reconstructor, portrait) -> None:
+    shifts = lissajous_path(40, 30.0, amplitude=30.0, period=1.5)
+    frames = list(moving_frames(portrait, shifts))
+    frames[20:23] = [np.zeros_like(frames[0])] * 3  # the face gone for three frames, then back
+    times = [k / 25.0 for k in range(len(frames))]
+    for config in (TrackerConfig(), TrackerConfig(smooth="params"), TrackerConfig(smooth="none")):
+        one = Tracker(config, reconstructor)
+        expected = [one.update(frame, time) for frame, time in zip(frames, times, strict=True)]
+        pipelined = list(Tracker(config, reconstructor).track(frames, times))
+        assert len(pipelined) == len(frames)
+        assert [[f.id for f in faces] for faces in pipelined] == [
+            [f.id for f in faces] for faces in expected
+        ]
+        assert not pipelined[21] and pipelined[-1]  # lost, then found again
+        for got, want in zip(pipelined, expected, strict=True):
+            for a, b in zip(got, want, strict=True):
+                assert a.detected == b.detected and a.blendshapes == b.blendshapes
+                for name in ("vertices", "landmarks", "raw_landmarks", "params", "box"):
+                    np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_track_takes_paths_and_stops_early(reconstructor, shared_data: Path) -> None:
+    photo = shared_data / "photos" / "obama.jpg"
+    tracker = Tracker(reconstructor=reconstructor)
+    stream = tracker.track([photo] * 5)
+    first = next(stream)
+    assert [face.id for face in first] == [0] and first[0].detected
+    stream.close()  # the finishing thread is let go; the tracker goes on
+    assert [face.id for face in tracker.update(photo)] == [0]
+    with pytest.raises(ValueError, match="timestamp"):
+        list(Tracker(reconstructor=reconstructor).track([photo], [float("nan")]))
