@@ -138,8 +138,14 @@ class MorphableModel:
 
     def landmarks(self, params: np.ndarray, blendshapes: np.ndarray | None = None) -> np.ndarray:
         """``(..., 68, 3)`` landmarks of raw parameters: the landmark rows of :meth:`decode`."""
-        mean, basis, fields = self._landmark_rows
+        wide = np.asarray(params).dtype == np.float64  # its rows cast once, not on every call
+        mean, basis, fields = self._landmark_rows64 if wide else self._landmark_rows
         return self._decode(params, mean, basis, blendshapes, fields)
+
+    @cached_property
+    def _landmark_rows64(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mean, basis, fields = self._landmark_rows
+        return mean.astype(np.float64), basis.astype(np.float64), fields.astype(np.float64)
 
     @cached_property
     def _landmark_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
