@@ -88,7 +88,7 @@ def run_benchmark(
     photos: Sequence[Path],
     weights: Sequence[Path],
     repeats: int = 50,
-    threads: int = 2,
+    threads: int | None = None,
     flips: Sequence[bool] = (False,),
 ) -> dict[str, Any]:
     """Time every stage for each network, alone and/or with the mirrored-crop ensemble
@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, nargs="*", help="default: ../shared/data/photos")
     parser.add_argument("--weights", type=Path, nargs="*", help="default: assets/models/*.onnx")
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, help="threads of each network run (default: the Reconstructor's)"
+    )
     parser.add_argument("--flip", action="store_true", help="also with the mirrored crops")
     args = parser.parse_args(argv)
     photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))

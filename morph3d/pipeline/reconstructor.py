@@ -67,13 +67,19 @@ class ReconstructorConfig:
         runtime: ``"onnx"`` (default; does not import torch) or ``"torch"``.
         refine: Passes that re-crop from the predicted landmarks and predict again (default 0,
             see the module docstring).
-        threads: Inference threads (default: the physical cores).
+        threads: Inference threads of each network run and of the detector (default: one
+            a network run, with one run a physical core at once, and all physical cores for
+            the detector). On 2 cores a crop and its mirror ran 1.31 ms one a core at once
+            against 1.76 on two threads, and the two threads' spinning held the cores from
+            the large-pose specialist's run after them (7.7 ms for both networks, 2.7 one a
+            core; session 13).
         runs: Network runs at once on a batch of crops (ONNX Runtime; e.g. a face and its
             mirror side by side, :class:`~morph3d.inference.onnx_predictor.OnnxPredictor`):
-            default the physical cores over ``threads``, so one run per core with
-            ``threads=1`` and one run on all cores by default.
+            default the physical cores over the network's threads, so one run per core by
+            default and one run on all cores with ``threads`` set to the cores.
         spin: Let ONNX Runtime's idle threads spin for the next run: lower latency, but busy
             cores; turn it off when other heavy work (rendering, tracking) shares the frame.
+            (With one thread a run there are no idle threads.)
         blendshapes: Re-read each face's eyelids and brows with the eye and brow refiners
             (:mod:`morph3d.inference.eyes`) and fit the model's eye and brow blendshapes to
             them (:mod:`morph3d.core.blendshapes`), so the mesh and the landmarks blink and
@@ -172,7 +178,7 @@ class Reconstructor:
         if config.runtime == "onnx":
             from morph3d.inference.onnx_predictor import OnnxPredictor
 
-            threads = config.threads or physical_cores()
+            threads = config.threads or 1
             predictor = OnnxPredictor(
                 weights_path(weights, onnx_name),
                 threads,

@@ -266,3 +266,18 @@ def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> Non
     np.testing.assert_allclose(faces[1], faces[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(faces[2], faces[3], rtol=0, atol=1e-9)
     assert np.abs(faces[0] - faces[3]).max() > 1e-3  # two different networks
+
+
+def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
+    from morph3d.inference.session import physical_cores
+
+    default = Reconstructor(blendshapes=False)
+    for network in (default.predictor.predictor, default.predictor.specialist):
+        onnx = network.predictor  # under the mirrored crop
+        assert onnx.runs == physical_cores()
+        assert onnx.session.get_session_options().intra_op_num_threads == 1
+    detector = default.detector.session.get_session_options()
+    assert detector.intra_op_num_threads == physical_cores()
+    two = Reconstructor(threads=2, blendshapes=False).predictor.predictor.predictor
+    assert two.runs == max(1, physical_cores() // 2)
+    assert two.session.get_session_options().intra_op_num_threads == 2
