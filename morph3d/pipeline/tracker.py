@@ -323,6 +323,10 @@ class Tracker:
 
         Yields:
             The faces of each frame, by id.
+
+        Until the generator is used up or closed, numpy's BLAS stays on one thread in the whole
+        process (as it does inside :meth:`update`): the finishing thread may be decoding while
+        the caller works on the faces it was given.
         """
         times = iter(timestamps) if timestamps is not None else None
         with single_blas_thread(), ThreadPoolExecutor(1, "morph3d-finish") as finisher:
