@@ -223,7 +223,9 @@ class Tracker:
         reconstructor: Network, model and detector to use: a
             :class:`~morph3d.pipeline.reconstructor.Reconstructor`, or the
             :class:`~morph3d.pipeline.reconstructor.ReconstructorConfig` of a new one (default:
-            :data:`TRACKING_RECONSTRUCTOR`).
+            :data:`TRACKING_RECONSTRUCTOR`). A reconstructor with the large-pose specialist (a
+            default ``Reconstructor()``) switches networks on faces turned past its threshold:
+            a face sliding out of the frame then read as a jump and counted as a lost track.
         fps: Frame rate assumed when :meth:`update` gets no timestamp.
 
     >>> tracker = morph3d.Tracker()                                   # doctest: +SKIP

@@ -17,12 +17,12 @@ from morph3d.evaluation.steadiness import jitter
 from morph3d.io.image import read_image
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
 from morph3d.pipeline.reconstructor import Reconstructor
-from morph3d.pipeline.tracker import Tracker, TrackerConfig, _Track
+from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR, Tracker, TrackerConfig, _Track
 
 
 @pytest.fixture(scope="module")
 def reconstructor() -> Reconstructor:
-    return Reconstructor()
+    return Reconstructor(TRACKING_RECONSTRUCTOR)  # what a Tracker makes by default
 
 
 @pytest.fixture(scope="module")
