@@ -311,12 +311,12 @@ class Tracker:
     ) -> Iterator[list[TrackedFace]]:
         """Track a sequence of frames, each frame's faces as :meth:`update` gives them.
 
-        Each frame's work comes in two halves: placing (the network on the crops, the checks
-        and the detector, the crop of the next frame) and finishing (the eye and brow
-        refiners and their blendshapes, the mesh and its filter). Only placing decides the next
-        frame's crop, so the finishing of one frame runs on a second thread while the next
-        frame is placed: the results are the same as :meth:`update`'s, frame for frame, and
-        come one frame later.
+        Each frame's work comes in two halves: placing (the network on the crops, the eye and
+        brow refiners and their blendshapes, the checks and the detector, the crop of the next
+        frame) and finishing (the whole mesh decoded and filtered, the pose and the
+        coefficients). Only placing decides the next frame's crop, so the finishing of one
+        frame runs on a second thread while the next frame is placed: the results are the same
+        as :meth:`update`'s, frame for frame, and come one frame later.
 
         Args:
             frames: The frames, in order (as :meth:`update` takes them).
