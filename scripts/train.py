@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     add_config_options(parser, TrainConfig, prefixes={"augment": "aug-"})
     args = parser.parse_args(argv)
 
-    config = config_from_args(args, TrainConfig)
+    try:
+        config = config_from_args(args, TrainConfig)
+    except ValueError as error:  # a setting out of its range (TrainConfig checks its own)
+        parser.error(str(error))
     if config.epochs < 1:
         parser.error("--epochs must be at least 1")
     if not 0 < config.val_fraction < 1:

@@ -93,13 +93,24 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bo
         + ("the shipped one with the default --weights)" if specialist else "none)"),
     )  # fmt: skip
     parser.add_argument(
-        "--specialist-yaw", type=float, default=SPECIALIST_YAW, metavar="DEGREES",
+        "--specialist-yaw", type=_yaw_degrees, default=SPECIALIST_YAW, metavar="DEGREES",
         help=f"|yaw| from which the specialist predicts (default {SPECIALIST_YAW:g})",
     )  # fmt: skip
     if specialist:
         parser.add_argument(
             "--no-specialist", action="store_true", help="no large-pose specialist"
         )  # fmt: skip
+
+
+def _yaw_degrees(text: str) -> float:
+    """An |yaw| threshold in degrees from the command line, 0 to 180."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of degrees: {text!r}") from None
+    if not 0 <= value <= 180:
+        raise argparse.ArgumentTypeError(f"must be 0 to 180 degrees, got {value:g}")
+    return value
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:

@@ -135,7 +135,7 @@ class Reconstructor:
         ModelNotFoundError: a model, weights or detector file is missing (the message names
             the path and the command that creates it).
         TypeError: an override that is no field of :class:`ReconstructorConfig`.
-        ValueError: an unknown runtime.
+        ValueError: an unknown runtime, or a ``specialist_yaw`` outside 0-180 degrees.
     """
 
     def __init__(self, config: ReconstructorConfig | None = None, **overrides: Any) -> None:

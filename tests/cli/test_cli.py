@@ -87,6 +87,9 @@ def test_evaluate_with_the_specialist(real_model, shared_data: Path, tmp_path: P
     assert none["nme_mean"] == pytest.approx(bare["nme_mean"], abs=1e-9)
     assert every["specialist"] == specialist and every["specialist_yaw"] == 0.0
     assert bare["specialist"] is None
+    with pytest.raises(SystemExit) as stop:  # a usage error, not a traceback
+        main([*base, "--json", str(tmp_path / "x.json"), "--specialist-yaw", "-5"])
+    assert stop.value.code == 2
 
 
 @pytest.mark.integration

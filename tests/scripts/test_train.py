@@ -25,6 +25,15 @@ def test_refuses_settings_that_cannot_train(tmp_path: Path, option: list[str], c
     assert not (tmp_path / "run").exists()
 
 
+def test_a_setting_out_of_range_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    train = load_script("scripts/train.py")
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--data", str(tmp_path / "t.h5"), "--run", str(tmp_path / "run"),
+                    "--min-yaw", "95"])  # fmt: skip
+    assert stop.value.code == 2 and "min_yaw must be in [0, 90)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     train = load_script("scripts/train.py")
     run = tmp_path / "run"
