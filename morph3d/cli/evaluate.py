@@ -64,20 +64,23 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from morph3d.core.mirror import ParamMirror
     from morph3d.core.model import load_model
     from morph3d.evaluation.accuracy import Boxer, evaluate_faces
     from morph3d.files import write_json
+    from morph3d.inference.specialist import with_specialist
     from morph3d.io.datasets import AnnotatedFace, find_faces, split_indices
 
     if not Path(args.root).exists():
         raise CommandError(f"no dataset at {args.root}")
     model = load_model(args.model)
-    predictor = _predictor(args, args.weights, model)
-    if args.specialist is not None:
-        from morph3d.inference.specialist import YawRouted
-
-        specialist = _predictor(args, args.specialist, model)
-        predictor = YawRouted(predictor, specialist, args.specialist_yaw)
+    predictor = with_specialist(
+        _predictor(args, args.weights, model),
+        None if args.specialist is None else _predictor(args, args.specialist, model),
+        ParamMirror(model) if args.flip else None,
+        args.specialist_yaw,
+        args.specialist_mirror,
+    )
     faces, failures = find_faces(DATASETS[args.dataset], args.root)
     if args.split != "all":
         train, val = split_indices([face.name for face in faces], args.val_fraction)
@@ -128,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
     report["derotate"] = args.derotate
     report["specialist"] = None if args.specialist is None else str(args.specialist)
     report["specialist_yaw"] = None if args.specialist is None else args.specialist_yaw
+    report["specialist_mirror"] = (
+        args.specialist is not None and args.flip and args.specialist_mirror
+    )
     report["split"] = args.split
     write_json(args.json, report)
     print(f"{args.dataset}: {report['count']} faces, {len(result.failures)} failed")
@@ -147,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _predictor(args: argparse.Namespace, weights: Path | None, model: MorphableModel) -> Predictor:
     """The network of a weights file (``.onnx``: ONNX Runtime, as reconstruct runs it; else
-    torch, default the shipped ``.pt``), with the mirrored crop under ``--flip``."""
+    torch, default the shipped ``.pt``)."""
     predictor: Predictor
     if weights is not None and Path(weights).suffix == ".onnx":
         from morph3d.inference.onnx_predictor import OnnxPredictor
@@ -157,11 +163,6 @@ def _predictor(args: argparse.Namespace, weights: Path | None, model: MorphableM
         from morph3d.inference.torch_predictor import TorchPredictor
 
         predictor = TorchPredictor(weights, model, device=args.device)
-    if args.flip:
-        from morph3d.core.mirror import ParamMirror
-        from morph3d.inference.flip import FlipAveraged
-
-        predictor = FlipAveraged(predictor, ParamMirror(model))
     return predictor
 
 

@@ -72,9 +72,10 @@ def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bool) -> None:
     """``--flip/--no-flip`` (the mirrored-crop ensemble, on when ``flip``), ``--derotate``
-    (the upright second pass) and ``--specialist``, ``--specialist-yaw`` and
-    ``--no-specialist`` (the large-pose specialist; the shipped one by default with the
-    default weights when ``specialist``, else only when named): how each face is predicted."""
+    (the upright second pass) and ``--specialist``, ``--specialist-yaw``,
+    ``--specialist-mirror`` and ``--no-specialist`` (the large-pose specialist; the shipped
+    one by default with the default weights when ``specialist``, else only when named): how
+    each face is predicted."""
     from morph3d.inference.specialist import SPECIALIST_YAW
 
     parser.add_argument(
@@ -95,6 +96,11 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bo
     parser.add_argument(
         "--specialist-yaw", type=_yaw_degrees, default=SPECIALIST_YAW, metavar="DEGREES",
         help=f"|yaw| from which the specialist predicts (default {SPECIALIST_YAW:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--specialist-mirror", action=argparse.BooleanOptionalAction, default=True,
+        help="with --flip, the specialist predicts every face's mirrored crop, the first network "
+        "the crop (an ensemble of the two for no extra time; default on)",
     )  # fmt: skip
     if specialist:
         parser.add_argument(

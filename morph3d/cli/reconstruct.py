@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             derotate=args.derotate,
             specialist=args.specialist,
             specialist_yaw=None if args.no_specialist else args.specialist_yaw,
+            specialist_mirror=args.specialist_mirror and not args.no_specialist,
         )
     )
     args.out.mkdir(parents=True, exist_ok=True)

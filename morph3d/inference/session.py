@@ -63,9 +63,11 @@ def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
     The first runs on the calling thread, the others on a shared pool of worker threads (one
     fewer than the physical cores, at least one). Worth it for calls that let go of the
     interpreter lock for most of their time, as ONNX Runtime sessions do while they run; an
-    exception in any call is raised here, after all have finished. Called from one of the
-    pool's own threads (a call that itself runs calls at once), it runs them one after the
-    other: waiting there for the pool could wait forever.
+    exception in any call is raised here, after all have finished. A call still queued when
+    the first is done (the pool busy with other work, e.g. another network of the same
+    ``concurrently``) runs on the calling thread instead of being waited for. Called from one
+    of the pool's own threads (a call that itself runs calls at once), it runs them one after
+    the other: waiting there for the pool could wait forever.
     """
     if len(calls) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
         return [call() for call in calls]
@@ -76,14 +78,27 @@ def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
                 max(1, physical_cores() - 1), thread_name_prefix=_POOL_PREFIX
             )
     futures = [_POOL.submit(call) for call in calls[1:]]
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
     try:
-        first = calls[0]()
-    finally:
-        others = [future.exception() for future in futures]  # waits for every call
-    for error in others:
-        if error is not None:
-            raise error
-    return [first, *(future.result() for future in futures)]
+        results[0] = calls[0]()
+    except BaseException as error:  # raised below, after the calls already running have ended
+        errors.append(error)
+    for index, future in enumerate(futures, 1):
+        if future.cancel():  # still queued behind other work: run it here, not wait for it
+            if errors:
+                continue
+            try:
+                results[index] = calls[index]()
+            except BaseException as error:
+                errors.append(error)
+        elif (failure := future.exception()) is not None:  # waits for the call
+            errors.append(failure)
+        else:
+            results[index] = future.result()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def physical_cores() -> int:

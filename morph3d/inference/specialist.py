@@ -9,16 +9,22 @@ prediction. It costs a second network run on those faces only.
 
 The threshold was set before measuring (the edge of the frontal bin of AFLW2000-3D's
 conventional |yaw| bins), not chosen on the evaluation faces.
+
+With the mirrored-crop ensemble (:class:`~morph3d.inference.flip.FlipAveraged`) the specialist
+can also predict the mirrored crop of every face while the first network predicts the crop: an
+ensemble of the two networks that costs nothing over the mirror pass (:func:`with_specialist`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from morph3d.core.mirror import ParamMirror
 from morph3d.core.pose import decompose_pose
+from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.predictor import Predictor
 
-__all__ = ["SPECIALIST_YAW", "YawRouted"]
+__all__ = ["SPECIALIST_YAW", "YawRouted", "with_specialist"]
 
 #: Degrees of |yaw| (the first network's) from which the specialist predicts a face.
 SPECIALIST_YAW = 30.0
@@ -63,3 +69,36 @@ class YawRouted:
         more."""
         yaw = decompose_pose(np.asarray(params)[:, :12]).angles[:, 0]
         return np.abs(yaw) >= self.min_yaw
+
+
+def with_specialist(
+    network: Predictor,
+    specialist: Predictor | None,
+    mirror: ParamMirror | None,
+    min_yaw: float | None = SPECIALIST_YAW,
+    on_mirror: bool = True,
+) -> Predictor:
+    """The network with its mirrored crop and a specialist, as :class:`Reconstructor` and
+    ``morph3d evaluate`` run them.
+
+    Args:
+        network: The first network, bare (no mirror).
+        specialist: The large-pose network, bare; None: the network alone.
+        mirror: The parameter mirror of the model: each face is averaged with its mirrored
+            crop (:class:`~morph3d.inference.flip.FlipAveraged`); None: no mirror.
+        min_yaw: |yaw| from which the specialist takes over a face (:class:`YawRouted`);
+            None: it takes over none.
+        on_mirror: With ``mirror``, the specialist predicts the mirrored crops while the
+            network predicts the crops (both mirrored when it takes over).
+
+    Returns:
+        The predictor.
+    """
+    first = network
+    if mirror is not None:
+        first = FlipAveraged(network, mirror, specialist if on_mirror else None)
+        if specialist is not None:
+            specialist = FlipAveraged(specialist, mirror)
+    if specialist is None or min_yaw is None:
+        return first
+    return YawRouted(first, specialist, min_yaw)

@@ -102,8 +102,12 @@ CropSource = Literal["filtered", "raw"]
 #: The crop and its mirror run at once, one per core (``runs`` defaults to cores over threads):
 #: on d3 and d9 249-251 fps against 226-230 one after the other (300 frames, 2026-12-06).
 #: No large-pose specialist: a head turning through its threshold would switch networks
-#: between two frames, and the filter would show the step.
-TRACKING_RECONSTRUCTOR = ReconstructorConfig(spin=False, threads=1, specialist_yaw=None)
+#: between two frames, and the filter would show the step. Nor on the mirrored crop
+#: (``specialist_mirror``): the pair of networks shook more than the network with itself
+#: (still photo 0.062 against 0.049, d9 0.630 against 0.590; session 14).
+TRACKING_RECONSTRUCTOR = ReconstructorConfig(
+    spin=False, threads=1, specialist_yaw=None, specialist_mirror=False
+)
 
 
 @dataclass(frozen=True)

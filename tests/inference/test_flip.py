@@ -77,3 +77,23 @@ def test_reconstructor_flip_finds_the_face(face) -> None:
     assert nme(results[True].landmarks[:, :2], truth) < 10.0
     moved = np.linalg.norm(results[True].landmarks - results[False].landmarks, axis=-1)
     assert 0 < np.median(moved) < 3.0  # pixels: the same face, a slightly different fit
+
+
+def test_a_second_network_predicts_the_mirrored_crops(real_model, face) -> None:
+    import cv2
+
+    from morph3d.paths import SPECIALIST_ONNX_WEIGHTS
+
+    image, truth = face
+    crop = crop_image(image, crop_box_from_landmarks(truth), 120)[None]
+    first = _Counting(OnnxPredictor(WEIGHTS))
+    second = _Counting(OnnxPredictor(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS))
+    mirror = ParamMirror(real_model)
+    params = FlipAveraged(first, mirror, second).predict(crop)
+    assert first.batches == [1] and second.batches == [1]  # the crop, then its mirror
+    plain = first.predictor.predict(crop)
+    mirrored = second.predictor.predict(cv2.flip(crop[0], 1)[None])
+    np.testing.assert_allclose(params, (plain + mirror(mirrored)) / 2, rtol=0, atol=1e-12)
+    alone = FlipAveraged(first.predictor, mirror).predict(crop)
+    assert np.abs(params - alone).max() > 1e-3  # not the first network with itself
+    assert FlipAveraged(first, mirror, second).predict(crop[:0]).shape == (0, 62)

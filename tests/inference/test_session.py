@@ -81,6 +81,41 @@ def test_concurrently_returns_results_in_order_and_raises_errors() -> None:
     ]
 
 
+def test_a_queued_call_runs_on_the_calling_thread_instead_of_waiting() -> None:
+    import threading
+    import time
+
+    from morph3d.inference.session import physical_cores
+
+    where: dict[str, str] = {}
+
+    def busy() -> str:  # holds every worker of the pool
+        time.sleep(0.3)
+        return "busy"
+
+    def first() -> list[str]:  # runs two calls at once while the pool is busy
+        def mark(name: str) -> str:
+            where[name] = threading.current_thread().name
+            return name
+
+        return concurrently([lambda: mark("a"), lambda: mark("b")])
+
+    start = time.perf_counter()
+    workers = max(1, physical_cores() - 1)
+    results = concurrently([first, *[busy] * workers])
+    assert results == [["a", "b"], *["busy"] * workers]
+    assert where["a"] == where["b"] == threading.current_thread().name  # b did not queue
+    assert time.perf_counter() - start < 0.6
+
+    def fail() -> int:
+        raise KeyError("first")
+
+    ran: list[int] = []
+    with pytest.raises(KeyError, match="first"):  # queued calls after a failure are dropped
+        concurrently([fail, *[busy] * workers, lambda: ran.append(1) or 1])
+    assert ran == []
+
+
 def test_a_batch_split_into_concurrent_runs_gives_the_same_parameters() -> None:
     import numpy as np
 

