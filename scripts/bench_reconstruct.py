@@ -5,13 +5,14 @@
 Per stage (image decode, detection, crop, network, mesh decode, whole ``faces``), the median and
 90th percentile over many runs on real photos letterboxed to 640x480; model sizes; the start-up
 time and peak memory of a ``morph3d reconstruct`` process; and, when ``mediapipe`` is importable,
-its FaceMesh on the same images for a side-by-side figure.
+its FaceMesh on the same images for a side-by-side figure. By default it times the
+reconstructor as shipped (``Reconstructor()``); ``--weights`` (and ``--flip``) or ``--all`` time
+networks alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import resource
 import subprocess
 import sys
@@ -29,7 +30,12 @@ from morph3d.evaluation.speed import letterbox, machine_info, time_call, time_st
 from morph3d.evaluation.speed import timing_summary as summary
 from morph3d.files import write_json
 from morph3d.io.image import crop_image, read_image
-from morph3d.paths import ASSETS_MODELS, SHARED_DATA
+from morph3d.paths import (
+    ASSETS_MODELS,
+    DEFAULT_ONNX_WEIGHTS,
+    SHARED_DATA,
+    SPECIALIST_ONNX_WEIGHTS,
+)
 from morph3d.pipeline.reconstructor import Reconstructor
 
 
@@ -56,11 +62,14 @@ def stages(reconstructor: Reconstructor, photo: Path, image: np.ndarray) -> dict
     }
 
 
-def process(photo: Path, weights: Path, flip: bool = False) -> dict[str, float]:
-    """Wall time and peak memory of one ``morph3d reconstruct`` process."""
+def process(photo: Path, weights: Path | None, flip: bool = True) -> dict[str, float]:
+    """Wall time and peak memory of one ``morph3d reconstruct`` process (``weights`` None: as
+    shipped)."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
-                   "--weights", str(weights), "--flip" if flip else "--no-flip"]  # fmt: skip
+                   "--flip" if flip else "--no-flip"]  # fmt: skip
+        if weights is not None:
+            command += ["--weights", str(weights)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
         # A photo without a face exits 1: the process still ran end to end, so time it.
@@ -71,13 +80,17 @@ def process(photo: Path, weights: Path, flip: bool = False) -> dict[str, float]:
 
 
 def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
-    """MediaPipe FaceMesh (static images) on the same pictures, if it is installed."""
+    """MediaPipe FaceMesh (static images) on the same pictures, if it is installed.
+
+    It meshes every face it finds, as ``Reconstructor.faces`` does (``max_num_faces`` 10: on the
+    seven photos it finds the faces morph3d finds, 1 to 3 a photo; with 1 it skipped the
+    others and its median was 2.94 ms against 3.95, session 14)."""
     try:
         import mediapipe
     except ImportError:
         return {"available": False,
                 "note": "mediapipe is not installed (pip install mediapipe==0.10.21)"}  # fmt: skip
-    mesh = mediapipe.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+    mesh = mediapipe.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=10)
     times: list[float] = []
     for image in images:
         times += time_call(partial(mesh.process, image), repeats)
@@ -86,13 +99,14 @@ def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
 
 def run_benchmark(
     photos: Sequence[Path],
-    weights: Sequence[Path],
+    weights: Sequence[Path | None],
     repeats: int = 50,
     threads: int | None = None,
     flips: Sequence[bool] = (False,),
 ) -> dict[str, Any]:
     """Time every stage for each network, alone and/or with the mirrored-crop ensemble
-    (``flips``); returns the JSON-able report."""
+    (``flips``); ``None`` among ``weights``: the reconstructor as shipped (the default network
+    with the large-pose specialist, the mirror on). Returns the JSON-able report."""
     standard = [letterbox(read_image(path)) for path in photos]
     report: dict[str, Any] = {
         "machine": machine_info(threads),
@@ -100,14 +114,23 @@ def run_benchmark(
         "repeats": repeats,
         "networks": {},
     }
-    for path, flip in itertools.product(weights, flips):
+    runs: list[tuple[str, Path | None, bool]] = []
+    for path in weights:
+        if path is None:
+            runs.append(("as shipped (default + specialist, mirrored)", None, True))
+        else:
+            runs += [(path.name + (" --flip" if flip else ""), path, flip) for flip in flips]
+    for name, path, flip in runs:
         reconstructor = Reconstructor(weights=path, threads=threads, flip=flip)
         times: dict[str, list[float]] = {}
         for photo, image in zip(photos, standard, strict=True):
             for stage, values in time_stages(stages(reconstructor, photo, image), repeats).items():
                 times.setdefault(stage, []).extend(values)
-        report["networks"][path.name + (" --flip" if flip else "")] = {
-            "size_mb": path.stat().st_size / 1e6,
+        files = [path] if path is not None else [
+            ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS, ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS
+        ]  # fmt: skip
+        report["networks"][name] = {
+            "size_mb": sum(file.stat().st_size for file in files) / 1e6,
             "stages_640x480": {key: summary(values) for key, values in times.items()},
             "refine_passes": reconstructor.config.refine,
             "flip": flip,
@@ -148,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--photos", type=Path, nargs="*", help="default: ../shared/data/photos")
-    parser.add_argument("--weights", type=Path, nargs="*", help="default: assets/models/*.onnx")
+    parser.add_argument(
+        "--weights", type=Path, nargs="*",
+        help="networks to time alone (default: only the reconstructor as shipped)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--all", action="store_true",
+        help="also every regressor in assets/models, alone",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument(
         "--threads", type=int, help="threads of each network run (default: the Reconstructor's)"
@@ -158,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))
     if not photos:
         parser.error("no photos; pass --photos")
-    weights = args.weights or default_networks()
-    if not weights:
-        parser.error("no .onnx networks; pass --weights")
+    weights: list[Path | None] = [None] if not (args.weights or args.all) else []
+    weights += args.weights or []
+    weights += default_networks() if args.all else []
     flips = (False, True) if args.flip else (False,)
     report = run_benchmark(photos, weights, args.repeats, args.threads, flips)
     print_report(report)

@@ -24,6 +24,17 @@ def test_benchmark_reports_every_stage(shared_data: Path, capsys) -> None:
     assert "whole" in capsys.readouterr().out
 
 
+def test_the_reconstructor_as_shipped_is_timed_with_both_networks(shared_data: Path) -> None:
+    from morph3d.paths import DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS
+
+    report = bench.run_benchmark([shared_data / "photos" / "obama.jpg"], [None], repeats=1)
+    ((name, network),) = report["networks"].items()
+    assert name.startswith("as shipped") and network["flip"]
+    files = (ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS, ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
+    assert network["size_mb"] == pytest.approx(sum(f.stat().st_size for f in files) / 1e6)
+    assert network["process"]["exit_status"] == 0 and "whole" in network["stages_640x480"]
+
+
 @pytest.mark.integration
 def test_a_photo_without_a_face_does_not_crash_the_benchmark(tmp_path: Path) -> None:
     import numpy as np
