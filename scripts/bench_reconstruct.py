@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_to_image
+from morph3d.evaluation.peers import FaceMesh, mediapipe_available
 from morph3d.evaluation.speed import letterbox, machine_info, time_call, time_stages
 from morph3d.evaluation.speed import timing_summary as summary
 from morph3d.files import write_json
@@ -82,19 +83,17 @@ def process(photo: Path, weights: Path | None, flip: bool = True) -> dict[str, f
 def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
     """MediaPipe FaceMesh (static images) on the same pictures, if it is installed.
 
-    It meshes every face it finds, as ``Reconstructor.faces`` does (``max_num_faces`` 10: on the
-    seven photos it finds the faces morph3d finds, 1 to 3 a photo; with 1 it skipped the
-    others and its median was 2.94 ms against 3.95, session 14)."""
-    try:
-        import mediapipe
-    except ImportError:
-        return {"available": False,
-                "note": "mediapipe is not installed (pip install mediapipe==0.10.21)"}  # fmt: skip
-    mesh = mediapipe.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=10)
+    It meshes every face it finds, as ``Reconstructor.faces`` does (up to 10: on the seven
+    photos it finds the faces morph3d finds, 1 to 3 a photo; meshing one face a photo its
+    median was 2.94 ms against 3.95, session 14)."""
+    version = mediapipe_available()
+    if version is None:
+        return {"available": False, "note": "pip install mediapipe==0.10.21 to compare"}
+    mesh = FaceMesh(static=True, faces=10).mesh
     times: list[float] = []
     for image in images:
         times += time_call(partial(mesh.process, image), repeats)
-    return {"available": True, "version": mediapipe.__version__, "face_mesh": summary(times)}
+    return {"available": True, "version": version, "face_mesh": summary(times)}
 
 
 def run_benchmark(
@@ -175,10 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "--weights", type=Path, nargs="*",
         help="networks to time alone (default: only the reconstructor as shipped)",
     )  # fmt: skip
-    parser.add_argument(
-        "--all", action="store_true",
-        help="also every regressor in assets/models, alone",
-    )  # fmt: skip
+    parser.add_argument("--all", action="store_true", help="also each assets/models network")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument(
         "--threads", type=int, help="threads of each network run (default: the Reconstructor's)"

@@ -13,6 +13,7 @@ from morph3d.cli.options import (
     add_detector_option,
     add_model_option,
     add_pass_options,
+    add_refine_options,
     add_weights_option,
 )
 from morph3d.io.datasets import DatasetFormat
@@ -37,7 +38,7 @@ def add_parser(commands: Any) -> None:
         help="crop from the ground-truth landmarks, or from a face detector's box",
     )  # fmt: skip
     add_detector_option(parser)
-    parser.add_argument("--refine", type=int, default=0, help="re-crop passes from predictions")
+    add_refine_options(parser, reconstructor=False)
     parser.add_argument(
         "--blendshapes", action="store_true",
         help="fit the eye blendshapes to the re-read eyelids, as reconstruct does",
@@ -119,13 +120,14 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("the model file has no eye blendshapes: run bash setup.sh again")
         eyes, brows = EyeRefiner(), EyeRefiner(feature=BROWS_FEATURE)
     result = evaluate_faces(
-        faces, predictor, model, boxer=boxer, refine=args.refine,
+        faces, predictor, model, boxer=boxer, refine=args.refine, refine_yaw=args.refine_yaw,
         progress=partial(tqdm, leave=False), eyes=eyes, brows=brows, derotate=args.derotate,
     )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
     report.update({"dataset": args.dataset, "root": str(args.root), "crop": args.crop})
     report.update({"refine": args.refine, "detector": None if boxer is None else args.detector})
+    report["refine_yaw"] = args.refine_yaw
     report["blendshapes"] = args.blendshapes
     report["flip"] = args.flip
     report["derotate"] = args.derotate

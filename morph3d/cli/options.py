@@ -108,6 +108,26 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bo
         )  # fmt: skip
 
 
+def add_refine_options(parser: argparse.ArgumentParser, reconstructor: bool) -> None:
+    """``--refine N`` and ``--refine-yaw DEGREES``: passes that re-crop from the predicted
+    landmarks, for the faces turned that far (defaults: ``ReconstructorConfig``'s when
+    ``reconstructor``, else no pass and every face)."""
+    from morph3d.pipeline.reconstructor import ReconstructorConfig
+
+    defaults = (
+        ReconstructorConfig() if reconstructor else ReconstructorConfig(refine=0, refine_yaw=0)
+    )
+    parser.add_argument(
+        "--refine", type=int, default=defaults.refine, metavar="N",
+        help=f"passes that re-crop from the predicted landmarks (default {defaults.refine})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--refine-yaw", type=_yaw_degrees, default=defaults.refine_yaw, metavar="DEGREES",
+        help="re-crop only the faces the previous pass finds turned by this |yaw| or more "
+        f"(0: every face; default {defaults.refine_yaw:g})",
+    )  # fmt: skip
+
+
 def _yaw_degrees(text: str) -> float:
     """An |yaw| threshold in degrees from the command line, 0 to 180."""
     try:

@@ -14,6 +14,7 @@ from morph3d.cli.options import (
     CommandError,
     add_detector_option,
     add_pass_options,
+    add_refine_options,
     add_weights_option,
 )
 from morph3d.core.landmarks68 import NOSE_TIP
@@ -31,7 +32,7 @@ def add_parser(commands: Any) -> None:
     add_weights_option(parser, "network (.onnx, or .pt with torch)")
     add_detector_option(parser)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
-    parser.add_argument("--refine", type=int, default=0, help="re-crop passes")
+    add_refine_options(parser, reconstructor=True)
     add_pass_options(parser, flip=True, specialist=True)
     parser.set_defaults(run=run)
 
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             detector=args.detector,
             runtime=args.runtime,
             refine=args.refine,
+            refine_yaw=args.refine_yaw,
             flip=args.flip,
             derotate=args.derotate,
             specialist=args.specialist,

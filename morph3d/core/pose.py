@@ -28,6 +28,7 @@ __all__ = [
     "decompose_pose",
     "image_tilt",
     "rotation_to_angles",
+    "turned_by",
 ]
 
 
@@ -165,3 +166,17 @@ def image_tilt(matrix: np.ndarray) -> np.ndarray:
     pose = pose.reshape(*pose.shape[:-1], 3, 4) if pose.shape[-1] == 12 else pose
     up = pose[..., :2, 1]  # the model's y axis in the crop frame (x right, y up)
     return np.degrees(np.arctan2(-up[..., 0], up[..., 1]))
+
+
+def turned_by(matrix: np.ndarray, degrees: float) -> np.ndarray:
+    """Whether each pose is turned by at least ``degrees`` of |yaw| (the measure of the
+    AFLW2000-3D yaw bins).
+
+    Args:
+        matrix: ``(..., 3, 4)`` or ``(..., 12)`` pose matrices.
+        degrees: The |yaw| threshold.
+
+    Returns:
+        ``(...)`` booleans.
+    """
+    return np.abs(decompose_pose(matrix).angles[..., 0]) >= degrees

@@ -28,7 +28,7 @@ from morph3d.core.landmarks68 import JAW
 from morph3d.core.marching import contour_lines, march_landmarks
 from morph3d.core.metrics import brow_height, eye_aperture, nme, yaw_bin_summary
 from morph3d.core.model import MorphableModel
-from morph3d.core.pose import image_tilt
+from morph3d.core.pose import image_tilt, turned_by
 from morph3d.errors import ImageError
 from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor, predict_boxes
@@ -120,6 +120,7 @@ def evaluate_faces(
     model: MorphableModel,
     boxer: Boxer | None = None,
     refine: int = 0,
+    refine_yaw: float = 0.0,
     input_size: int = CROP_SIZE,
     batch_size: int = 64,
     progress: Progress = no_progress,
@@ -136,6 +137,8 @@ def evaluate_faces(
         boxer: ``(face, image) -> (4,) crop box or None`` (None: no face found, a failure);
             default: the crop from the ground-truth landmarks.
         refine: Extra passes that re-crop from the predicted landmarks.
+        refine_yaw: Re-crop only the faces that the previous pass finds turned by at least
+            this many degrees of |yaw| (0: every face), as ``ReconstructorConfig`` does.
         input_size: Side of the network input in pixels.
         batch_size: Faces predicted at once.
         progress: Wraps an iterable to show progress (called with ``desc``, ``total``).
@@ -181,7 +184,14 @@ def evaluate_faces(
             if step > refine:  # the upright pass: the last pass's boxes, turned by the lean
                 boxes, turns = used, -image_tilt(params[:, :12])
             turned = turns if turns.any() else None
+            previous = params
             params, _ = predict_boxes(predictor, images, np.stack(boxes), input_size, turned)
+            if 0 < step <= refine and refine_yaw > 0:  # the faces not turned keep their pass
+                stay = ~turned_by(previous[:, :12], refine_yaw)
+                params[stay] = previous[stay]
+                boxes = [
+                    old if keep else new for old, new, keep in zip(used, boxes, stay, strict=True)
+                ]
             used = boxes
             fixed = model.landmarks(params)
             if eyes is not None:  # every pass: the last one's blinks are reported

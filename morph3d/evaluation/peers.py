@@ -19,13 +19,14 @@ FACEMESH_NOSE = 1
 
 class FaceMesh:
     """MediaPipe FaceMesh in tracking mode (or ``static=True``): ``(468, 3)`` pixel landmarks
-    of the first face, or ``None``."""
+    of the first face, or ``None``. ``faces``: how many faces it meshes (``mesh.process``
+    returns them all)."""
 
-    def __init__(self, static: bool = False) -> None:
+    def __init__(self, static: bool = False, faces: int = 1) -> None:
         import mediapipe
 
         self.mesh = mediapipe.solutions.face_mesh.FaceMesh(
-            static_image_mode=static, max_num_faces=1, refine_landmarks=False,
+            static_image_mode=static, max_num_faces=faces, refine_landmarks=False,
             min_detection_confidence=0.5, min_tracking_confidence=0.5,
         )  # fmt: skip
 

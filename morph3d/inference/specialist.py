@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from morph3d.core.mirror import ParamMirror
-from morph3d.core.pose import decompose_pose
+from morph3d.core.pose import turned_by
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.predictor import Predictor
 
@@ -67,8 +67,7 @@ class YawRouted:
     def turned(self, params: np.ndarray) -> np.ndarray:
         """``(B,)`` whether each of ``(B, 62)`` raw parameters is turned by ``min_yaw`` or
         more."""
-        yaw = decompose_pose(np.asarray(params)[:, :12]).angles[:, 0]
-        return np.abs(yaw) >= self.min_yaw
+        return turned_by(np.asarray(params)[:, :12], self.min_yaw)
 
 
 def with_specialist(

@@ -77,3 +77,13 @@ def test_image_tilt_reads_the_lean_at_any_yaw(yaw: float) -> None:
     upright = compose_pose(np.array(1.0), np.eye(3), np.zeros(3))
     assert image_tilt(upright) == pytest.approx(0.0, abs=1e-12)
     assert abs(image_tilt(leaning)) == pytest.approx(30.0)
+
+
+def test_turned_by_reads_the_absolute_yaw() -> None:
+    from morph3d.core.pose import turned_by
+
+    angles = np.array([[0.0, 50, 10], [29.5, 0, 0], [30.5, 5, 0], [-45.0, 0, 20], [85.0, -30, 0]])
+    poses = compose_pose(np.full(5, 2e-3), angles_to_rotation(angles), np.zeros((5, 3)))
+    np.testing.assert_array_equal(turned_by(poses, 30), [False, False, True, True, True])
+    np.testing.assert_array_equal(turned_by(poses.reshape(5, 12), 0), [True] * 5)
+    assert turned_by(poses[1], 20).shape == ()  # one pose, no batch

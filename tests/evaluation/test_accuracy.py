@@ -69,3 +69,21 @@ def test_boxer_and_refinement(real_model, shared_data: Path) -> None:
     twice = evaluate_faces(faces[:1], predictor, real_model, refine=1)
     # Refining re-crops around the first prediction: a different crop, a different answer.
     assert not np.allclose(once.landmarks, twice.landmarks)
+
+
+def test_refine_yaw_re_crops_only_the_turned_faces(real_model, shared_data: Path) -> None:
+    from morph3d.core.pose import angles_to_rotation, compose_pose, decompose_pose
+
+    faces, _ = find_faces("mat", shared_data / "aflw2000_3d_samples")
+    frontal = np.array(real_model.layout.mean, dtype=np.float64)
+    pose = decompose_pose(frontal[:12])
+    turned = frontal.copy()  # the mean face turned by 45 degrees of yaw
+    rotation = angles_to_rotation(np.array([45.0, 0.0, 0.0])) @ pose.rotation
+    turned[:12] = compose_pose(pose.scale, rotation, pose.translation).reshape(12)
+    for params, refined in ((frontal, False), (turned, True)):
+        predictor = MeanPredictor(params)
+        once = evaluate_faces(faces[:1], predictor, real_model).landmarks
+        every = evaluate_faces(faces[:1], predictor, real_model, refine=1).landmarks
+        gated = evaluate_faces(faces[:1], predictor, real_model, refine=1, refine_yaw=30).landmarks
+        assert not np.allclose(once, every)  # a pass re-crops and predicts again
+        np.testing.assert_array_equal(gated, every if refined else once)

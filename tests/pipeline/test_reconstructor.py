@@ -337,3 +337,27 @@ def test_cli_specialist_options(shared_data: Path, tmp_path: Path) -> None:
     # A frontal face: the first network predicts it, with or without the specialist's mirror.
     assert outputs["unpaired"] == pytest.approx(outputs["off"], abs=1e-6)
     assert outputs["paired"] != pytest.approx(outputs["off"], abs=1e-3)
+
+
+def test_only_the_turned_faces_are_re_cropped(shared_data: Path) -> None:
+    from morph3d.io.datasets import find_faces
+
+    faces = {f.name: f for f in find_faces("mat", shared_data / "aflw2000_3d_samples")[0]}
+    for name, turned in (("image02420", True), ("image00050", False)):  # 71 and 1 degrees
+        face = faces[name]
+        image = read_image(face.image_path)
+        box = np.r_[face.landmarks.min(axis=0), face.landmarks.max(axis=0)][None]
+        results = {}
+        for refine_yaw in (0.0, 30.0, 180.0):  # every face, the default, none
+            with Reconstructor(blendshapes=False, refine_yaw=refine_yaw) as reconstructor:
+                assert reconstructor.config.refine == 1
+                results[refine_yaw] = reconstructor.faces(image, boxes=box)[0]
+        first = Reconstructor(blendshapes=False, refine=0).faces(image, boxes=box)[0]
+        np.testing.assert_array_equal(results[180.0].box, first.box)  # no pass
+        assert not np.allclose(results[0.0].box, first.box)  # a pass re-crops
+        expected = results[0.0] if turned else first
+        np.testing.assert_array_equal(results[30.0].box, expected.box)
+        np.testing.assert_array_equal(results[30.0].params, expected.params)
+        assert nme(results[30.0].landmarks[:, :2], face.landmarks) < 10.0
+    with pytest.raises(ValueError, match="refine_yaw"):
+        Reconstructor(blendshapes=False, refine_yaw=200.0)
