@@ -118,7 +118,7 @@ def add_refine_options(parser: argparse.ArgumentParser, reconstructor: bool) -> 
         ReconstructorConfig() if reconstructor else ReconstructorConfig(refine=0, refine_yaw=0)
     )
     parser.add_argument(
-        "--refine", type=int, default=defaults.refine, metavar="N",
+        "--refine", type=_passes, default=defaults.refine, metavar="N",
         help=f"passes that re-crop from the predicted landmarks (default {defaults.refine})",
     )  # fmt: skip
     parser.add_argument(
@@ -126,6 +126,17 @@ def add_refine_options(parser: argparse.ArgumentParser, reconstructor: bool) -> 
         help="re-crop only the faces the previous pass finds turned by this |yaw| or more "
         f"(0: every face; default {defaults.refine_yaw:g})",
     )  # fmt: skip
+
+
+def _passes(text: str) -> int:
+    """A number of passes from the command line, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _yaw_degrees(text: str) -> float:

@@ -152,8 +152,8 @@ class Reconstructor:
         ModelNotFoundError: a model, weights or detector file is missing (the message names
             the path and the command that creates it).
         TypeError: an override that is no field of :class:`ReconstructorConfig`.
-        ValueError: an unknown runtime, or a ``specialist_yaw`` or ``refine_yaw`` outside 0-180
-            degrees.
+        ValueError: an unknown runtime, a negative ``refine``, or a ``specialist_yaw`` or
+            ``refine_yaw`` outside 0-180 degrees.
     """
 
     def __init__(self, config: ReconstructorConfig | None = None, **overrides: Any) -> None:
@@ -163,6 +163,8 @@ class Reconstructor:
         self._detector: FaceDetector | None = None
         if config.runtime not in ("onnx", "torch"):
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
+        if config.refine < 0:
+            raise ValueError(f"refine must be 0 or more passes, got {config.refine}")
         if not 0 <= config.refine_yaw <= 180:
             raise ValueError(f"refine_yaw must be in [0, 180] degrees, got {config.refine_yaw}")
         network = self._network(config.weights, DEFAULT_WEIGHTS, DEFAULT_ONNX_WEIGHTS)

@@ -93,6 +93,9 @@ def test_evaluate_with_the_specialist(real_model, shared_data: Path, tmp_path: P
     with pytest.raises(SystemExit) as stop:
         main([*base, "--json", str(tmp_path / "x.json"), "--refine-yaw", "200"])
     assert stop.value.code == 2
+    with pytest.raises(SystemExit) as stop:
+        main([*base, "--json", str(tmp_path / "x.json"), "--refine", "-1"])
+    assert stop.value.code == 2
     gated = report("gated.json", *default, "--refine", "1", "--refine-yaw", "30")
     assert gated["refine"] == 1 and gated["refine_yaw"] == 30.0
     assert bare["refine"] == 0 and bare["refine_yaw"] == 0.0

@@ -361,3 +361,5 @@ def test_only_the_turned_faces_are_re_cropped(shared_data: Path) -> None:
         assert nme(results[30.0].landmarks[:, :2], face.landmarks) < 10.0
     with pytest.raises(ValueError, match="refine_yaw"):
         Reconstructor(blendshapes=False, refine_yaw=200.0)
+    with pytest.raises(ValueError, match="refine must"):
+        Reconstructor(blendshapes=False, refine=-1)
