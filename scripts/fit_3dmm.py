@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet-count", type=int, default=48, help="faces on the sheet")
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
     parser.add_argument("--no-marching", action="store_true", help="keep jaw landmarks fixed")
+    for name in ("shape", "expression"):  # FitConfig's defaults unless given
+        default = getattr(FitConfig, f"{name}_prior")
+        parser.add_argument(f"--{name}-prior", type=float, help=f"lambda (default {default:g})")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda or auto (default: cuda when a GPU is there)"
@@ -100,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fit_3dmm: {error}", file=sys.stderr)
         return 1
     print(f"fit_3dmm: {len(faces)} faces under {args.root} ({len(failures)} unusable files)")
-    config = FitConfig(marching=not args.no_marching)
+    priors = {"shape_prior": args.shape_prior, "expression_prior": args.expression_prior}
+    config = FitConfig(
+        marching=not args.no_marching, **{k: v for k, v in priors.items() if v is not None}
+    )
     targets, more = build_targets(
         faces, model, config, args.batch_size, partial(tqdm, leave=False), args.device
     )
@@ -124,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "within_3std": float(np.mean(np.all(np.abs(z) <= 3.0 + 1e-9, axis=1))),
         "at_bound": float(np.mean((targets.flags & FLAG_AT_BOUND) > 0)),
         "marching": config.marching,
+        "shape_prior": config.shape_prior,
+        "expression_prior": config.expression_prior,
         "format": args.format,
         "root": str(args.root),
         "seconds": round(elapsed, 1),
