@@ -41,6 +41,27 @@ def test_writes_targets_summary_and_sheet(shared_data: Path, tmp_path: Path) -> 
     assert sorted(p.name for p in out.parent.iterdir()) == ["fits.h5", "fits.json", "fits.png"]
 
 
+def test_a_stronger_prior_pulls_the_coefficients_in(shared_data: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from morph3d.core.model import load_model
+
+    _dataset(shared_data, tmp_path / "data")
+    layout = load_model().layout
+    spread = {}
+    for prior in ("0.1", "3"):
+        out = tmp_path / prior / "fits.h5"
+        options = ["--shape-prior", prior, "--expression-prior", prior]
+        args = ["--format", "300w", "--root", str(tmp_path / "data"), "--out", str(out)]
+        assert fit_3dmm.main([*args, *options]) == 0
+        summary = json.loads(out.with_suffix(".json").read_text())
+        assert summary["shape_prior"] == summary["expression_prior"] == float(prior)
+        z = layout.normalize(read_targets(out).params)[:, layout.coefficients]
+        spread[prior] = (float(np.abs(z).mean()), summary["fit_nme_median"])
+    assert spread["3"][0] < 0.7 * spread["0.1"][0]  # closer to the mean face
+    assert spread["3"][1] > spread["0.1"][1]  # at the price of a looser fit
+
+
 def test_failed_run_keeps_earlier_output(tmp_path: Path, shared_data: Path) -> None:
     _dataset(shared_data, tmp_path / "data")
     out = tmp_path / "fits.h5"
