@@ -62,10 +62,11 @@ def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
 
     The first runs on the calling thread, the others on a shared pool of worker threads (one
     fewer than the physical cores, at least one). Worth it for calls that let go of the
-    interpreter lock for most of their time, as ONNX Runtime sessions do while they run; an
-    exception in any call is raised here, after all have finished. A call still queued when
-    the first is done (the pool busy with other work, e.g. another network of the same
-    ``concurrently``) runs on the calling thread instead of being waited for. Called from one
+    interpreter lock for most of their time, as ONNX Runtime sessions do while they run. A
+    call still queued when the first is done (the pool busy with other work, e.g. another
+    network of the same ``concurrently``) runs on the calling thread instead of being waited
+    for. An exception in any call is raised here once the calls that started have ended
+    (after a failure the calls still queued are dropped). Called from one
     of the pool's own threads (a call that itself runs calls at once), it runs them one after
     the other: waiting there for the pool could wait forever.
     """
