@@ -70,7 +70,7 @@ from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import landmark_box_size, nme
 from morph3d.core.model import MorphableModel
-from morph3d.core.pose import decompose_pose
+from morph3d.core.pose import turned_by
 from morph3d.errors import ModelFormatError
 from morph3d.files import atomic_path, write_json
 from morph3d.inference.network import Regressor, to_input
@@ -295,8 +295,7 @@ class Trainer:
         self.network = Regressor(config.width, model.layout.size)
         self.train_index, self.val_index = split_indices(targets.name, config.val_fraction)
         if config.min_yaw > 0:
-            yaw = decompose_pose(targets.params[:, :12]).angles[:, 0]
-            turned = np.abs(yaw) >= config.min_yaw
+            turned = turned_by(targets.params[:, :12], config.min_yaw)
             self.train_index = self.train_index[turned[self.train_index]]
             self.val_index = self.val_index[turned[self.val_index]]
         statistics = target_statistics(
