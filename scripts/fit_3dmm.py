@@ -42,6 +42,7 @@ from morph3d.training.distributed import resolve_device
 from morph3d.training.targets import FLAG_AT_BOUND, Targets, build_targets, write_targets
 
 TILE = 160
+_PRIORS = ("shape_prior", "expression_prior", "jaw_depth_prior")  # FitConfig fields
 
 
 def render_sheet(targets: Targets, model, count: int, columns: int) -> np.ndarray:
@@ -80,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet-count", type=int, default=48, help="faces on the sheet")
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
     parser.add_argument("--no-marching", action="store_true", help="keep jaw landmarks fixed")
-    for name in ("shape", "expression"):  # FitConfig's defaults unless given
-        default = getattr(FitConfig, f"{name}_prior")
-        parser.add_argument(f"--{name}-prior", type=float, help=f"lambda (default {default:g})")
+    for name in _PRIORS:  # FitConfig's defaults unless given
+        default = getattr(FitConfig, name)
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=float, help=f"weight (default {default:g}; see FitConfig)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda or auto (default: cuda when a GPU is there)"
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fit_3dmm: {error}", file=sys.stderr)
         return 1
     print(f"fit_3dmm: {len(faces)} faces under {args.root} ({len(failures)} unusable files)")
-    priors = {"shape_prior": args.shape_prior, "expression_prior": args.expression_prior}
+    priors = {name: getattr(args, name) for name in _PRIORS}
     config = FitConfig(
         marching=not args.no_marching, **{k: v for k, v in priors.items() if v is not None}
     )
@@ -130,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "within_3std": float(np.mean(np.all(np.abs(z) <= 3.0 + 1e-9, axis=1))),
         "at_bound": float(np.mean((targets.flags & FLAG_AT_BOUND) > 0)),
         "marching": config.marching,
-        "shape_prior": config.shape_prior,
-        "expression_prior": config.expression_prior,
+        **{name: getattr(config, name) for name in _PRIORS},
         "format": args.format,
         "root": str(args.root),
         "seconds": round(elapsed, 1),

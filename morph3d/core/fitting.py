@@ -7,11 +7,15 @@ a landmark ``X`` (3D, model units) lands at ``s * R[:2] @ X + t``.
 The objective of a face, over pose ``(R, s, t)`` and whitened coefficients ``z``
 (``alpha = mean + std * z``, likewise beta), is
 
-    E = sum_k huber_delta(|| s R[:2] X_k(z) + t - x_k ||) + 1/2 sum_j lambda_j z_j^2
+    E = sum_k huber_delta(|| s R[:2] X_k(z) + t - x_k ||) + 1/2 z^T P z
 
 with the Huber penalty (quadratic up to ``delta`` crop pixels, linear beyond) making it robust to
-a few bad annotations, and a Gaussian prior on shape and expression. Jaw landmarks march along
-the model's contour lines to the silhouette (:mod:`morph3d.core.marching`).
+a few bad annotations, and a Gaussian prior on shape and expression: ``P`` is the diagonal of the
+per-coefficient ``lambda_j`` plus, optionally, ``mu D^T D`` where ``D z`` are the depths of the 17
+jaw landmark vertices in the model's own (frontal) frame, in crop pixels at the statistics' mean
+scale. A frontal photo says nothing of those depths; the diagonal alone lets them drift wherever
+the coefficients that explain the 2D points take them. Jaw landmarks march along the model's
+contour lines to the silhouette (:mod:`morph3d.core.marching`).
 
 1. **Initialisation, closed form.** The pose of the mean shape is the affine camera that best maps
    its landmarks onto the annotation (weighted linear least squares), projected onto scaled
@@ -53,6 +57,9 @@ class FitConfig:
         iterations: Levenberg-Marquardt steps of the joint refinement.
         shape_prior: ``lambda`` of each whitened identity coefficient (crop px^2 per unit^2).
         expression_prior: ``lambda`` of each whitened expression coefficient.
+        jaw_depth_prior: ``mu`` of the depths of the 17 jaw landmark vertices in the model frame
+            (crop px^2 per px^2 of depth at the mean scale; 0: none): pulls the unseen depth of
+            the jaw and chin toward the statistics' mean face.
         robust_scale: Huber threshold ``delta`` in crop pixels.
         coefficient_limit: Bound on every whitened coefficient ``|z|``: a stiff quadratic wall
             starts just inside it and the result is clipped to it (None: unbounded).
@@ -70,6 +77,7 @@ class FitConfig:
     # hidden from the fit) among 0.03, 0.1, 0.3, 1 and 3.
     shape_prior: float = 0.1
     expression_prior: float = 0.1
+    jaw_depth_prior: float = 0.0
     robust_scale: float = 2.0
     coefficient_limit: float | None = 3.0
     marching: bool = True
@@ -168,14 +176,22 @@ class LandmarkFitter:
         self._mean = tensor(model.mean.astype(np.float64) + basis @ coefficient_mean)  # (N, 3)
         self._basis = tensor(basis * coefficient_std)  # (N, 3, K)
         self._landmark_rows = torch.as_tensor(model.landmark_indices, device=self.device)
-        self._prior = tensor(
-            np.concatenate(
-                [
-                    np.full(layout.n_shape, self.config.shape_prior),
-                    np.full(layout.n_expression, self.config.expression_prior),
-                ]
-            )
+        diagonal = np.concatenate(
+            [
+                np.full(layout.n_shape, self.config.shape_prior),
+                np.full(layout.n_expression, self.config.expression_prior),
+            ]
         )
+        # The depth rows of the jaw landmark vertices, whitened, in crop px at the mean scale.
+        # (The mean pose's longest row: averaging over yaw shortens the first and last.)
+        mean_scale = float(
+            np.linalg.norm(layout.mean[layout.pose].reshape(3, 4)[:, :3], axis=1).max()
+        )
+        jaw = model.landmark_indices[:17]
+        depth_rows = mean_scale * basis[jaw, 2] * coefficient_std  # (17, K)
+        self._prior = tensor(
+            np.diag(diagonal) + self.config.jaw_depth_prior * depth_rows.T @ depth_rows
+        )  # (K, K)
         self._coefficient_mean = coefficient_mean
         self._coefficient_std = coefficient_std
         self.lines: ContourLines | None = None
@@ -246,7 +262,7 @@ class LandmarkFitter:
         projected_mean = scale[:, None, None] * torch.einsum("bij,bkj->bki", rotation[:, :2], mean)
         rest = targets - shift[:, None] - projected_mean  # (B, 68, 2)
         normal = torch.einsum("bk,bkim,bkin->bmn", weights, design, design)
-        normal = normal + torch.diag_embed(self._prior.expand(len(targets), -1))
+        normal = normal + self._prior
         right = torch.einsum("bk,bkim,bki->bm", weights, design, rest)
         return torch.linalg.solve(normal, right)
 
@@ -268,7 +284,8 @@ class LandmarkFitter:
         errors = residuals.norm(dim=-1)
         data = (landmark_weights * _huber(errors, self.config.robust_scale)).sum(dim=1)
         excess, stiffness = self._wall(z)
-        return data + 0.5 * (self._prior * z**2).sum(dim=1) + 0.5 * stiffness * (excess**2).sum(1)
+        prior = torch.einsum("bi,ij,bj->b", z, self._prior, z)
+        return data + 0.5 * prior + 0.5 * stiffness * (excess**2).sum(1)
 
     def _jacobian(self, rotation, scale, points, basis):
         """``(B, 68, 2, 6 + K)``: d residual / d (w, log s, t, z)."""
@@ -345,7 +362,7 @@ class LandmarkFitter:
         )
 
         # 1. Closed-form initialisation.
-        z = torch.zeros(batch, self._prior.numel(), dtype=dtype, device=device)
+        z = torch.zeros(batch, len(self._prior), dtype=dtype, device=device)
         contour = None
         mean, basis = self._assemble(batch, contour, mix)
         robust = given
@@ -405,11 +422,9 @@ class LandmarkFitter:
             hessian = torch.einsum("bk,bkip,bkiq->bpq", robust, jacobian, jacobian)
             gradient = torch.einsum("bk,bkip,bki->bp", robust, jacobian, residuals)
             excess, stiffness = self._wall(z)
-            curvature = self._prior + stiffness * (excess > 0).to(dtype)  # (B, K)
-            slope = self._prior * z + stiffness * excess * torch.sign(z)
-            hessian = hessian + torch.diag_embed(
-                torch.cat([torch.zeros_like(z[:, :6]), curvature], dim=1)
-            )
+            wall = stiffness * (excess > 0).to(dtype)  # (B, K)
+            slope = z @ self._prior + stiffness * excess * torch.sign(z)
+            hessian[:, 6:, 6:] += self._prior + torch.diag_embed(wall)
             gradient = gradient + torch.cat([torch.zeros_like(z[:, :6]), slope], dim=1)
             diagonal = torch.diagonal(hessian, dim1=1, dim2=2)
             damped = hessian + torch.diag_embed(damping[:, None] * diagonal.clamp_min(1e-9))
