@@ -24,9 +24,11 @@ __all__ = [
     "augment",
     "centre_crop",
     "fill_padding",
+    "occlude",
     "padding_mask",
     "photometric",
     "random_fill",
+    "random_occlusion",
     "warp_crop",
     "warp_landmarks",
     "warp_pose",
@@ -48,6 +50,8 @@ class AugmentConfig:
         noise: Probability of Gaussian sensor noise (sigma 2 to 10 levels).
         jpeg: Probability of JPEG re-encoding (quality 20 to 90).
         fill: Probability of painting over the stored image's padding (:func:`fill_padding`).
+        occlude: Probability of one random occluder painted over the crop (:func:`occlude`):
+            a hand, a cup or hair in front of the face; the targets stay where the face is.
     """
 
     rotation: float = 40.0
@@ -60,6 +64,7 @@ class AugmentConfig:
     noise: float = 0.25
     jpeg: float = 0.25
     fill: float = 0.0
+    occlude: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -260,12 +265,67 @@ def fill_padding(stored: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask = padding_mask(stored)
     if not mask.any():
         return stored
-    cells = int(rng.integers(2, 6))
-    colours = rng.integers(0, 256, (cells, cells, stored.shape[-1])).astype(np.uint8)
-    paint = cv2.resize(colours, stored.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     out = stored.copy()
-    out[mask] = paint.reshape(out.shape)[mask]
+    out[mask] = _paint(stored.shape, rng)[mask]
     return out
+
+
+def _paint(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A ``shape`` uint8 image of a few random colours blended smoothly (a 2x2 to 5x5 grid
+    enlarged)."""
+    cells = int(rng.integers(2, 6))
+    colours = rng.integers(0, 256, (cells, cells, shape[-1])).astype(np.uint8)
+    paint = cv2.resize(colours, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    return paint.reshape(shape)
+
+
+def occlude(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Paint one random occluder over a face crop.
+
+    An ellipse or a turned rectangle, 16 to 50 % of the crop's side across, centred anywhere in
+    the middle 60 % of the crop (where the face is), filled either with smooth random colours
+    or with the crop's own pixels from elsewhere (skin, hair, background: an occluder that
+    looks like the picture). Faces in photos are covered by hands, food, cups, hair and
+    microphones; the network learns to place the landmarks behind them from the rest of the
+    face.
+
+    Args:
+        image: ``(S, S, 3)`` uint8 crop.
+        rng: The sample's random generator.
+
+    Returns:
+        The occluded copy.
+    """
+    size = image.shape[0]
+    centre = rng.uniform(0.2, 0.8, 2) * size
+    half = rng.uniform(0.08, 0.25, 2) * size
+    angle = float(rng.uniform(0, 180))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    box = ((float(centre[0]), float(centre[1])), (float(2 * half[0]), float(2 * half[1])), angle)
+    if rng.random() < 0.5:
+        cv2.ellipse(mask, box, (1,), -1)
+    else:
+        corners = np.round(cv2.boxPoints(box)).astype(np.int32)
+        cv2.fillConvexPoly(mask, corners, (1,))
+    if rng.random() < 0.5:
+        fill = _paint(image.shape, rng)
+    else:  # the picture moved by at least the occluder's size, wrapping around
+        shift = rng.uniform(2 * half.max(), size - 2 * half.max(), 2).astype(int)
+        fill = np.roll(image, tuple(shift), axis=(0, 1))
+    out = image.copy()
+    inside = mask.astype(bool)
+    out[inside] = fill[inside]
+    return out
+
+
+def random_occlusion(
+    image: np.ndarray, rng: np.random.Generator, config: AugmentConfig
+) -> np.ndarray:
+    """:func:`occlude` with probability ``config.occlude``; with ``occlude == 0`` nothing is
+    drawn from ``rng``, so the rest of the augmentation is the same as without the option."""
+    if config.occlude > 0 and rng.random() < config.occlude:
+        return occlude(image, rng)
+    return image
 
 
 def random_fill(stored: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -286,8 +346,8 @@ def augment(
     """One random training sample: ``(size, size, 3)`` crop and its ``(n, 2|3)`` landmarks."""
     similarity = Similarity.random(rng, config)
     stored = random_fill(stored, rng, config)
-    crop = photometric(warp_crop(stored, similarity, size), rng, config)
-    return crop, warp_landmarks(landmarks, similarity)
+    crop = random_occlusion(warp_crop(stored, similarity, size), rng, config)
+    return photometric(crop, rng, config), warp_landmarks(landmarks, similarity)
 
 
 def centre_crop(stored: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:

@@ -42,6 +42,7 @@ from morph3d.training.augment import (
     Similarity,
     photometric,
     random_fill,
+    random_occlusion,
     warp_crop,
     warp_landmarks,
 )
@@ -117,7 +118,7 @@ class AugmentedFaces(Dataset[FaceSample]):
             rng = face_rng(self.seed, epoch, index, view[0])
             similarity = similarity.nearby(rng, PAIR_ANGLE, PAIR_SCALE, PAIR_SHIFT)
         stored = random_fill(self.targets.image[index], rng, self.augment)
-        crop = warp_crop(stored, similarity, self.input_size)
+        crop = random_occlusion(warp_crop(stored, similarity, self.input_size), rng, self.augment)
         image = photometric(crop, rng, self.augment)
         landmarks = warp_landmarks(self.targets.model_landmarks[index], similarity)
         sparse = warp_landmarks(self.targets.sparse_points[index], similarity)

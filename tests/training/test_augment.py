@@ -13,6 +13,7 @@ from morph3d.training.augment import (
     augment,
     centre_crop,
     fill_padding,
+    occlude,
     padding_mask,
     photometric,
     warp_crop,
@@ -142,3 +143,30 @@ def test_augment_fills_only_when_asked() -> None:
     filled, _ = augment(stored, landmarks, np.random.default_rng(3), replace(plain, fill=1.0))
     black = (crop.max(axis=-1) == 0).mean()
     assert black > 0.05 and (filled.max(axis=-1) == 0).sum() == 100  # the shadow is kept
+
+
+def test_occlude_covers_one_patch_of_the_face_and_keeps_the_rest() -> None:
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (120, 120, 3)).astype(np.uint8)
+    before = image.copy()
+    for seed in range(20):
+        covered = np.any(occlude(image, np.random.default_rng(seed)) != image, axis=-1)
+        share = covered.mean()
+        assert 0.01 < share < 0.35, share  # 16-50 % of the side across
+        rows, cols = np.nonzero(covered)
+        # centred in the middle 60 %, where the face is
+        assert 0.2 * 120 - 1 <= rows.mean() <= 0.8 * 120 + 1
+        assert 0.2 * 120 - 1 <= cols.mean() <= 0.8 * 120 + 1
+    np.testing.assert_array_equal(image, before)  # the input is not changed
+
+
+def test_augment_occludes_only_when_asked_and_keeps_the_targets() -> None:
+    stored = np.random.default_rng(5).integers(0, 256, (240, 240, 3)).astype(np.uint8)
+    landmarks = np.random.default_rng(6).uniform(20, 100, (68, 2))
+    plain = AugmentConfig(blur=0, noise=0, jpeg=0)
+    crop, moved = augment(stored, landmarks, np.random.default_rng(7), plain)
+    same, _ = augment(stored, landmarks, np.random.default_rng(7), replace(plain, occlude=0.0))
+    np.testing.assert_array_equal(crop, same)  # occlude=0 draws nothing
+    hidden, still = augment(stored, landmarks, np.random.default_rng(7), replace(plain, occlude=1))
+    np.testing.assert_array_equal(still, moved)  # the targets stay where the face is
+    assert np.any(hidden != crop)
