@@ -1,4 +1,5 @@
-"""Training augmentation: random similarity warps with flips, and photometric jitter.
+"""Training augmentation: random similarity warps with flips, photometric jitter, padding paint
+and occluders.
 
 The stored training images (:mod:`morph3d.training.targets`) cover twice the crop box at the crop's
 own pixel density, so the crop is their middle half. A random similarity of the crop box (rotation,
