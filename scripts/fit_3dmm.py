@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from morph3d.files import write_json
 from morph3d.io.aflw21 import filter_aflw21, read_aflw21
 from morph3d.io.datasets import find_faces
 from morph3d.io.image import write_image
-from morph3d.training.aflw21_targets import build_aflw21_targets, summarize_aflw21
+from morph3d.training.aflw21_targets import SPARSE_FIT, build_aflw21_targets, summarize_aflw21
 from morph3d.training.augment import centre_crop
 from morph3d.training.distributed import resolve_device
 from morph3d.training.targets import FLAG_AT_BOUND, Targets, build_targets, write_targets
@@ -81,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet-count", type=int, default=48, help="faces on the sheet")
     parser.add_argument("--model", type=Path, help="morphable model (default: the cache)")
     parser.add_argument("--no-marching", action="store_true", help="keep jaw landmarks fixed")
-    for name in _PRIORS:  # FitConfig's defaults unless given
-        default = getattr(FitConfig, name)
-        flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=float, help=f"weight (default {default:g}; see FitConfig)")
+    for name in _PRIORS:  # the format's defaults unless given
+        dense, sparse = getattr(FitConfig, name), getattr(SPARSE_FIT, name)
+        help_text = f"weight (see FitConfig; default {dense:g}, aflw21 {sparse:g})"
+        parser.add_argument("--" + name.replace("_", "-"), type=float, help=help_text)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda or auto (default: cuda when a GPU is there)"
@@ -165,9 +166,12 @@ def run_aflw21(args: argparse.Namespace, summary_path: Path, sheet_path: Path) -
     if args.limit is not None:
         kept = kept.subset(np.arange(min(args.limit, len(kept))))
     filtered = time.perf_counter()
+    given = {name: getattr(args, name) for name in _PRIORS if getattr(args, name) is not None}
+    config = replace(SPARSE_FIT, **given)
     targets, build = build_aflw21_targets(
         kept,
         model,
+        config,
         batch_size=max(args.batch_size, 1024),
         progress=partial(tqdm, leave=False),
         device=args.device,
@@ -175,6 +179,7 @@ def run_aflw21(args: argparse.Namespace, summary_path: Path, sheet_path: Path) -
     built = time.perf_counter()
     write_targets(args.out, targets)
     summary = {"filter": counts, **summarize_aflw21(targets, build)}
+    summary.update({name: getattr(config, name) for name in _PRIORS})
     summary["seconds"] = {
         "filter": round(filtered - started, 1),
         "fit_and_crop": round(built - filtered, 1),

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from morph3d.io.image import read_image
+from morph3d.training.aflw21_targets import SPARSE_FIT
 from morph3d.training.targets import read_targets
 
 from ..conftest import load_script
@@ -79,9 +80,12 @@ def test_failed_run_keeps_earlier_output(tmp_path: Path, shared_data: Path) -> N
 def test_aflw21_format_writes_sparse_targets(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "aflw21.h5"
     root = str(shared_data / "aflw21")
-    code = fit_3dmm.main(["--format", "aflw21", "--root", root, "--out", str(out), "--limit", "6"])
+    options = ["--limit", "6", "--expression-prior", "2.5"]
+    code = fit_3dmm.main(["--format", "aflw21", "--root", root, "--out", str(out), *options])
     assert code == 0
     summary = json.loads(out.with_suffix(".json").read_text())
+    # a prior given is used; the others stay the sparse fit's own
+    assert summary["expression_prior"] == 2.5 and summary["shape_prior"] == SPARSE_FIT.shape_prior
     assert summary["count"] == 6 and summary["filter"]["kept"] > 18000
     assert summary["fit_nme"]["median"] < 4.0 and "60-90" in summary["by_yaw"]
     targets = read_targets(out)
