@@ -184,14 +184,20 @@ def evaluate_faces(
             if step > refine:  # the upright pass: the last pass's boxes, turned by the lean
                 boxes, turns = used, -image_tilt(params[:, :12])
             turned = turns if turns.any() else None
-            previous = params
-            params, _ = predict_boxes(predictor, images, np.stack(boxes), input_size, turned)
-            if 0 < step <= refine and refine_yaw > 0:  # the faces not turned keep their pass
-                stay = ~turned_by(previous[:, :12], refine_yaw)
-                params[stay] = previous[stay]
+            if 0 < step <= refine and refine_yaw > 0:  # only the turned faces are cropped again
+                again = turned_by(params[:, :12], refine_yaw)
                 boxes = [
-                    old if keep else new for old, new, keep in zip(used, boxes, stay, strict=True)
+                    new if redo else old for old, new, redo in zip(used, boxes, again, strict=True)
                 ]
+                rows = np.flatnonzero(again)
+                if len(rows):
+                    params = params.copy()
+                    params[rows], _ = predict_boxes(
+                        predictor, [images[k] for k in rows], np.stack(boxes)[rows], input_size,
+                        None if turned is None else turned[rows],
+                    )  # fmt: skip
+            else:
+                params, _ = predict_boxes(predictor, images, np.stack(boxes), input_size, turned)
             used = boxes
             fixed = model.landmarks(params)
             if eyes is not None:  # every pass: the last one's blinks are reported
