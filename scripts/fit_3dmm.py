@@ -46,6 +46,11 @@ TILE = 160
 _PRIORS = ("shape_prior", "expression_prior", "jaw_depth_prior")  # FitConfig fields
 
 
+def given_priors(args: argparse.Namespace) -> dict[str, float]:
+    """The prior weights given on the command line (the others stay the format's own)."""
+    return {name: getattr(args, name) for name in _PRIORS if getattr(args, name) is not None}
+
+
 def render_sheet(targets: Targets, model, count: int, columns: int) -> np.ndarray:
     """The ``count`` worst fits, each its crop with the fitted mesh and landmarks."""
     order = np.argsort(-targets.fit_nme)[:count]
@@ -106,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fit_3dmm: {error}", file=sys.stderr)
         return 1
     print(f"fit_3dmm: {len(faces)} faces under {args.root} ({len(failures)} unusable files)")
-    priors = {name: getattr(args, name) for name in _PRIORS}
-    config = FitConfig(
-        marching=not args.no_marching, **{k: v for k, v in priors.items() if v is not None}
-    )
+    config = FitConfig(marching=not args.no_marching, **given_priors(args))
     targets, more = build_targets(
         faces, model, config, args.batch_size, partial(tqdm, leave=False), args.device
     )
@@ -166,8 +168,7 @@ def run_aflw21(args: argparse.Namespace, summary_path: Path, sheet_path: Path) -
     if args.limit is not None:
         kept = kept.subset(np.arange(min(args.limit, len(kept))))
     filtered = time.perf_counter()
-    given = {name: getattr(args, name) for name in _PRIORS if getattr(args, name) is not None}
-    config = replace(SPARSE_FIT, **given)
+    config = replace(SPARSE_FIT, **given_priors(args))
     targets, build = build_aflw21_targets(
         kept,
         model,
