@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_faces(
         faces, predictor, model, boxer=boxer, refine=args.refine, refine_yaw=args.refine_yaw,
         progress=partial(tqdm, leave=False), eyes=eyes, brows=brows, derotate=args.derotate,
+        jitter=args.jitter,
     )  # fmt: skip
     result.failures = failures + result.failures
     report = result.summary(with_yaw_bins=args.dataset == "aflw2000-3d")
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     report["blendshapes"] = args.blendshapes
     report["flip"] = args.flip
     report["derotate"] = args.derotate
+    report["jitter"] = args.jitter
     report["specialist"] = None if args.specialist is None else str(args.specialist)
     report["specialist_yaw"] = None if args.specialist is None else args.specialist_yaw
     report["specialist_mirror"] = (

@@ -72,10 +72,11 @@ def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bool) -> None:
     """``--flip/--no-flip`` (the mirrored-crop ensemble, on when ``flip``), ``--derotate``
-    (the upright second pass) and ``--specialist``, ``--specialist-yaw``,
-    ``--specialist-mirror`` and ``--no-specialist`` (the large-pose specialist; the shipped
-    one by default with the default weights when ``specialist``, else only when named): how
-    each face is predicted."""
+    (the upright second pass), ``--jitter`` (the jittered-crop ensemble) and ``--specialist``,
+    ``--specialist-yaw``, ``--specialist-mirror`` and ``--no-specialist`` (the large-pose
+    specialist; the shipped one by default with the default weights when ``specialist``, else
+    only when named): how each face is predicted."""
+    from morph3d.inference.predictor import ACCURATE_JITTER
     from morph3d.inference.specialist import SPECIALIST_YAW
 
     parser.add_argument(
@@ -86,6 +87,11 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bo
     parser.add_argument(
         "--derotate", action="store_true",
         help="predict again from the same crop turned upright by the head's lean (a second pass)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jitter", nargs="?", type=_jitter, default=0.0, const=ACCURATE_JITTER, metavar="SHIFT",
+        help="average each face over its crop and four crops moved by SHIFT of the crop's side "
+        f"(five times the network runs; bare --jitter: {ACCURATE_JITTER:g}; default off)",
     )  # fmt: skip
     parser.add_argument(
         "--specialist", type=Path,
@@ -126,6 +132,17 @@ def add_refine_options(parser: argparse.ArgumentParser, reconstructor: bool) -> 
         help="re-crop only the faces the previous pass finds turned by this |yaw| or more "
         f"(0: every face; default {defaults.refine_yaw:g})",
     )  # fmt: skip
+
+
+def _jitter(text: str) -> float:
+    """A crop shift from the command line: a fraction of the crop's side in [0, 0.5)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"must be in [0, 0.5) of the crop's side, got {value}")
+    return value
 
 
 def _passes(text: str) -> int:

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             refine_yaw=args.refine_yaw,
             flip=args.flip,
             derotate=args.derotate,
+            jitter=args.jitter,
             specialist=args.specialist,
             specialist_yaw=None if args.no_specialist else args.specialist_yaw,
             specialist_mirror=args.specialist_mirror and not args.no_specialist,

@@ -29,6 +29,7 @@ __all__ = [
     "crop_box_from_landmarks",
     "crop_to_image",
     "image_to_crop",
+    "jitter_boxes",
     "params_to_crop",
     "params_to_image",
     "scale_box",
@@ -80,6 +81,25 @@ def scale_box(boxes: Any, factor: float) -> Any:
     half_w = (boxes[..., 2] - boxes[..., 0]) * factor / 2
     half_h = (boxes[..., 3] - boxes[..., 1]) * factor / 2
     return stack([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h], -1)
+
+
+def jitter_boxes(boxes: np.ndarray, shift: float) -> np.ndarray:
+    """Each box and four copies moved by ``shift`` of its side left, right, up and down.
+
+    Args:
+        boxes: ``(..., 4)`` boxes ``(x0, y0, x1, y1)``.
+        shift: The move as a fraction of the box's width (x) and height (y).
+
+    Returns:
+        ``(..., 5, 4)`` float64 boxes: the box itself first.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    width = boxes[..., 2] - boxes[..., 0]
+    height = boxes[..., 3] - boxes[..., 1]
+    steps = np.array([[0.0, 0.0], [-1, 0], [1, 0], [0, -1], [0, 1]]) * shift
+    dx = steps[:, 0] * width[..., None]  # (..., 5)
+    dy = steps[:, 1] * height[..., None]
+    return boxes[..., None, :] + np.stack([dx, dy, dx, dy], axis=-1)
 
 
 def _box_terms(points: Any, boxes: Any, crop_size: int) -> tuple[Any, Any, Any, Any]:

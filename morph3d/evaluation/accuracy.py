@@ -127,6 +127,7 @@ def evaluate_faces(
     eyes: EyeRefiner | None = None,
     brows: EyeRefiner | None = None,
     derotate: bool = False,
+    jitter: float = 0.0,
 ) -> Evaluation:
     """Predict every face and score it against its ground truth.
 
@@ -149,6 +150,9 @@ def evaluate_faces(
         derotate: After the last pass, predict again from the same boxes cut upright (turned
             by the head's lean, :func:`~morph3d.core.pose.image_tilt`), as
             ``ReconstructorConfig(derotate=True)`` does.
+        jitter: Average every pass's prediction over the box and four copies moved by this
+            fraction of its side (:func:`~morph3d.inference.predictor.predict_boxes`), as
+            ``ReconstructorConfig(jitter=...)`` does.
 
     Returns:
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
@@ -194,10 +198,12 @@ def evaluate_faces(
                     params = params.copy()
                     params[rows], _ = predict_boxes(
                         predictor, [images[k] for k in rows], np.stack(boxes)[rows], input_size,
-                        None if turned is None else turned[rows],
+                        None if turned is None else turned[rows], jitter,
                     )  # fmt: skip
             else:
-                params, _ = predict_boxes(predictor, images, np.stack(boxes), input_size, turned)
+                params, _ = predict_boxes(
+                    predictor, images, np.stack(boxes), input_size, turned, jitter
+                )
             used = boxes
             fixed = model.landmarks(params)
             if eyes is not None:  # every pass: the last one's blinks are reported

@@ -15,6 +15,7 @@ from morph3d._lazy import lazy_exports
 
 # -- exports (every name in the modules' __all__) --
 __all__ = [
+    "ACCURATE_JITTER",
     "BROWS_FEATURE",
     "BROW_ORDER",
     "BROW_RISE",
@@ -55,6 +56,7 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "ACCURATE_JITTER": "predictor",
         "BROWS_FEATURE": "eyes",
         "BROW_ORDER": "eyes",
         "BROW_RISE": "eyes",

@@ -7,10 +7,15 @@ from typing import Protocol
 
 import numpy as np
 
-from morph3d.core.crop import CROP_SIZE, turn_params
+from morph3d.core.crop import CROP_SIZE, jitter_boxes, params_to_crop, params_to_image, turn_params
 from morph3d.io.image import crop_image
 
-__all__ = ["Predictor", "predict_boxes"]
+__all__ = ["ACCURATE_JITTER", "Predictor", "predict_boxes"]
+
+#: The ``jitter`` of :func:`predict_boxes` for accuracy over speed: chosen among 0.02-0.08 (and
+#: among 5, 9-crop patterns) on held-out training faces, the AFLW-21 and 300W validation
+#: photos (session 16), never on the evaluation faces.
+ACCURATE_JITTER = 0.04
 
 
 class Predictor(Protocol):
@@ -28,8 +33,15 @@ def predict_boxes(
     boxes: np.ndarray,
     size: int = CROP_SIZE,
     angles: np.ndarray | None = None,
+    jitter: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut each box out of its image and run the network on all of them in one batch.
+
+    With ``jitter``, each face is also cut from its box moved by that fraction of the box's
+    side left, right, up and down (:func:`~morph3d.core.crop.jitter_boxes`): the five
+    predictions, each moved into the box's own crop frame, are averaged. A test-time ensemble
+    for five times the network runs: the network's error depends on where the face sits in
+    the crop, and part of it cancels.
 
     Args:
         predictor: The network.
@@ -38,6 +50,7 @@ def predict_boxes(
         size: Side of the network input.
         angles: ``(K,)`` degrees to turn each crop (counterclockwise, as seen,
             :func:`~morph3d.io.image.crop_image`), or None.
+        jitter: Fraction of the box's side to move the four extra crops by (0: none).
 
     Returns:
         Raw parameters ``(K, 62)`` in each box's unturned crop frame
@@ -46,11 +59,22 @@ def predict_boxes(
     """
     boxes = np.asarray(boxes, dtype=np.float64)
     turns = np.zeros(len(boxes)) if angles is None else np.asarray(angles, dtype=np.float64)
+    if jitter < 0:
+        raise ValueError(f"jitter must be 0 or more, got {jitter}")
+    copies = 5 if jitter > 0 and len(boxes) else 1
+    cut = jitter_boxes(boxes, jitter).reshape(-1, 4) if copies > 1 else boxes
+    sources = [image for image in images for _ in range(copies)]
+    turns = np.repeat(turns, copies)
     crops = np.stack([
         crop_image(image, box, size, angle=turn)
-        for image, box, turn in zip(images, boxes, turns, strict=True)
+        for image, box, turn in zip(sources, cut, turns, strict=True)
     ])  # fmt: skip
-    params = predictor.predict(crops)
+    params = np.asarray(predictor.predict(crops), dtype=np.float64)
     if angles is not None:
-        params = turn_params(params, boxes, turns)
+        params = turn_params(params, cut, turns)
+    if copies > 1:  # each jittered prediction into its box's own frame, then the mean
+        own = np.repeat(boxes, copies, axis=0)
+        params = params_to_crop(params_to_image(params, cut), own)
+        params = params.reshape(len(boxes), copies, -1).mean(axis=1)
+        crops = crops[::copies]
     return params, crops

@@ -118,6 +118,12 @@ class ReconstructorConfig:
             from 3.102 / 3.661 / 4.916, balanced 3.893, to 2.967 / 3.593 / 4.916, balanced
             3.825, and on the detector's crop with a re-crop from 4.134 to 4.056; 300W
             validation 3.359 both (session 14).
+        jitter: Average each pass's prediction over the crop box and four copies moved by
+            this fraction of its side left, right, up and down
+            (:func:`~morph3d.inference.predictor.predict_boxes`): five times the network
+            runs for more accuracy (0: off, the default;
+            :data:`~morph3d.inference.predictor.ACCURATE_JITTER` is the amount chosen on
+            held-out training faces, see the README's *Jittered crops*).
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -135,6 +141,11 @@ class ReconstructorConfig:
     specialist: str | os.PathLike[str] | None = None
     specialist_yaw: float | None = SPECIALIST_YAW
     specialist_mirror: bool = True
+    jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.jitter < 0.5:
+            raise ValueError(f"jitter must be in [0, 0.5) of the crop's side, got {self.jitter}")
 
 
 class Reconstructor:
@@ -365,7 +376,9 @@ class Reconstructor:
             Raw parameters ``(K, 62)`` in each box's (unturned) crop frame, image-pixel
             landmarks ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
         """
-        params, crops = predict_boxes(self.predictor, [rgb] * len(boxes), boxes, angles=angles)
+        params, crops = predict_boxes(
+            self.predictor, [rgb] * len(boxes), boxes, angles=angles, jitter=self.config.jitter
+        )
         return params, crop_to_image(self.model.landmarks(params), boxes), crops
 
     def mesh(self, image: Any, face: FaceResult) -> Any:

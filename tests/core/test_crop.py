@@ -75,3 +75,14 @@ def test_turned_params_land_where_the_turn_is_undone(tiny_model, random_params) 
     np.testing.assert_array_equal(
         turn_params(random_params, boxes, 0.0)[:, 12:], random_params[:, 12:]
     )
+
+
+def test_jitter_boxes_known_values() -> None:
+    from morph3d.core.crop import jitter_boxes
+
+    boxes = jitter_boxes(np.array([[10.0, 20.0, 110.0, 220.0]]), 0.05)  # 100 wide, 200 high
+    assert boxes.shape == (1, 5, 4)
+    np.testing.assert_allclose(boxes[0, 0], [10, 20, 110, 220])
+    np.testing.assert_allclose(boxes[0, 1:], [
+        [5, 20, 105, 220], [15, 20, 115, 220], [10, 10, 110, 210], [10, 30, 110, 230],
+    ])  # fmt: skip

