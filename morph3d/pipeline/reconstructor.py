@@ -123,7 +123,9 @@ class ReconstructorConfig:
             (:func:`~morph3d.inference.predictor.predict_boxes`): five times the network
             runs for more accuracy (0: off, the default;
             :data:`~morph3d.inference.predictor.ACCURATE_JITTER` is the amount chosen on
-            held-out training faces, see the README's *Jittered crops*).
+            held-out training faces, see the README's *Jittered crops*). With it the shipped
+            pair went from balanced 3.717 to 3.616 on the 400 AFLW2000-3D dev faces (GT crop)
+            and a 640x480 photo from 6.6 to 12.3 ms (session 16).
     """
 
     weights: str | os.PathLike[str] | None = None
