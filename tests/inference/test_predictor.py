@@ -32,7 +32,7 @@ def _dot_image(x: int, y: int) -> np.ndarray:
 @pytest.mark.parametrize("angle", [None, 90.0])
 def test_jittered_crops_agree_in_the_box_frame(angle: float | None) -> None:
     # One image pixel a crop pixel: the 6 px moves of the jittered crops are whole pixels, so
-    # the dot sits on a pixel of every crop and each answer lands on it exactly.
+    # the dot sits on a pixel of every crop and their mean lands on it exactly.
     box = np.array([[100.0, 80.0, 220.0, 200.0]])
     dot = (150, 130)
     image = _dot_image(*dot)
