@@ -61,8 +61,9 @@ def predict_boxes(
     turns = np.zeros(len(boxes)) if angles is None else np.asarray(angles, dtype=np.float64)
     if jitter < 0:
         raise ValueError(f"jitter must be 0 or more, got {jitter}")
-    copies = 5 if jitter > 0 and len(boxes) else 1
-    cut = jitter_boxes(boxes, jitter).reshape(-1, 4) if copies > 1 else boxes
+    moved = jitter_boxes(boxes, jitter) if jitter > 0 else boxes[:, None]  # (K, copies, 4)
+    copies = moved.shape[1]
+    cut = moved.reshape(-1, 4)
     sources = [image for image in images for _ in range(copies)]
     turns = np.repeat(turns, copies)
     crops = np.stack([
