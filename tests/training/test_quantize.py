@@ -10,6 +10,7 @@ from morph3d.inference.export import export_onnx
 from morph3d.inference.network import Regressor
 from morph3d.inference.onnx_predictor import OnnxPredictor
 from morph3d.io.datasets import split_indices
+from morph3d.training import quantize
 from morph3d.training.quantize import calibration_crops, quantize_regressor
 from morph3d.training.targets import write_targets
 
@@ -68,6 +69,38 @@ def test_int8_copy_predicts_like_the_float_network(targets_file: Path, tmp_path:
     error = np.abs(quantized - reference)[:, varied] / scale[varied]
     assert np.median(error) < 0.25  # within a quarter of the spread the network produces
     np.testing.assert_allclose(quantized[:, ~varied], reference[:, ~varied], atol=1e-3)
+
+
+def _input_scale(path: Path) -> float:
+    """The int8 scale ONNX Runtime gave the network's input (its calibrated range)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    first = next(
+        n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == graph.input[0].name
+    )
+    return float(values[first.input[1]])
+
+
+def test_strided_calibration_sees_every_crop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Flat grey crops first, full-range noise only in the second stride: a calibration that
+    # stopped after its first stride would give the input a range near zero.
+    source = _float_regressor(tmp_path / "net.onnx", seed=1)
+    crops = np.full((16, 120, 120, 3), 128, dtype=np.uint8)
+    crops[12:] = np.random.default_rng(0).integers(0, 256, (4, 120, 120, 3), dtype=np.uint8)
+    one_pass = _input_scale(quantize_regressor(source, tmp_path / "one.onnx", crops))
+    monkeypatch.setattr(quantize, "CALIBRATION_STRIDE", 8)
+    assert quantize._strides(16) == {"CalibStridedMinMax": 8}
+    assert quantize._strides(18) == {"CalibStridedMinMax": 6}  # whole strides only
+    assert quantize._strides(17) == {}  # a prime count: one pass
+    assert quantize._strides(8) == {}  # within one stride
+    strided = _input_scale(quantize_regressor(source, tmp_path / "strided.onnx", crops))
+    assert one_pass > 0.003  # the noise spans the input's [-1, 1]
+    assert strided == pytest.approx(one_pass, rel=0.1)
 
 
 def test_quantize_best_keeps_the_copy_that_moves_landmarks_least(
