@@ -163,7 +163,8 @@ CALIBRATION_STRIDE = 128
 def _strides(count: int) -> dict[str, int]:
     """ONNX Runtime's option to calibrate ``count`` crops in strides: the largest divisor of
     ``count`` up to :data:`CALIBRATION_STRIDE` (its reader demands whole strides), or one
-    pass when ``count`` fits in one stride or has no divisor above a quarter of it."""
+    pass when ``count`` fits in one stride or its largest such divisor is under a quarter of
+    :data:`CALIBRATION_STRIDE` (a prime count: one pass, memory unbounded as before)."""
     if count <= CALIBRATION_STRIDE:
         return {}
     stride = next(d for d in range(CALIBRATION_STRIDE, 0, -1) if count % d == 0)
