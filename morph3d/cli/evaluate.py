@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     predictor = with_specialist(
         _predictor(args, args.weights, model),
-        None if args.specialist is None else _predictor(args, args.specialist, model),
+        [_predictor(args, path, model) for path in args.specialist or []],
         ParamMirror(model) if args.flip else None,
         args.specialist_yaw,
         args.specialist_mirror,
@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     report["flip"] = args.flip
     report["derotate"] = args.derotate
     report["jitter"] = args.jitter
-    report["specialist"] = None if args.specialist is None else str(args.specialist)
+    named = [str(path) for path in args.specialist or []]
+    report["specialist"] = named if len(named) > 1 else named[0] if named else None
     report["specialist_yaw"] = None if args.specialist is None else args.specialist_yaw
     report["specialist_mirror"] = (
         args.specialist is not None and args.flip and args.specialist_mirror

@@ -94,9 +94,10 @@ def add_pass_options(parser: argparse.ArgumentParser, flip: bool, specialist: bo
         f"(five times the network runs; bare --jitter: {ACCURATE_JITTER:g}; default off)",
     )  # fmt: skip
     parser.add_argument(
-        "--specialist", type=Path,
+        "--specialist", type=Path, nargs="+", metavar="WEIGHTS",
         help="large-pose network that predicts again the faces the first finds turned by "
-        "--specialist-yaw or more (default: "
+        "--specialist-yaw or more; several: the mean of their predictions, the first on the "
+        "mirrored crops (default: "
         + ("the shipped one with the default --weights)" if specialist else "none)"),
     )  # fmt: skip
     parser.add_argument(

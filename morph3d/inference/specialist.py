@@ -17,6 +17,8 @@ ensemble of the two networks that costs nothing over the mirror pass (:func:`wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from morph3d.core.mirror import ParamMirror
@@ -24,7 +26,7 @@ from morph3d.core.pose import turned_by
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.predictor import Predictor
 
-__all__ = ["SPECIALIST_YAW", "YawRouted", "with_specialist"]
+__all__ = ["SPECIALIST_YAW", "Averaged", "YawRouted", "with_specialist"]
 
 #: Degrees of |yaw| (the first network's) from which the specialist predicts a face.
 SPECIALIST_YAW = 30.0
@@ -70,9 +72,30 @@ class YawRouted:
         return turned_by(np.asarray(params)[:, :12], self.min_yaw)
 
 
+class Averaged:
+    """A :class:`~morph3d.inference.predictor.Predictor` that averages the raw parameters of
+    several networks (of the same morphable model) on the same crops: an ensemble.
+
+    Args:
+        predictors: The networks, at least one.
+    """
+
+    def __init__(self, predictors: Sequence[Predictor]) -> None:
+        if not predictors:
+            raise ValueError("an ensemble needs at least one network")
+        self.predictors = list(predictors)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 62)`` raw parameters (float64): the mean
+        of the networks' predictions."""
+        return np.mean(
+            [np.asarray(p.predict(crops), dtype=np.float64) for p in self.predictors], axis=0
+        )
+
+
 def with_specialist(
     network: Predictor,
-    specialist: Predictor | None,
+    specialist: Predictor | Sequence[Predictor] | None,
     mirror: ParamMirror | None,
     min_yaw: float | None = SPECIALIST_YAW,
     on_mirror: bool = True,
@@ -82,7 +105,9 @@ def with_specialist(
 
     Args:
         network: The first network, bare (no mirror).
-        specialist: The large-pose network, bare; None: the network alone.
+        specialist: The large-pose network, bare; several: the faces turned far get the mean
+            of their predictions (:class:`Averaged`, each with its mirrored crop), and the first
+            is the one that predicts the mirrored crops; None or empty: the network alone.
         mirror: The parameter mirror of the model: each face is averaged with its mirrored
             crop (:class:`~morph3d.inference.flip.FlipAveraged`); None: no mirror.
         min_yaw: |yaw| from which the specialist takes over a face (:class:`YawRouted`);
@@ -93,11 +118,14 @@ def with_specialist(
     Returns:
         The predictor.
     """
+    given = list(specialist) if isinstance(specialist, Sequence) else [specialist]
+    specialists: list[Predictor] = [s for s in given if s is not None]
+    partner = specialists[0] if specialists else None
     first = network
     if mirror is not None:
-        first = FlipAveraged(network, mirror, specialist if on_mirror else None)
-        if specialist is not None:
-            specialist = FlipAveraged(specialist, mirror)
-    if specialist is None or min_yaw is None:
+        first = FlipAveraged(network, mirror, partner if on_mirror else None)
+        specialists = [FlipAveraged(s, mirror) for s in specialists]
+    if not specialists or min_yaw is None:
         return first
-    return YawRouted(first, specialist, min_yaw)
+    takeover = specialists[0] if len(specialists) == 1 else Averaged(specialists)
+    return YawRouted(first, takeover, min_yaw)

@@ -83,6 +83,11 @@ def test_evaluate_with_the_specialist(real_model, shared_data: Path, tmp_path: P
     every = report("every.json", *default, "--specialist", specialist, "--specialist-yaw", "0")
     none = report("none.json", *default, "--specialist", specialist, "--specialist-yaw", "180")
     bare = report("bare.json", *default)
+    # two specialists share the turned faces: the same file twice is that file alone
+    both = [specialist, specialist]
+    twice = report("twice.json", *default, "--specialist", *both, "--specialist-yaw", "0")
+    assert twice["nme_mean"] == pytest.approx(alone["nme_mean"], abs=1e-9)
+    assert twice["specialist"] == both
     assert every["nme_mean"] == pytest.approx(alone["nme_mean"], abs=1e-9)
     assert none["nme_mean"] == pytest.approx(bare["nme_mean"], abs=1e-9)
     assert every["specialist"] == specialist and every["specialist_yaw"] == 0.0

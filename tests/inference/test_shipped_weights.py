@@ -54,3 +54,15 @@ def test_int8_copy_keeps_the_accuracy(real_model, held_out, weights: Path) -> No
     # Pixels in the image: the same faces, slightly moved (the large-pose network's int8 copy
     # of 2026-12-05 evening moves them 0.67 px at the median, within 0.02 NME of its float).
     assert np.median(moved) < 0.75
+
+
+def test_the_wide_specialist_finds_held_out_faces(real_model, held_out) -> None:
+    # The 1.5x network ships as an int8 ONNX file only (the second large-pose specialist).
+    wide = ASSETS_MODELS / "shufflenetv2_x1_5_lp_int8.onnx"
+    card = json.loads((ASSETS_MODELS / "shufflenetv2_x1_5_lp.json").read_text())
+    assert card["weights"] == wide.name and card["config"]["width"] == 1.5
+    assert wide.stat().st_size < 4_000_000
+    result = evaluate_faces(held_out, OnnxPredictor(wide), real_model)
+    default = evaluate_faces(held_out, OnnxPredictor(WEIGHTS.with_suffix(".onnx")), real_model)
+    assert np.median(result.nme) < 6.0
+    assert np.mean(result.nme) < np.mean(default.nme) + 0.5  # as good as the default, near enough

@@ -90,3 +90,38 @@ def test_with_specialist_puts_the_networks_where_asked(real_model) -> None:
     assert with_specialist(first, None, None) is first
     alone = with_specialist(first, None, mirror)
     assert isinstance(alone, FlipAveraged) and alone.mirrored is first
+
+
+def test_averaged_is_the_mean_of_its_networks() -> None:
+    from morph3d.inference.specialist import Averaged
+
+    low, high = _Fixed(_params([10.0, 50.0], 1.0)), _Fixed(_params([10.0, 50.0], 4.0))
+    mean = Averaged([low, high]).predict(_crops(2))
+    np.testing.assert_allclose(mean[:, 12:], 2.5)
+    np.testing.assert_allclose(mean[:, :12], low.params[:, :12])  # the same poses
+    assert low.seen == [[0, 1]] and high.seen == [[0, 1]]  # both saw every crop
+    with pytest.raises(ValueError, match="at least one"):
+        Averaged([])
+
+
+def test_several_specialists_share_the_turned_faces(real_model) -> None:
+    from morph3d.core.mirror import ParamMirror
+    from morph3d.inference.flip import FlipAveraged
+    from morph3d.inference.specialist import Averaged, with_specialist
+
+    yaws = [0.0, SPECIALIST_YAW + 20]
+    first = _Fixed(_params(yaws, 1.0))
+    second, third = _Fixed(_params(yaws, 2.0)), _Fixed(_params(yaws, 6.0))
+    routed = with_specialist(first, [second, third], None)  # no mirror: plain routing
+    assert isinstance(routed, YawRouted) and isinstance(routed.specialist, Averaged)
+    params = routed.predict(_crops(2))
+    np.testing.assert_allclose(params[0, 12:], 1.0)  # frontal: the first network's
+    np.testing.assert_allclose(params[1, 12:], 4.0)  # turned: the specialists' mean
+    assert second.seen == [[1]] and third.seen == [[1]]  # only the turned face
+    mirrored = with_specialist(first, [second, third], ParamMirror(real_model))
+    assert isinstance(mirrored.predictor, FlipAveraged) and mirrored.predictor.mirrored is second
+    members = mirrored.specialist.predictors  # each specialist with its own mirrored crop
+    assert [m.predictor for m in members] == [second, third]
+    assert all(isinstance(m, FlipAveraged) and m.mirrored is m.predictor for m in members)
+    assert with_specialist(first, [second], None).specialist is second  # one: as before
+    assert with_specialist(first, [], None) is first

@@ -238,7 +238,7 @@ def test_derotate_predicts_a_leaning_face_from_an_upright_crop(shared_data: Path
 
 def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None:
     from morph3d.inference.flip import FlipAveraged
-    from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
+    from morph3d.inference.specialist import SPECIALIST_YAW, Averaged, YawRouted
     from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS
     from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
 
@@ -254,6 +254,9 @@ def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None
     assert isinstance(tracking, FlipAveraged) and tracking.mirrored is tracking.predictor
     named = Reconstructor(weights=own, specialist=own, blendshapes=False).predictor
     assert isinstance(named, YawRouted)
+    several = Reconstructor(weights=own, specialist=[own, own], blendshapes=False).predictor
+    assert isinstance(several, YawRouted) and isinstance(several.specialist, Averaged)
+    assert len(several.specialist.predictors) == 2
 
 
 def test_the_specialist_predicts_the_mirrored_crops(shared_data: Path) -> None:
