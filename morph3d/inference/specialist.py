@@ -13,6 +13,10 @@ conventional |yaw| bins), not chosen on the evaluation faces.
 With the mirrored-crop ensemble (:class:`~morph3d.inference.flip.FlipAveraged`) the specialist
 can also predict the mirrored crop of every face while the first network predicts the crop: an
 ensemble of the two networks that costs nothing over the mirror pass (:func:`with_specialist`).
+
+Several specialists can share the turned faces: each predicts them (with its mirrored crop) and
+their parameters are averaged (:class:`Averaged`). The shipped large-pose network with the 1.5x
+network beside it is the accurate setting of session 17 (README, *Two specialists*).
 """
 
 from __future__ import annotations
