@@ -23,6 +23,7 @@ __all__ = [
     "SHARED_DATA",
     "SPECIALIST_ONNX_WEIGHTS",
     "SPECIALIST_WEIGHTS",
+    "WIDE_SPECIALIST_ONNX_WEIGHTS",
     "detector_path",
     "detectors_dir",
     "home_dir",
@@ -48,6 +49,11 @@ SPECIALIST_WEIGHTS = "shufflenetv2_x1_profile.pt"
 #: The large-pose specialist as ONNX Runtime runs it: the int8 copy of
 #: :data:`SPECIALIST_WEIGHTS`.
 SPECIALIST_ONNX_WEIGHTS = "shufflenetv2_x1_profile_int8.onnx"
+
+#: The second large-pose specialist of the accurate setting
+#: (:func:`morph3d.pipeline.reconstructor.accurate_config`): ShuffleNetV2 x1.5 trained on the
+#: large-pose data, shipped as an int8 ONNX file only (no torch weights).
+WIDE_SPECIALIST_ONNX_WEIGHTS = "shufflenetv2_x1_5_lp_int8.onnx"
 
 #: The repository checkout this package lives in, for an editable install (in an installed
 #: wheel this is site-packages and nothing below relies on it).

@@ -34,6 +34,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     add_refine_options(parser, reconstructor=True)
     add_pass_options(parser, flip=True, specialist=True)
+    parser.add_argument(
+        "--accurate", action="store_true",
+        help="the accurate setting: --jitter and the two shipped large-pose specialists "
+        "(morph3d.accurate_config; about twice the time; the explicit options win)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -78,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.evaluation.draw import draw_pose_axes, overlay_face
     from morph3d.files import atomic_path, write_json
     from morph3d.io.image import read_image, write_image
-    from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
+    from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig, accurate_config
 
     boxes = parse_box(args.box) if args.box else None
+    preset = accurate_config() if args.accurate else ReconstructorConfig()
     reconstructor = Reconstructor(
         ReconstructorConfig(
             weights=args.weights,
@@ -90,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
             refine_yaw=args.refine_yaw,
             flip=args.flip,
             derotate=args.derotate,
-            jitter=args.jitter,
-            specialist=args.specialist,
+            jitter=args.jitter or preset.jitter,
+            specialist=args.specialist or preset.specialist,
             specialist_yaw=None if args.no_specialist else args.specialist_yaw,
             specialist_mirror=args.specialist_mirror and not args.no_specialist,
         )

@@ -15,6 +15,7 @@ __all__ = [
     "TrackedFace",
     "Tracker",
     "TrackerConfig",
+    "accurate_config",
     "reconstruct",
     "track_video",
 ]
@@ -25,6 +26,7 @@ __getattr__ = lazy_exports(
         "FaceResult": "results",
         "Reconstructor": "reconstructor",
         "ReconstructorConfig": "reconstructor",
+        "accurate_config": "reconstructor",
         "TRACKING_RECONSTRUCTOR": "tracker",
         "TrackedFace": "results",
         "Tracker": "tracker",

