@@ -37,7 +37,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--accurate", action="store_true",
         help="the accurate setting: --jitter and the two shipped large-pose specialists "
-        "(morph3d.accurate_config; about twice the time; the explicit options win)",
+        "(morph3d.accurate_config; about twice the time; --jitter SHIFT and --specialist "
+        "replace its own)",
     )  # fmt: skip
     parser.set_defaults(run=run)
 
