@@ -8,14 +8,16 @@ detection's centre (cx, cy), width w and height h, the crop box is modelled as
 
     centre = (cx + dx * w, cy + dy * h),   side = k * sqrt(w * h)
 
-and dx, dy, k are the medians over the faces. Prints them per backend with their spread; the
-values go into each detector's ``calibration`` (morph3d/detection/ultralight.py, yunet.py).
+and dx, dy, k are the medians over the faces. Prints them per backend (Ultra-Light at each input
+size of its calibration table) with their spread; the values go into each detector's
+``calibration`` (morph3d/detection/ultralight.py's CALIBRATIONS, yunet.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,8 @@ from tqdm import tqdm
 
 from morph3d.core.boxes import box_iou
 from morph3d.core.crop import crop_box_from_landmarks
-from morph3d.detection import create_detector
+from morph3d.detection import UltraLightDetector, YuNetDetector
+from morph3d.detection.ultralight import CALIBRATIONS
 from morph3d.files import write_json
 from morph3d.io.datasets import find_faces
 from morph3d.io.image import read_image
@@ -40,8 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         + find_faces("dlib", SHARED_DATA / "dlib_faces")[0]
     )
     report = {}
-    for backend in ("ultralight", "yunet"):
-        detector = create_detector(backend)
+    detectors = {
+        **{f"ultralight {w}x{h}": partial(UltraLightDetector, input_size=(w, h))
+           for w, h in CALIBRATIONS},
+        "yunet": YuNetDetector,
+    }  # fmt: skip
+    for backend, make in detectors.items():
+        detector = make()
         rows, missed = [], 0
         for face in tqdm(faces, desc=backend, leave=False):
             detections = detector.detect(read_image(face.image_path))

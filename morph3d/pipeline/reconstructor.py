@@ -77,11 +77,11 @@ class ReconstructorConfig:
             re-crop of the turned faces, 4.056 with one of every face ([0°, 30°) 3.100 against
             3.156; without a re-crop 3.089).
         threads: Inference threads of each network run and of the detector (default: one
-            a network run, with one run a physical core at once, and all physical cores for
-            the detector). On 2 cores a crop and its mirror ran 1.31 ms one a core at once
-            against 1.76 on two threads, and the two threads' spinning held the cores from
-            the large-pose specialist's run after them (7.7 ms for both networks, 2.7 one a
-            core; session 13).
+            a network run, with one run a physical core at once, and one for the detector,
+            whose 192x144 input is too small to share). On 2 cores a crop and its mirror ran
+            1.31 ms one a core at once against 1.76 on two threads, and the two threads'
+            spinning held the cores from the large-pose specialist's run after them (7.7 ms
+            for both networks, 2.7 one a core; session 13).
         runs: Network runs at once on a batch of crops (ONNX Runtime; e.g. a face and its
             mirror side by side, :class:`~morph3d.inference.onnx_predictor.OnnxPredictor`):
             default the physical cores over the network's threads, so one run per core by

