@@ -23,7 +23,7 @@ class CascadeDetector:
 
     Args:
         threads: ONNX Runtime threads of the Ultra-Light detector.
-        score_threshold: Minimum score of both detectors.
+        score_threshold: Minimum score of both detectors (None: each one's own default).
 
     Raises:
         ModelNotFoundError: either detector's weights are missing.
@@ -31,9 +31,10 @@ class CascadeDetector:
 
     calibration = UltraLightDetector.calibration
 
-    def __init__(self, threads: int | None = None, score_threshold: float = 0.7) -> None:
-        self.primary = UltraLightDetector(threads=threads, score_threshold=score_threshold)
-        self.secondary = YuNetDetector(score_threshold=score_threshold)
+    def __init__(self, threads: int | None = None, score_threshold: float | None = None) -> None:
+        scores = {} if score_threshold is None else {"score_threshold": score_threshold}
+        self.primary = UltraLightDetector(threads=threads, **scores)
+        self.secondary = YuNetDetector(**scores)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an ``(H, W, 3)`` uint8 RGB image, best first (boxes in Ultra-Light's

@@ -78,7 +78,7 @@ class ReconstructorConfig:
             3.156; without a re-crop 3.089).
         threads: Inference threads of each network run and of the detector (default: one
             a network run, with one run a physical core at once, and one for the detector,
-            whose 192x144 input is too small to share). On 2 cores a crop and its mirror ran
+            whose 256x192 input is too small to share). On 2 cores a crop and its mirror ran
             1.31 ms one a core at once against 1.76 on two threads, and the two threads'
             spinning held the cores from the large-pose specialist's run after them (7.7 ms
             for both networks, 2.7 one a core; session 13).

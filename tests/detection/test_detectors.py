@@ -84,8 +84,8 @@ def test_boxes_of_every_input_size_share_the_default_convention(shared_data: Pat
         (face,) = detector.detect(photo)
         crops[size] = detector.crop_box(face.box)
     side = crops[INPUT_SIZE][2] - crops[INPUT_SIZE][0]
-    for size, crop in crops.items():  # the same crop, to a few percent of its side
-        np.testing.assert_allclose(crop, crops[INPUT_SIZE], atol=0.08 * side, err_msg=str(size))
+    for size, crop in crops.items():  # the same crop, to about a tenth of its side
+        np.testing.assert_allclose(crop, crops[INPUT_SIZE], atol=0.12 * side, err_msg=str(size))
     with pytest.raises(ValueError, match="16x16"):
         UltraLightDetector(input_size=(8, 64))
 
