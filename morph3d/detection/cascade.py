@@ -32,9 +32,12 @@ class CascadeDetector:
     calibration = UltraLightDetector.calibration
 
     def __init__(self, threads: int | None = None, score_threshold: float | None = None) -> None:
-        scores = {} if score_threshold is None else {"score_threshold": score_threshold}
-        self.primary = UltraLightDetector(threads=threads, **scores)
-        self.secondary = YuNetDetector(**scores)
+        if score_threshold is None:
+            self.primary = UltraLightDetector(threads=threads)
+            self.secondary = YuNetDetector()
+        else:
+            self.primary = UltraLightDetector(threads=threads, score_threshold=score_threshold)
+            self.secondary = YuNetDetector(score_threshold=score_threshold)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an ``(H, W, 3)`` uint8 RGB image, best first (boxes in Ultra-Light's
