@@ -164,7 +164,8 @@ def accurate_config(**overrides: Any) -> ReconstructorConfig:
     :data:`~morph3d.paths.WIDE_SPECIALIST_ONNX_WEIGHTS`). ONNX Runtime only.
 
     On the 400 AFLW2000-3D dev faces (GT crop) 2.825 / 3.392 / 4.374 by |yaw| bin, balanced
-    3.530 (the default 3.717), 3.712 on the detector's crop; 300W validation 3.333; about
+    3.530 (the default 3.717), 3.712 on the detector's crop (3.904 with session 18's detector
+    input, one profile's failure: README, *The detector's input size*); 300W validation 3.333; about
     twice the default's time for a photo (session 17).
 
     Args:
