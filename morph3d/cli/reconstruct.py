@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.errors import ImageError
     from morph3d.evaluation.draw import draw_pose_axes, overlay_face
     from morph3d.files import atomic_path, write_json
-    from morph3d.io.image import read_image, write_image
+    from morph3d.io.image import read_image, sample_colors, write_image
+    from morph3d.io.obj import write_obj
     from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig, accurate_config
 
     boxes = parse_box(args.box) if args.box else None
@@ -120,10 +121,14 @@ def run(args: argparse.Namespace) -> int:
             continue
         for k, face in enumerate(faces):
             stem = f"{names[path]}_{k}"
-            mesh = reconstructor.mesh(image, face)
-            data = mesh.export(file_type=args.format)  # OBJ comes back as text
-            with atomic_path(args.out / f"{stem}.{args.format}") as temporary:
-                temporary.write_bytes(data.encode() if isinstance(data, str) else data)
+            mesh_path = args.out / f"{stem}.{args.format}"
+            if args.format == "obj":  # without trimesh, which takes longer to import than this
+                colors = sample_colors(image, face.vertices)
+                write_obj(mesh_path, face.vertices, reconstructor.triangles, colors)
+            else:
+                data = reconstructor.mesh(image, face).export(file_type=args.format)
+                with atomic_path(mesh_path) as temporary:
+                    temporary.write_bytes(data.encode() if isinstance(data, str) else data)
             write_json(args.out / f"{stem}.json", {"image": str(path), **face.to_dict()})
             picture = overlay_face(image, face.vertices, reconstructor.model.triangles,
                                    landmarks=face.landmarks)  # fmt: skip

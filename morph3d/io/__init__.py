@@ -1,5 +1,5 @@
 """Reading and writing what the world hands us (layer 2): images, videos, annotation files,
-annotated datasets, and synthetic test videos made from a photo.
+annotated datasets, synthetic test videos made from a photo, and OBJ meshes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "is_video",
     "lissajous_path",
     "moving_frames",
+    "obj_text",
     "photo_name",
     "read_aflw21",
     "read_crop",
@@ -42,6 +43,7 @@ __all__ = [
     "split_indices",
     "still_frames",
     "write_image",
+    "write_obj",
 ]
 
 __getattr__ = lazy_exports(
@@ -70,6 +72,7 @@ __getattr__ = lazy_exports(
         "is_video": "video",
         "lissajous_path": "synthetic",
         "moving_frames": "synthetic",
+        "obj_text": "obj",
         "photo_name": "datasets",
         "read_aflw21": "aflw21",
         "read_crop": "aflw21",
@@ -81,5 +84,6 @@ __getattr__ = lazy_exports(
         "split_indices": "datasets",
         "still_frames": "synthetic",
         "write_image": "image",
+        "write_obj": "obj",
     },
 )
