@@ -32,6 +32,7 @@ from morph3d.core.pose import image_tilt, turned_by
 from morph3d.errors import ImageError
 from morph3d.inference.eyes import EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import Predictor, predict_boxes
+from morph3d.inference.specialist import recrop_predictor
 from morph3d.io.datasets import AnnotatedFace, Failure
 from morph3d.io.image import read_image
 from morph3d.progress import Progress, no_progress
@@ -158,6 +159,7 @@ def evaluate_faces(
         The :class:`Evaluation`; unreadable images are listed in ``failures``.
     """
     lines = contour_lines(model)
+    again_predictor = recrop_predictor(predictor, refine_yaw)  # as Reconstructor's re-crop
     names: list[str] = []
     predicted: list[np.ndarray] = []
     truths: list[np.ndarray] = []
@@ -197,8 +199,8 @@ def evaluate_faces(
                 if len(rows):
                     params = params.copy()
                     params[rows], _ = predict_boxes(
-                        predictor, [images[k] for k in rows], np.stack(boxes)[rows], input_size,
-                        None if turned is None else turned[rows], jitter,
+                        again_predictor, [images[k] for k in rows], np.stack(boxes)[rows],
+                        input_size, None if turned is None else turned[rows], jitter,
                     )  # fmt: skip
             else:
                 params, _ = predict_boxes(

@@ -36,7 +36,7 @@ from morph3d.errors import ModelFormatError, NoFaceError, naming_extras
 from morph3d.inference.eyes import BROWS_FEATURE, EyeRefiner, fit_eye_blendshapes
 from morph3d.inference.predictor import ACCURATE_JITTER, Predictor, predict_boxes
 from morph3d.inference.session import physical_cores, single_blas_thread
-from morph3d.inference.specialist import SPECIALIST_YAW, with_specialist
+from morph3d.inference.specialist import SPECIALIST_YAW, recrop_predictor, with_specialist
 from morph3d.io.image import ChannelOrder, as_rgb, sample_colors
 from morph3d.paths import (
     DEFAULT_ONNX_WEIGHTS,
@@ -70,7 +70,9 @@ class ReconstructorConfig:
         refine: Passes that re-crop from the predicted landmarks and predict again (default 1,
             for the faces turned by ``refine_yaw``; see the module docstring).
         refine_yaw: Re-crop only the faces that the previous pass finds turned by at least this
-            many degrees of |yaw|, the specialist's 30 by default (0: every face). The
+            many degrees of |yaw|, the specialist's 30 by default (0: every face). At or above
+            the specialist's threshold the re-crop pass runs the specialist alone
+            (:func:`~morph3d.inference.specialist.recrop_predictor`). The
             detector's box-to-crop calibration was measured on frontal faces, and a re-crop
             helps turned faces but not frontal ones: on the 400 AFLW2000-3D dev faces
             (cascade detector, the shipped networks) the balanced NME went 4.313 -> 4.056 with a
@@ -226,6 +228,8 @@ class Reconstructor:
         self.predictor: Predictor = with_specialist(
             network, specialists, mirror, config.specialist_yaw, config.specialist_mirror
         )
+        #: The predictor of the re-crop passes: the specialist, for the faces it took over.
+        self.recrop_predictor: Predictor = recrop_predictor(self.predictor, config.refine_yaw)
         self.eyes: EyeRefiner | None = None
         self.brows: EyeRefiner | None = None
         if config.blendshapes:
@@ -345,7 +349,8 @@ class Reconstructor:
             if not again.any():
                 break
             crop_boxes[again] = crop_box_from_landmarks(landmarks[again, :, :2])
-            params[again], landmarks[again], _ = self.predict(rgb, crop_boxes[again])
+            redo = self.predict(rgb, crop_boxes[again], predictor=self.recrop_predictor)
+            params[again], landmarks[again], _ = redo
         if self.config.derotate:
             params, landmarks, _ = self.predict(rgb, crop_boxes, -image_tilt(params[:, :12]))
         used = crop_boxes
@@ -399,7 +404,11 @@ class Reconstructor:
         return values, weights
 
     def predict(
-        self, rgb: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None
+        self,
+        rgb: np.ndarray,
+        boxes: np.ndarray,
+        angles: np.ndarray | None = None,
+        predictor: Predictor | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the network on crop boxes of an RGB image, all in one batch.
 
@@ -407,14 +416,16 @@ class Reconstructor:
             rgb: ``(H, W, 3)`` uint8 RGB image.
             boxes: ``(K, 4)`` crop boxes in image pixels.
             angles: ``(K,)`` degrees to turn each crop (counterclockwise, as seen), or None.
+            predictor: The predictor to run (default :attr:`predictor`).
 
         Returns:
             Raw parameters ``(K, 62)`` in each box's (unturned) crop frame, image-pixel
             landmarks ``(K, 68, 3)``, and the ``(K, 120, 120, 3)`` uint8 crops the network saw.
         """
         params, crops = predict_boxes(
-            self.predictor, [rgb] * len(boxes), boxes, angles=angles, jitter=self.config.jitter
-        )
+            predictor or self.predictor, [rgb] * len(boxes), boxes, angles=angles,
+            jitter=self.config.jitter,
+        )  # fmt: skip
         return params, crop_to_image(self.model.landmarks(params), boxes), crops
 
     def mesh(self, image: Any, face: FaceResult) -> Any:

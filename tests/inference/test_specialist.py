@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from morph3d.core.pose import angles_to_rotation, compose_pose
-from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted
+from morph3d.inference.specialist import SPECIALIST_YAW, YawRouted, recrop_predictor
 
 
 class _Fixed:
@@ -125,3 +125,16 @@ def test_several_specialists_share_the_turned_faces(real_model) -> None:
     assert all(isinstance(m, FlipAveraged) and m.mirrored is m.predictor for m in members)
     assert with_specialist(first, [second], None).specialist is second  # one: as before
     assert with_specialist(first, [], None) is first
+
+
+def test_a_recrop_pass_runs_the_specialist_alone() -> None:
+    yaws = [45.0, -70.0]
+    first, second = _Fixed(_params(yaws, 1.0)), _Fixed(_params([40.0, -50.0], 2.0))
+    routed = YawRouted(first, second)
+    again = recrop_predictor(routed, SPECIALIST_YAW)
+    assert again is second and recrop_predictor(routed, 60.0) is second
+    np.testing.assert_array_equal(again.predict(_crops(2)), second.params)
+    assert first.seen == []  # the first network does not run only to hand the faces on
+    # Re-cropping faces under the threshold may meet a face the first network kept.
+    assert recrop_predictor(routed, 20.0) is routed and recrop_predictor(routed, 0.0) is routed
+    assert recrop_predictor(first, SPECIALIST_YAW) is first  # no router: the predictor itself
