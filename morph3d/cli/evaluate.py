@@ -15,6 +15,7 @@ from morph3d.cli.options import (
     add_pass_options,
     add_refine_options,
     add_weights_option,
+    detector_options,
 )
 from morph3d.io.datasets import DatasetFormat
 
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         from morph3d.core.boxes import box_iou
         from morph3d.detection import create_detector
 
-        detector = create_detector(args.detector)
+        detector = create_detector(args.detector, **detector_options(args))
 
         def detected_box(face: AnnotatedFace, image: np.ndarray) -> np.ndarray | None:
             # The detection that overlaps the annotated face most (a photo may hold several).

@@ -30,6 +30,8 @@ __all__ = [
     "add_tracker_options",
     "add_weights_option",
     "config_from_args",
+    "detector_options",
+    "detector_size",
     "refuse_overwriting",
     "tracker_config",
     "tracking_reconstructor",
@@ -58,11 +60,38 @@ def refuse_overwriting(inputs: Sequence[Path | None], outputs: Sequence[Path | N
 
 
 def add_detector_option(parser: argparse.ArgumentParser) -> None:
-    """``--detector``: the face detector backend."""
+    """``--detector``: the face detector backend; ``--detector-size WxH``: Ultra-Light's
+    input size."""
     parser.add_argument(
         "--detector", default="ultralight", choices=DETECTORS,
         help="face detector (default: ultralight)",
     )  # fmt: skip
+    parser.add_argument(
+        "--detector-size", type=detector_size, metavar="WxH",
+        help="Ultra-Light's input size, e.g. 320x240: larger finds smaller faces, for more "
+             "time (default 256x192)",
+    )  # fmt: skip
+
+
+def detector_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The detector's keyword options of ``--detector-size`` (``input_size``, or none).
+
+    Raises:
+        CommandError: a size with ``--detector yunet``, which looks at the whole image.
+    """
+    if args.detector_size is None:
+        return {}
+    if args.detector == "yunet":
+        raise CommandError("--detector-size sets Ultra-Light's input size: YuNet takes none")
+    return {"input_size": args.detector_size}
+
+
+def detector_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` as ``(W, H)``, each at least 16 (the ``--detector-size`` option's type)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() and int(part) >= 16 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected WxH with sides of 16 or more, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def add_weights_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -202,12 +231,15 @@ def tracker_config(args: argparse.Namespace) -> Any:
 
 def tracking_reconstructor(args: argparse.Namespace) -> Any:
     """The tracker's default :class:`~morph3d.pipeline.reconstructor.ReconstructorConfig`
-    with the ``--weights`` and ``--detector`` options."""
+    with the ``--weights``, ``--detector`` and ``--detector-size`` options."""
     import dataclasses
 
     from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
 
-    return dataclasses.replace(TRACKING_RECONSTRUCTOR, weights=args.weights, detector=args.detector)
+    size = detector_options(args).get("input_size")
+    return dataclasses.replace(
+        TRACKING_RECONSTRUCTOR, weights=args.weights, detector=args.detector, detector_size=size
+    )
 
 
 def add_config_options(

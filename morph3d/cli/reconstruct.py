@@ -16,6 +16,7 @@ from morph3d.cli.options import (
     add_pass_options,
     add_refine_options,
     add_weights_option,
+    detector_options,
 )
 from morph3d.core.landmarks68 import NOSE_TIP
 
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         ReconstructorConfig(
             weights=args.weights,
             detector=args.detector,
+            detector_size=detector_options(args).get("input_size"),
             runtime=args.runtime,
             refine=args.refine,
             refine_yaw=args.refine_yaw,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from morph3d.detection.base import Detection
-from morph3d.detection.ultralight import UltraLightDetector
+from morph3d.detection.ultralight import INPUT_SIZE, UltraLightDetector
 from morph3d.detection.yunet import YuNetDetector
 
 __all__ = ["CascadeDetector"]
@@ -24,6 +24,7 @@ class CascadeDetector:
     Args:
         threads: ONNX Runtime threads of the Ultra-Light detector.
         score_threshold: Minimum score of both detectors (None: each one's own default).
+        input_size: Ultra-Light's input size (:class:`UltraLightDetector`).
 
     Raises:
         ModelNotFoundError: either detector's weights are missing.
@@ -31,12 +32,19 @@ class CascadeDetector:
 
     calibration = UltraLightDetector.calibration
 
-    def __init__(self, threads: int | None = None, score_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        score_threshold: float | None = None,
+        input_size: tuple[int, int] = INPUT_SIZE,
+    ) -> None:
         if score_threshold is None:
-            self.primary = UltraLightDetector(threads=threads)
+            self.primary = UltraLightDetector(threads=threads, input_size=input_size)
             self.secondary = YuNetDetector()
         else:
-            self.primary = UltraLightDetector(threads=threads, score_threshold=score_threshold)
+            self.primary = UltraLightDetector(
+                threads=threads, score_threshold=score_threshold, input_size=input_size
+            )
             self.secondary = YuNetDetector(score_threshold=score_threshold)
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -66,6 +66,12 @@ class ReconstructorConfig:
         model: Morphable model file (default: the cache that ``bash setup.sh`` fills).
         detector: ``"ultralight"`` (default), ``"yunet"`` or ``"cascade"`` (Ultra-Light, then
             YuNet where it finds no face).
+        detector_size: Ultra-Light's input ``(width, height)`` (also the cascade's first
+            look); None: its default, 256x192
+            (:data:`~morph3d.detection.ultralight.INPUT_SIZE`). Faces from about 10 / height
+            of the image's height are found: 25 pixels of a 640x480 photo at 256x192, 156 of
+            a 4000x3000 one; a larger size finds smaller faces, for more time (README, *The
+            detector's input size*). YuNet looks at the whole image and takes none.
         runtime: ``"onnx"`` (default; does not import torch) or ``"torch"``.
         refine: Passes that re-crop from the predicted landmarks and predict again (default 1,
             for the faces turned by ``refine_yaw``; see the module docstring).
@@ -140,6 +146,7 @@ class ReconstructorConfig:
     weights: str | os.PathLike[str] | None = None
     model: str | os.PathLike[str] | None = None
     detector: Backend = "ultralight"
+    detector_size: tuple[int, int] | None = None
     runtime: Runtime = "onnx"
     refine: int = 1
     refine_yaw: float = SPECIALIST_YAW
@@ -157,6 +164,8 @@ class ReconstructorConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 0.5:
             raise ValueError(f"jitter must be in [0, 0.5) of the crop's side, got {self.jitter}")
+        if self.detector_size is not None and self.detector == "yunet":
+            raise ValueError("detector_size is Ultra-Light's input size: YuNet takes none")
 
 
 def accurate_config(**overrides: Any) -> ReconstructorConfig:
@@ -291,7 +300,11 @@ class Reconstructor:
         """The face detector, created on first use."""
         if self._detector is None:
             backend = self.config.detector
-            options = {} if backend == "yunet" else {"threads": self.config.threads}
+            options: dict[str, Any] = {}
+            if backend != "yunet":
+                options["threads"] = self.config.threads
+            if self.config.detector_size is not None:
+                options["input_size"] = self.config.detector_size
             self._detector = create_detector(backend, **options)
         return self._detector
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -91,3 +92,32 @@ def test_the_bench_command_is_gone(capsys) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["bench"])
     assert raised.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_detector_size_reaches_the_detector_and_yunet_refuses_it(tmp_path, capsys) -> None:
+    from morph3d.cli import build_parser, main
+    from morph3d.cli.options import tracking_reconstructor
+    from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
+
+    args = build_parser().parse_args(
+        ["track", "v.mp4", "-o", "o.mp4", "--detector-size", "320X240"]
+    )
+    config = tracking_reconstructor(args)
+    assert config.detector_size == (320, 240)
+    with Reconstructor(config, blendshapes=False) as reconstructor:
+        assert reconstructor.detector.input_size == (320, 240)
+    with Reconstructor(detector="cascade", detector_size=(192, 144), blendshapes=False) as cascade:
+        assert cascade.detector.primary.input_size == (192, 144)
+    with pytest.raises(ValueError, match="YuNet"):
+        ReconstructorConfig(detector="yunet", detector_size=(320, 240))
+    photo = tmp_path / "face.jpg"
+    for options, message in (
+        (["--detector", "yunet", "--detector-size", "320x240"], "YuNet takes none"),
+        (["--detector-size", "320"], "expected WxH"),
+        (["--detector-size", "8x240"], "expected WxH"),
+    ):
+        with pytest.raises(SystemExit) if "WxH" in message else contextlib.nullcontext():
+            code = main(["reconstruct", str(photo), "-o", str(tmp_path / "out"), *options])
+            assert code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
