@@ -18,11 +18,13 @@ from morph3d._lazy import lazy_exports
 # -- exports (every name in the modules' __all__) --
 __all__ = [
     "AR",
+    "EDGE_STEP",
     "EFFECTS",
     "HALFWAY",
     "HEAD",
     "LIGHT",
     "MAKERS",
+    "Antialias",
     "BakedPart",
     "Effect",
     "EffectPart",
@@ -42,19 +44,23 @@ __all__ = [
     "load_effect",
     "load_pyrender",
     "material",
+    "multisampling",
     "occluder_material",
     "rod",
     "rotation_x",
     "rotation_y",
     "rotation_z",
     "similarity_transform",
+    "smooth_edges",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "AR": "session",
+        "Antialias": "renderer",
         "BakedPart": "shading",
+        "EDGE_STEP": "renderer",
         "EFFECTS": "effects",
         "Effect": "effects",
         "EffectPart": "effects",
@@ -78,11 +84,13 @@ __getattr__ = lazy_exports(
         "load_effect": "effects",
         "load_pyrender": "opengl",
         "material": "authoring",
+        "multisampling": "opengl",
         "occluder_material": "renderer",
         "rod": "authoring",
         "rotation_x": "authoring",
         "rotation_y": "authoring",
         "rotation_z": "authoring",
         "similarity_transform": "effects",
+        "smooth_edges": "renderer",
     },
 )

@@ -9,20 +9,44 @@
   squares alpha over a clear background; its calls are routed through ``glBlendFuncSeparate``
   with alpha accumulated as ``one, one-minus-source-alpha``, so the output stays premultiplied
   (anti-aliased edges and tinted glass composite with ``frame * (1 - alpha) + colour``).
+* pyrender draws into a 4x multisampled framebuffer; its multisampled storage is routed through
+  :func:`multisampling`, so that a renderer can ask for single-sample buffers instead (on Mesa's
+  software rasteriser the four samples cost most of a large window's time:
+  :mod:`morph3d.ar.renderer`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from morph3d.errors import naming_extras
 
-__all__ = ["load_pyrender"]
+__all__ = ["load_pyrender", "multisampling"]
 
 _PYRENDER: Any = None
+
+#: Samples of the framebuffers pyrender makes now (pyrender asks for 4).
+_SAMPLES: contextvars.ContextVar[int] = contextvars.ContextVar("morph3d_samples", default=4)
+
+
+@contextlib.contextmanager
+def multisampling(samples: int) -> Iterator[None]:
+    """A context in which the framebuffers pyrender makes have ``samples`` samples a pixel
+    (0: single-sample). pyrender makes them on a render whose viewport size differs from the
+    last one's, so a renderer keeps the count it was first drawn with until its size changes."""
+    if samples < 0:
+        raise ValueError(f"samples must be 0 or more, got {samples}")
+    token = _SAMPLES.set(int(samples))
+    try:
+        yield
+    finally:
+        _SAMPLES.reset(token)
 
 
 def _load_triton_first() -> None:
@@ -55,6 +79,14 @@ def load_pyrender() -> Any:
             )
             GL.glBlendFuncSeparate(source, destination, GL.GL_ONE, alpha_destination)
 
+        def multisample_storage(
+            target: int, samples: int, internal_format: int, width: int, height: int
+        ) -> None:
+            GL.glRenderbufferStorageMultisample(
+                target, _SAMPLES.get(), internal_format, width, height
+            )
+
         pyrender.renderer.glBlendFunc = premultiplied_blend
+        pyrender.renderer.glRenderbufferStorageMultisample = multisample_storage
         _PYRENDER = pyrender
     return _PYRENDER

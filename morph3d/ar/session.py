@@ -12,7 +12,7 @@ import numpy as np
 from morph3d.ar.compositing import composite
 from morph3d.ar.effects import Effect, load_effect
 from morph3d.ar.opengl import load_pyrender
-from morph3d.ar.renderer import Renderer, image_to_scene, occluder_material
+from morph3d.ar.renderer import Antialias, Renderer, image_to_scene, occluder_material
 from morph3d.ar.shading import BakedPart
 from morph3d.ar.timing import StageTimes
 from morph3d.core.mesh import grid_triangles
@@ -38,6 +38,9 @@ class AR:
         shading: ``"baked"`` (default: per-vertex lighting on the CPU, drawn flat, fast on a
             software OpenGL; see :class:`~morph3d.ar.shading.BakedPart`) or ``"pbr"``
             (pyrender's shader; better on a GPU).
+        antialias: ``"edges"`` (default: one sample a pixel and the edges softened after,
+            fast on a software OpenGL) or ``"msaa"`` (4x multisampling; better on a GPU); see
+            :mod:`morph3d.ar.renderer`.
 
     A context manager: leaving ``with AR(...) as ar:`` frees the OpenGL context and sessions.
 
@@ -46,7 +49,7 @@ class AR:
 
     Raises:
         ModelNotFoundError: the effect or a model file is missing.
-        ValueError: an unknown shading.
+        ValueError: an unknown shading or anti-aliasing.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class AR:
         effect: str | os.PathLike[str] | Effect = "dog",
         tracker: Tracker | None = None,
         shading: Shading = "baked",
+        antialias: Antialias = "edges",
     ) -> None:
         self.tracker = tracker or Tracker()
         model = self.tracker.reconstructor.model
@@ -65,7 +69,10 @@ class AR:
         self.occluder_triangles = grid_triangles(np.arange(coarse.size).reshape(coarse.shape))
         if shading not in ("baked", "pbr"):
             raise ValueError(f"shading must be 'baked' or 'pbr', got {shading!r}")
+        if antialias not in ("edges", "msaa"):
+            raise ValueError(f"antialias must be 'edges' or 'msaa', got {antialias!r}")
         self.shading = shading
+        self.antialias: Antialias = antialias
         self.occluding = [part.role == "occluder" for part in self.effect.parts]
         self.meshes = [
             BakedPart(part.mesh)
@@ -83,7 +90,7 @@ class AR:
         if self.renderer is None or (self.renderer.width, self.renderer.height) != (width, height):
             if self.renderer is not None:
                 self.renderer.close()
-            self.renderer = Renderer(width, height)
+            self.renderer = Renderer(width, height, antialias=self.antialias)
         model = self.tracker.reconstructor.model
         objects: list[tuple[Any, np.ndarray]] = []
         occluders: list[tuple[Any, np.ndarray]] = []

@@ -32,6 +32,11 @@ def add_parser(commands: Any) -> None:
         "--shading", default="baked", choices=["baked", "pbr"],
         help="per-vertex lighting (fast on a CPU) or pyrender's PBR shader (better on a GPU)",
     )  # fmt: skip
+    parser.add_argument(
+        "--antialias", default="edges", choices=["edges", "msaa"],
+        help="one sample a pixel and softened edges (fast on a CPU) or 4x multisampling "
+        "(better on a GPU)",
+    )  # fmt: skip
     add_tracker_options(parser)
     parser.set_defaults(run=run)
 
@@ -57,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     config = tracker_config(args)
     network = tracking_reconstructor(args)
     if args.camera is not None:
-        return _camera(AR(args.effect, Tracker(config, network), args.shading), args.camera)
+        return _camera(
+            AR(args.effect, Tracker(config, network), args.shading, args.antialias), args.camera
+        )
     if not is_video(args.input):
         import cv2
 
@@ -66,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
                 f"an image input gives an image: {args.output} is no image file name"
             )
         image = read_image(args.input)
-        ar = AR(args.effect, Tracker(config, network), args.shading)
+        ar = AR(args.effect, Tracker(config, network), args.shading, args.antialias)
         write_image(args.output, ar(image))
         faces = len(ar.tracker.track_ids)
         print(f"{args.effect} on {faces} face{'s' * (faces != 1)}: {args.output}")
         return 0
     video = VideoReader(args.input)
-    ar = AR(args.effect, Tracker(config, network, fps=video.fps), args.shading)
+    ar = AR(args.effect, Tracker(config, network, fps=video.fps), args.shading, args.antialias)
     times = augment_video(video, args.output, ar, tqdm)
     if video.failed:
         print(f"morph3d: {video.failure_report()}", file=sys.stderr)

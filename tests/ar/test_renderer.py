@@ -13,6 +13,7 @@ import pytest
 import trimesh
 
 from morph3d.ar import AR, BakedPart, Renderer, composite, image_to_scene
+from morph3d.ar.renderer import smooth_edges
 from morph3d.cli import main
 from morph3d.io.image import read_image
 from morph3d.io.video import VideoReader
@@ -43,20 +44,65 @@ def renderer() -> Renderer:
     return Renderer(160, 120)
 
 
+@pytest.fixture(scope="module")
+def multisampled() -> Renderer:
+    return Renderer(160, 120, antialias="msaa")
+
+
 @pytest.mark.parametrize("flat", [True, False])
-def test_an_object_lands_where_its_projection_says(renderer, flat) -> None:
+@pytest.mark.parametrize("antialias", ["edges", "msaa"])
+def test_an_object_lands_where_its_projection_says(renderer, multisampled, flat, antialias) -> None:
     box = _box((0.9, 0.1, 0.1, 1.0))
     pose = _at(50.0, -40.0, 0.0)  # scene (50, -40): image column 50, row 40
     mesh = BakedPart(box).mesh(pose) if flat else pyrender.Mesh.from_trimesh(box)
-    layer = renderer.render([(mesh, pose)], flat=flat)
+    drawn = renderer if antialias == "edges" else multisampled
+    layer = drawn.render([(mesh, pose)], flat=flat)
     alpha = layer[..., 3]
     # the cube's face spans x 40..60, y 30..50: edge pixels are half covered
-    assert alpha[31:50, 41:60].min() == 255
+    assert alpha[32:49, 42:59].min() == 255
     assert alpha[:, :39].max() == 0 and alpha[:, 62:].max() == 0
     assert alpha[:29].max() == 0 and alpha[52:].max() == 0
-    assert 80 < alpha[40, 40] < 180 and 80 < alpha[30, 50] < 180  # anti-aliased
+    # 20 pixels covered across the middle row and column, whichever way the edges are drawn
+    assert abs(int(alpha[40].sum()) - 20 * 255) <= 4
+    assert abs(int(alpha[:, 50].sum()) - 20 * 255) <= 4
+    if antialias == "msaa":  # four samples: the edge pixels are half covered
+        assert 80 < alpha[40, 40] < 180 and 80 < alpha[30, 50] < 180
+    else:  # one sample, then a [1, 2, 1] / 4 ramp across each edge
+        assert sorted(alpha[40, 37:42].tolist())[-4:] == [0, 64, 191, 255]
+        assert sorted(alpha[28:33, 50].tolist())[-4:] == [0, 64, 191, 255]
     red = layer[40, 50, :3].astype(int)
     assert red[0] > 2 * red[1] and red[0] > 2 * red[2]
+
+
+def test_edge_smoothing_agrees_with_multisampling(renderer, multisampled) -> None:
+    turned = _at(80.0, -60.0, 0.0)
+    turned[:3, :3] = trimesh.transformations.rotation_matrix(0.5, [0, 0, 1])[:3, :3]
+    box = _box((0.2, 0.6, 0.9, 1.0), extents=50.0)
+    edges, msaa = (  # a part each: a lit mesh is bound to one renderer's context
+        r.render([(BakedPart(box).mesh(turned), turned)], flat=True)
+        for r in (renderer, multisampled)
+    )
+    a, b = edges[..., 3].astype(int), msaa[..., 3].astype(int)
+    assert abs(a.sum() - b.sum()) < 0.01 * b.sum()  # the same coverage
+    inside = cv2.erode(b.astype(np.uint8), np.ones((5, 5), np.uint8)) == 255
+    assert np.array_equal(edges[inside], msaa[inside])
+    partial = ((a > 0) & (a < 255)) | ((b > 0) & (b < 255))
+    assert ((a > 0) & (a < 255)).sum() > 100  # the tilted edges are softened ...
+    assert np.abs(a - b)[partial].mean() < 40  # ... close to what four samples give
+
+
+def test_smooth_edges_softens_steps_and_keeps_the_rest() -> None:
+    image = np.zeros((20, 30, 4), np.uint8)
+    image[5:15, 10:20] = (40, 80, 120, 255)  # premultiplied, opaque
+    image[:, 25:] = np.arange(5, dtype=np.uint8)[None, :, None] * 10  # a gentle ramp
+    before = image.copy()
+    out = smooth_edges(image)
+    assert np.array_equal(image, before)  # a new image
+    assert out[10, 8:12, 3].tolist() == [0, 64, 191, 255]  # [1, 2, 1] / 4 across the step
+    assert out[10, 10, :3].tolist() == [30, 60, 90]  # colours averaged with the alpha
+    assert np.array_equal(out[7:13, 12:18], before[7:13, 12:18])  # inside: kept
+    assert np.array_equal(out[:, 26:], before[:, 26:])  # steps under EDGE_STEP: kept
+    assert np.array_equal(smooth_edges(image, step=256), before)  # no edges at all
 
 
 def test_what_is_behind_the_face_is_hidden(renderer) -> None:
@@ -137,6 +183,11 @@ def test_the_tracked_face_hides_what_is_behind_it(portrait) -> None:
 
 
 @pytest.mark.integration
+def test_an_unknown_antialias_is_refused() -> None:
+    with pytest.raises(ValueError, match="antialias"):
+        Renderer(16, 16, antialias="fxaa")  # type: ignore[arg-type]
+
+
 def test_a_frame_without_a_face_is_unchanged() -> None:
     ar = AR("hat")
     grey = np.full((96, 128, 3), 128, np.uint8)
@@ -151,6 +202,12 @@ def test_ar_command(shared_data: Path, portrait: np.ndarray, tmp_path: Path, cap
     assert main(["ar", str(image), "--effect", "glasses", "-o", str(out)]) == 0
     result = read_image(out)
     assert result.shape == portrait.shape and np.abs(result.astype(int) - portrait).max() > 60
+    four = tmp_path / "out" / "face_glasses_msaa.png"
+    assert (
+        main(["ar", str(image), "--effect", "glasses", "-o", str(four), "--antialias", "msaa"]) == 0
+    )
+    apart = np.abs(read_image(four).astype(int) - result)
+    assert 0 < apart.mean() < 0.5  # only edge pixels differ, and by little
     source = VideoReader(shared_data / "videos" / "d11.mp4")
     clip = short_clip(source.path, tmp_path / "clip.mp4", 8)
     video_out = tmp_path / "out" / "clip_hat.mp4"
