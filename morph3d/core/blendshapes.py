@@ -218,33 +218,37 @@ def solve_eyes(
 
 #: Per eye in ``_EYE_NAMES`` order (Left, Right): its upper and lower lid rows, paired.
 _LID_ROWS = (_lid_rows("Left"), _lid_rows("Right"))
+_UPPER = np.array([upper for upper, _ in _LID_ROWS])  # (2 eyes, pairs)
+_LOWER = np.array([lower for _, lower in _LID_ROWS])
+_SIDES = np.arange(2)[:, None]
 
 
-def _openings(points: np.ndarray, side: int) -> np.ndarray:
-    """``(..., 4)`` upper minus lower lid point of each pair of one eye (0: Left, 1: Right) of
-    ``(..., 68, 2)`` points: its opening, blind to a shift."""
-    upper, lower = _LID_ROWS[side]
-    return (points[..., upper, :2] - points[..., lower, :2]).reshape(*points.shape[:-2], -1)
+def _openings(points: np.ndarray) -> np.ndarray:
+    """``(..., 2, 2 * pairs)`` upper minus lower lid point of each pair of both eyes (Left,
+    Right) of ``(..., 68, 2)`` points: their openings, blind to a shift."""
+    gaps = points[..., _UPPER, :2] - points[..., _LOWER, :2]  # (..., 2, pairs, 2)
+    return gaps.reshape(*gaps.shape[:-2], -1)
 
 
 def _solve_eyes(lids: np.ndarray, neutral: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """:func:`solve_eyes` for ``F`` faces: ``(F, 68, 2)`` lids and neutral landmarks,
     ``(F, 4, 68, 2)`` motions in ``_EYE_NAMES`` order -> ``(F, 4)`` coefficients."""
-    out = np.zeros((len(lids), len(_EYE_NAMES)))
-    for side in (0, 1):  # the _EYE_NAMES columns of each side: blink, then wide
-        residual = _openings(lids, side) - _openings(neutral, side)  # (F, 4)
-        moves = _openings(motion[:, [side, side + 2]], side)  # (F, 2, 4): blink, wide
-        norm = np.einsum("fkp,fkp->fk", moves, moves)
-        along = np.einsum("fp,fkp->fk", residual, moves)
-        value = np.where(norm > 0, np.clip(along / np.where(norm > 0, norm, 1.0), 0, 1), 0.0)
-        error = np.sum((residual[:, None] - value[..., None] * moves) ** 2, axis=-1)  # (F, 2)
-        still = np.sum(residual**2, axis=-1)
-        # as if tried in turn against no motion at all: blink, then wide if strictly better
-        wide = error[:, 1] < np.minimum(still, error[:, 0])
-        blink = (error[:, 0] < still) & ~wide
-        out[:, side] = np.where(blink, value[:, 0], 0.0)
-        out[:, side + 2] = np.where(wide, value[:, 1], 0.0)
-    return out
+    residual = _openings(lids) - _openings(neutral)  # (F, eye, p)
+    # the motions in _EYE_NAMES order are (kind, eye): blink Left, blink Right, wide Left, ...
+    by_kind = motion.reshape(len(motion), 2, 2, *motion.shape[2:])  # (F, kind, eye, 68, 2)
+    gaps = by_kind[:, :, _SIDES, _UPPER, :2] - by_kind[:, :, _SIDES, _LOWER, :2]
+    moves = gaps.reshape(*gaps.shape[:3], -1).swapaxes(1, 2)  # (F, eye, kind, p)
+    norm = np.einsum("fekp,fekp->fek", moves, moves)
+    along = np.einsum("fep,fekp->fek", residual, moves)
+    value = np.where(norm > 0, np.clip(along / np.where(norm > 0, norm, 1.0), 0, 1), 0.0)
+    error = np.sum((residual[:, :, None] - value[..., None] * moves) ** 2, axis=-1)  # (F, e, k)
+    still = np.sum(residual**2, axis=-1)  # (F, eye)
+    # as if tried in turn against no motion at all: blink, then wide if strictly better
+    wide = error[..., 1] < np.minimum(still, error[..., 0])
+    blink = (error[..., 0] < still) & ~wide
+    return np.concatenate(
+        [np.where(blink, value[..., 0], 0.0), np.where(wide, value[..., 1], 0.0)], axis=1
+    )
 
 
 def solve_brows(
@@ -379,7 +383,7 @@ def _landmark_fields(
     neutral = model.landmarks(params)[..., :2]
     rotation = model.layout.pose_matrix(params)[..., :2, :3]  # (F, 2, 3)
     chosen = [model.blendshape_names.index(name) for name in names]
-    rows = model.blendshapes[model.landmark_indices][..., chosen].astype(np.float64)  # (68, 3, n)
+    rows = model.landmark_blendshapes[..., chosen]  # (68, 3, n)
     return neutral, np.einsum("nib,fji->fbnj", rows, rotation)  # turned and scaled
 
 

@@ -142,6 +142,12 @@ class MorphableModel:
         mean, basis, fields = self._landmark_rows64 if wide else self._landmark_rows
         return self._decode(params, mean, basis, blendshapes, fields)
 
+    @property
+    def landmark_blendshapes(self) -> np.ndarray:
+        """``(68, 3, B)`` float64: the blendshapes' displacements of the landmark rows (cast
+        once)."""
+        return self._landmark_rows64[2]
+
     @cached_property
     def _landmark_rows64(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mean, basis, fields = self._landmark_rows

@@ -29,6 +29,7 @@ __all__ = [
     "image_tilt",
     "rotation_to_angles",
     "turned_by",
+    "yaw_degrees",
 ]
 
 
@@ -168,6 +169,30 @@ def image_tilt(matrix: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(-up[..., 0], up[..., 1]))
 
 
+def yaw_degrees(matrix: np.ndarray) -> np.ndarray:
+    """The yaw of pose matrices in degrees, as :func:`decompose_pose` gives it, without its SVD.
+
+    The rotation's third row is the cross product of the polar factor's two rows, which is the
+    cross product of the block's own two rows scaled to unit length (the rows of ``U V^T`` and
+    of ``U S V^T`` span one plane, with the same orientation); its first entry gives the yaw.
+
+    Args:
+        matrix: ``(..., 3, 4)`` or ``(..., 12)`` pose matrices.
+
+    Returns:
+        ``(...)`` yaw in [-90, 90] (0 for a degenerate block).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    m = m.reshape(*m.shape[:-1], 3, 4) if m.shape[-1] == 12 else m
+    if m.shape[-2:] != (3, 4):
+        raise ValueError(f"pose matrix must end with (3, 4) or (12,), got {m.shape}")
+    x, y = m[..., 0, :3], m[..., 1, :3]
+    normal = x[..., [1, 2, 0]] * y[..., [2, 0, 1]] - x[..., [2, 0, 1]] * y[..., [1, 2, 0]]
+    length = np.sqrt(np.einsum("...i,...i->...", normal, normal))
+    sine = -normal[..., 0] / np.where(length > 0, length, 1.0)
+    return np.rad2deg(np.arcsin(np.clip(sine, -1.0, 1.0)))
+
+
 def turned_by(matrix: np.ndarray, degrees: float) -> np.ndarray:
     """Whether each pose is turned by at least ``degrees`` of |yaw| (the measure of the
     AFLW2000-3D yaw bins).
@@ -179,4 +204,4 @@ def turned_by(matrix: np.ndarray, degrees: float) -> np.ndarray:
     Returns:
         ``(...)`` booleans.
     """
-    return np.abs(decompose_pose(matrix).angles[..., 0]) >= degrees
+    return np.abs(yaw_degrees(matrix)) >= degrees

@@ -87,3 +87,21 @@ def test_turned_by_reads_the_absolute_yaw() -> None:
     np.testing.assert_array_equal(turned_by(poses, 30), [False, False, True, True, True])
     np.testing.assert_array_equal(turned_by(poses.reshape(5, 12), 0), [True] * 5)
     assert turned_by(poses[1], 20).shape == ()  # one pose, no batch
+
+
+def test_yaw_degrees_is_the_decomposition_s_yaw_without_its_svd() -> None:
+    from morph3d.core.pose import yaw_degrees
+
+    rng = np.random.default_rng(7)
+    angles = np.column_stack([rng.uniform(-89, 89, 200), rng.uniform(-60, 60, (200, 2))])
+    poses = compose_pose(
+        rng.uniform(1e-4, 1e-2, 200), angles_to_rotation(angles), np.ones((200, 3))
+    )
+    poses[:, :2, :3] *= 1 + 0.05 * rng.normal(size=(200, 2, 3))  # not quite a scaled rotation
+    np.testing.assert_allclose(yaw_degrees(poses), decompose_pose(poses).angles[:, 0], atol=1e-9)
+    np.testing.assert_allclose(yaw_degrees(poses.reshape(200, 12)), yaw_degrees(poses))
+    exact = compose_pose(np.array(2e-3), angles_to_rotation(np.array([-35.0, 10, 5])), np.zeros(3))
+    assert yaw_degrees(exact) == pytest.approx(-35.0)
+    assert yaw_degrees(np.zeros((3, 4))) == 0.0  # a degenerate block: no turn to read
+    with pytest.raises(ValueError, match="pose matrix"):
+        yaw_degrees(np.zeros(7))
