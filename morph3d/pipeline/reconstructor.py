@@ -16,11 +16,10 @@ decoded mesh moved into image pixels.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -218,7 +217,6 @@ class Reconstructor:
         self.config = config
         self.model: MorphableModel = load_model(config.model)
         self._detector: FaceDetector | None = None
-        self._onnx_predictors: list[Any] = []  # those whose runs at once network_runs sets
         if config.runtime not in ("onnx", "torch"):
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {config.runtime!r}")
         if config.refine < 0:
@@ -273,7 +271,6 @@ class Reconstructor:
                 config.spin,
                 config.runs or max(1, physical_cores() // threads),
             )
-            self._onnx_predictors.append(predictor)
         else:
             with naming_extras():  # torch comes with the train extra
                 import torch
@@ -284,25 +281,6 @@ class Reconstructor:
                 torch.set_num_threads(config.threads)
             predictor = TorchPredictor(weights_path(weights, torch_name), self.model)
         return predictor
-
-    @contextlib.contextmanager
-    def network_runs(self, runs: int) -> Iterator[None]:
-        """A context in which every network call runs its batch of crops (a face and its
-        mirror, say) as ``runs`` runs at once instead of the configured
-        :attr:`ReconstructorConfig.runs`: ``1`` runs the batch in one call on the calling
-        thread, leaving the other cores to other work (ONNX Runtime; torch ignores it).
-        :meth:`~morph3d.pipeline.tracker.Tracker.track` uses it. Not for a reconstructor that
-        other threads use at the same time."""
-        if runs < 1:
-            raise ValueError(f"runs must be >= 1, got {runs}")
-        before = [predictor.runs for predictor in self._onnx_predictors]
-        for predictor in self._onnx_predictors:
-            predictor.runs = runs
-        try:
-            yield
-        finally:
-            for predictor, value in zip(self._onnx_predictors, before, strict=True):
-                predictor.runs = value
 
     def close(self) -> None:
         """Release the ONNX Runtime sessions; the reconstructor cannot be used afterwards."""

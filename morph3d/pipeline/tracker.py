@@ -19,17 +19,12 @@ A new detection that overlaps a track lost within ``memory`` seconds takes over 
 survive short losses.
 
 Each frame's work comes in two halves. Placing (:meth:`Tracker._locate`): the network on the
-crops, the checks and the detector, and each face's next crop from its filtered landmarks (the
-model's, without the eye and brow blendshapes). Finishing (:meth:`Tracker._finish`): the eye and
-brow refiners and the blendshapes fitted to them, the whole mesh decoded and filtered, the pose
-and coefficients read off. :meth:`Tracker.update` does both in turn; :meth:`Tracker.track`
-finishes each frame on a second thread while it places the next one, with the same results, and
-runs each crop and its mirror in one network call on its own thread
-(:meth:`~morph3d.pipeline.reconstructor.Reconstructor.network_runs`), which leaves the second
-core to the finishing. Session 19 moved the refiners into the finishing half: ``track`` went
-from 191-240 to 239-334 frames a second on d3 and d9 (150 frames each, six alternating runs of
-the old and new code, 2-core AMD EPYC), ``update`` stayed where it was. The eyelids and brows no
-longer move the crop: a raised brow used to lift the crop box's top.
+crops, the eye and brow refiners, the checks and the detector, and each face's next crop from
+its filtered landmarks. Finishing (:meth:`Tracker._finish`): the whole mesh decoded and filtered,
+the pose and coefficients read off. :meth:`Tracker.update` does both in turn;
+:meth:`Tracker.track` finishes each frame on a second thread while it places the next one, with
+the same results (1.02-1.08x the frames a second on the clips here, session 13: the two halves'
+numpy and Python share one interpreter lock).
 
 The morphable model's expressions barely move the eyelids, so by default the eyelids are re-read
 from the image by the eye refiner (:mod:`morph3d.inference.eyes`) and the model's eye
@@ -176,10 +171,9 @@ class _Track:
 
     Placing the next crop (:meth:`Tracker._place`, on the caller's thread) and finishing a
     frame's face (:meth:`Tracker._finish`, which :meth:`Tracker.track` runs a frame behind on
-    another thread) keep separate state: ``mesh_filter`` and ``blend_filter`` belong to the
-    second, the rest to the first. Each filter runs on each point alone, so ``place_filter``
-    on the 68 landmarks gives the values of ``mesh_filter`` on their rows of the mesh, but
-    for the eye and brow blendshapes, which only the mesh carries.
+    another thread) keep separate state: ``mesh_filter`` belongs to the second, the rest to
+    the first. Each filter runs on each point alone, so ``place_filter`` on the 68 landmarks
+    gives the same values as ``mesh_filter`` on their rows of the mesh.
     """
 
     def __init__(self, track_id: int, config: TrackerConfig) -> None:
@@ -198,9 +192,9 @@ class _Track:
 
     def restart(self, config: TrackerConfig) -> None:
         """Forget the placing half's history (the track is re-seeded from a detection); the
-        finishing half forgets its own (the mesh and blendshape filters) on that frame
-        (:attr:`_Placed.restarted`)."""
+        finishing half forgets its own on that frame (:attr:`_Placed.restarted`)."""
         self.place_filter = OneEuroFilter(config.filter, joint_axis=config.smooth == "vertices")
+        self.blend_filter = OneEuroFilter(config.filter)
         self.identity = _identity_average(config)
         self.signature = None
 
@@ -217,8 +211,8 @@ class _Placed:
     track: _Track
     params: np.ndarray  # (62,) the network's, crop frame of box
     image_params: np.ndarray  # (62,) identity-averaged (filtered with smooth="params"), image
-    landmarks: np.ndarray  # (68, 3) this frame's landmarks of params (no blendshapes), image
-    image: np.ndarray  # the frame (RGB), for the eye and brow refiners
+    weights: np.ndarray  # (B,) blendshape coefficients (filtered with smooth="params")
+    landmarks: np.ndarray  # (68, 3) this frame's landmarks before smoothing, image pixels
     box: np.ndarray
     size: float  # the face size the filters measure speeds in
     time: float
@@ -321,20 +315,15 @@ class Tracker:
     ) -> Iterator[list[TrackedFace]]:
         """Track a sequence of frames, each frame's faces as :meth:`update` gives them.
 
-        Each frame's work comes in two halves: placing (the network on the crops, the checks
-        and the detector, the crop of the next frame) and finishing (the eye and brow refiners
-        and their blendshapes, the whole mesh decoded and filtered, the pose and the
+        Each frame's work comes in two halves: placing (the network on the crops, the eye and
+        brow refiners and their blendshapes, the checks and the detector, the crop of the next
+        frame) and finishing (the whole mesh decoded and filtered, the pose and the
         coefficients). Only placing decides the next frame's crop, so the finishing of one
         frame runs on a second thread while the next frame is placed: the results are the same
-        as :meth:`update`'s, frame for frame, and come one frame later. Each crop and its
-        mirror go through the network in one call on the calling thread
-        (:meth:`~morph3d.pipeline.reconstructor.Reconstructor.network_runs`), so that the
-        finishing has the other core.
+        as :meth:`update`'s, frame for frame, and come one frame later.
 
         Args:
-            frames: The frames, in order (as :meth:`update` takes them). The finishing thread
-                reads each frame again (the eye and brow refiners), so an array must not be
-                overwritten before its faces are yielded.
+            frames: The frames, in order (as :meth:`update` takes them).
             timestamps: Their times in seconds (default: frames so far / ``fps``).
             channel_order: Channel order of colour numpy arrays.
 
@@ -343,15 +332,10 @@ class Tracker:
 
         Until the generator is used up or closed, numpy's BLAS stays on one thread in the whole
         process (as it does inside :meth:`update`): the finishing thread may be decoding while
-        the caller works on the faces it was given; and the reconstructor runs its crops one
-        network call at a time.
+        the caller works on the faces it was given.
         """
         times = iter(timestamps) if timestamps is not None else None
-        with (
-            single_blas_thread(),
-            self.reconstructor.network_runs(1),
-            ThreadPoolExecutor(1, "morph3d-finish") as finisher,
-        ):
+        with single_blas_thread(), ThreadPoolExecutor(1, "morph3d-finish") as finisher:
             pending: Future[list[TrackedFace]] | None = None
             for frame in frames:
                 timestamp = None if times is None else next(times)
@@ -387,7 +371,7 @@ class Tracker:
         suspicious: set[int] = set()
         if self._tracks:
             boxes = np.stack([track.next_box(config.crop_from) for track in self._tracks])
-            params, landmarks, crops = self._predict(rgb, boxes)
+            params, landmarks, crops, weights = self._predict(rgb, boxes)
             kept = []
             for k, track in enumerate(self._tracks):
                 reason = self._failure(track, landmarks[k], width, height)
@@ -401,7 +385,9 @@ class Tracker:
                     if self.similarity < config.min_similarity:
                         suspicious.add(track.id)
                 track.signature = signature
-                faces[track.id] = self._place(track, params[k], landmarks[k], rgb, boxes[k], time)
+                faces[track.id] = self._place(
+                    track, params[k], landmarks[k], weights[k], boxes[k], time
+                )
                 kept.append(track)
             self._tracks = kept
 
@@ -434,24 +420,24 @@ class Tracker:
                     faces.pop(track.id, None)
             if reseed:
                 boxes = np.stack([box for _, box in reseed])
-                params, landmarks, crops = self._predict(rgb, boxes)
+                params, landmarks, crops, weights = self._predict(rgb, boxes)
                 for k, (track, box) in enumerate(reseed):
                     track.restart(config)
                     track.confirmed_box = box
                     faces[track.id] = self._place(
-                        track, params[k], landmarks[k], rgb, box, time, restarted=True
+                        track, params[k], landmarks[k], weights[k], box, time, restarted=True
                     )
             new = [box for box, hit in zip(found, matched, strict=True) if not hit]
             room = config.max_faces - len(self._tracks)
             new = sorted(new, key=lambda b: -float(box_area(b)))[: max(room, 0)]
             if new:
                 boxes = np.stack(new)
-                params, landmarks, crops = self._predict(rgb, boxes)
+                params, landmarks, crops, weights = self._predict(rgb, boxes)
                 for k in range(len(new)):
                     track = _Track(self._claim_id(boxes[k], time), config)
                     track.confirmed_box = boxes[k]
                     faces[track.id] = self._place(
-                        track, params[k], landmarks[k], rgb, boxes[k], time, True
+                        track, params[k], landmarks[k], weights[k], boxes[k], time, True
                     )
                     self._tracks.append(track)
         self._drop_duplicates(faces)
@@ -459,24 +445,9 @@ class Tracker:
         return [faces[track.id] for track in sorted(self._tracks, key=lambda t: t.id)]
 
     def _finish(self, faces: list[_Placed]) -> list[TrackedFace]:
-        """The finishing half of a frame: with ``refine_eyes`` the eyelids and brows re-read
-        and the blendshapes fitted to them (all faces in one batch), then each face's mesh
-        decoded and filtered, its pose and coefficients read off."""
-        if not faces:
-            return []
-        reconstructor = self.reconstructor
-        weights = np.zeros((len(faces), 0))
-        raw = [face.landmarks for face in faces]
-        if self.config.refine_eyes:  # the mouth is read off the parameters in _blendshapes
-            params = np.stack([face.params for face in faces])
-            boxes = np.stack([face.box for face in faces])
-            _, fitted = reconstructor.fit_blendshapes(
-                faces[0].image, params, np.stack(raw), boxes, mouth=False
-            )
-            if fitted is not None:
-                weights = fitted
-                raw = list(crop_to_image(reconstructor.model.landmarks(params, weights), boxes))
-        return [self._smooth(face, weights[k], raw[k]) for k, face in enumerate(faces)]
+        """The finishing half of a frame: each face's mesh decoded and filtered, its pose and
+        coefficients read off."""
+        return [self._smooth(face) for face in faces]
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -492,10 +463,18 @@ class Tracker:
 
     def _predict(
         self, rgb: np.ndarray, boxes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The network's parameters, their landmarks (no blendshapes: the eyes and brows are
-        read in the finishing half) and the crops."""
-        return self.reconstructor.predict(rgb, boxes)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The network's parameters, landmarks (with the eye blendshapes), crops and
+        ``(K, B)`` blendshape coefficients (``B = 0`` without ``refine_eyes``)."""
+        reconstructor = self.reconstructor
+        params, landmarks, crops = reconstructor.predict(rgb, boxes)
+        weights = np.zeros((len(params), 0))
+        if self.config.refine_eyes:  # the mouth is read off the parameters in _blendshapes
+            _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes, mouth=False)
+            if fitted is not None:
+                weights = fitted
+                landmarks = crop_to_image(reconstructor.model.landmarks(params, weights), boxes)
+        return params, landmarks, crops, weights
 
     def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:
         """``"left"``, ``"failed"`` or ``""`` for a track's new raw landmarks."""
@@ -569,14 +548,14 @@ class Tracker:
         track: _Track,
         params: np.ndarray,
         landmarks: np.ndarray,
-        image: np.ndarray,
+        weights: np.ndarray,
         box: np.ndarray,
         time: float,
         restarted: bool = False,
     ) -> _Placed:
         """Take one prediction into the track's placing state and place its next crop from
-        the model's landmarks (without blendshapes): filtered (``"vertices"``), of the
-        filtered parameters (``"params"``) or raw (``"none"``)."""
+        the mesh's landmarks: filtered (``"vertices"``), of the filtered parameters and
+        coefficients (``"params"``) or raw (``"none"``)."""
         model = self.reconstructor.model
         size = float(landmark_box_size(landmarks))
         smooth = self.config.smooth
@@ -591,28 +570,26 @@ class Tracker:
             scale[[3, 7, 11]] = size  # translation: in face sizes
             scale[12:] = self._coefficient_std
             image_params = track.place_filter(image_params, time, scale)
-        # as the mesh's rows are decoded (float32)
-        placing = model.landmarks(image_params.astype(np.float32)).astype(np.float64)
+            if weights.size:
+                weights = np.clip(track.blend_filter(weights, time, np.ones_like(weights)), 0, 1)
+        blend = weights if weights.size else None  # refine_eyes=False: the bare model
+        # as the mesh's rows are decoded (float32), so that the two filters agree
+        placing = model.landmarks(image_params.astype(np.float32), blend).astype(np.float64)
         if smooth == "vertices":
             placing = track.place_filter(placing, time, size)
         track.raw_landmarks = landmarks
         track.last_box = np.asarray(box, dtype=np.float64)
         track.landmarks = placing
         return _Placed(
-            track, params, image_params, landmarks, image, track.last_box, size, time, restarted
+            track, params, image_params, weights, landmarks, track.last_box, size, time, restarted
         )
 
-    def _smooth(self, face: _Placed, weights: np.ndarray, raw: np.ndarray) -> TrackedFace:
-        """Filter one placed face's mesh (with its ``(B,)`` blendshape coefficients, filtered
-        here with ``smooth="params"``) into its track's finishing state; returns the face with
-        ``raw`` as its unsmoothed landmarks."""
+    def _smooth(self, face: _Placed) -> TrackedFace:
+        """Filter one placed face's mesh into its track's finishing state; returns the face."""
         model = self.reconstructor.model
-        track = face.track
+        track, weights = face.track, face.weights
         if face.restarted:
             track.mesh_filter.reset()
-            track.blend_filter = OneEuroFilter(self.config.filter)
-        if self.config.smooth == "params" and weights.size:
-            weights = np.clip(track.blend_filter(weights, face.time, np.ones_like(weights)), 0, 1)
         blend = weights if weights.size else None  # refine_eyes=False: the bare model
         points = model.decode(face.image_params.astype(np.float32), blend).astype(np.float64)
         if self.config.smooth == "vertices":
@@ -622,7 +599,7 @@ class Tracker:
             id=track.id,
             vertices=points[: self._n_surface],
             landmarks=points[self._landmark_rows],
-            raw_landmarks=raw,
+            raw_landmarks=face.landmarks,
             params=crop_params,
             pose=decompose_pose(crop_params[:12]).angles,
             box=face.box,

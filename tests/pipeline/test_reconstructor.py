@@ -21,7 +21,6 @@ from morph3d.errors import ImageError, ModelFormatError, ModelNotFoundError, NoF
 from morph3d.io.annotations import read_pts
 from morph3d.io.image import read_image
 from morph3d.pipeline.reconstructor import Reconstructor
-from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR
 
 
 @pytest.fixture(scope="module")
@@ -442,36 +441,3 @@ def test_the_accurate_setting_by_name(shared_data: Path, tmp_path: Path) -> None
         params[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
     assert params["preset"] == pytest.approx(params["explicit"], abs=1e-9)
     assert params["wider"] != pytest.approx(params["preset"], abs=1e-3)
-
-
-def test_network_runs_runs_a_face_and_its_mirror_in_one_call(shared_data: Path) -> None:
-    from morph3d.inference.onnx_predictor import OnnxPredictor
-
-    reconstructor = Reconstructor(TRACKING_RECONSTRUCTOR, runs=2)
-    network = reconstructor.predictor.predictor  # the mirrored pair's network
-    assert isinstance(network, OnnxPredictor) and network.runs == 2
-    image = read_image(shared_data / "photos" / "obama.jpg")
-    box = reconstructor.calibration.crop_box(reconstructor.detector.detect(image)[0].box)[None]
-    network.session = counted = _CountedRuns(network.session)
-    expected = reconstructor.predict(image, box)[0]
-    assert counted.calls == 2  # the crop and its mirror, one run each, at once
-    with reconstructor.network_runs(1):
-        assert network.runs == 1
-        np.testing.assert_array_equal(reconstructor.predict(image, box)[0], expected)
-    assert counted.calls == 3 and network.runs == 2  # one call for both; then as configured
-    with pytest.raises(RuntimeError), reconstructor.network_runs(1):
-        raise RuntimeError
-    assert network.runs == 2
-    with pytest.raises(ValueError, match="runs"), reconstructor.network_runs(0):
-        pass
-
-
-class _CountedRuns:
-    """An ONNX Runtime session that counts its runs."""
-
-    def __init__(self, session: object) -> None:
-        self.session, self.calls = session, 0
-
-    def run(self, *args: object) -> object:
-        self.calls += 1
-        return self.session.run(*args)  # type: ignore[attr-defined]

@@ -165,15 +165,15 @@ def test_a_track_shrinking_into_its_face_is_restarted_from_the_detector(
 
     def stuck(rgb, boxes):  # a network that trusts its crop a little too much: each face
         # comes out 5 % smaller than the crop box says, so the track shrinks into the face
-        params, landmarks, crops = predict(rgb, boxes)
+        params, landmarks, crops, weights = predict(rgb, boxes)
         side = (boxes[:, 2] - boxes[:, 0]) / 1.5
         for k in range(len(params)):  # scale the face about the crop's centre (60, 60)
             scale = side[k] / float(landmark_box_size(landmarks[k])) * 0.95
             params[k, :11] *= scale
             params[k, [3, 7]] += (1 - scale) * 60.0
-            decoded = model.landmarks(params[k])
+            decoded = model.landmarks(params[k], weights[k])
             landmarks[k] = crop_to_image(decoded.astype(np.float64), boxes[k])
-        return params, landmarks, crops
+        return params, landmarks, crops, weights
 
     tracker._predict = stuck
     frames = still_frames(portrait, 61)
