@@ -146,6 +146,19 @@ def test_composite_is_premultiplied_over() -> None:
     assert np.array_equal(composite(frame, np.zeros_like(layer)), frame)
 
 
+def test_composite_rounds_every_pixel_and_alpha_exactly() -> None:
+    shade, alpha = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    frame = np.repeat(shade[..., None], 3, axis=2).astype(np.uint8)  # every grey ...
+    layer = np.zeros((256, 256, 4), np.uint8)
+    layer[..., 3] = alpha  # ... under every alpha, with premultiplied colours up to it
+    layer[..., 0], layer[..., 1], layer[..., 2] = alpha // 2, alpha, 0
+    out = composite(frame, layer).astype(int)
+    kept = (2 * shade * (255 - alpha) + 255) // 510  # frame * (1 - alpha), rounded
+    assert np.array_equal(out[..., 0], kept + alpha // 2)
+    assert np.array_equal(out[..., 1], np.minimum(kept + alpha, 255))
+    assert np.array_equal(out[..., 2], kept)
+
+
 @pytest.fixture(scope="module")
 def portrait(shared_data: Path) -> np.ndarray:
     photo = read_image(shared_data / "photos" / "obama.jpg")
