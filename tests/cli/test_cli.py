@@ -186,8 +186,10 @@ def test_sigterm_during_track_leaves_nothing_behind(shared_data: Path, tmp_path:
 
     out = tmp_path / "out"
     out.mkdir()
+    # d6 (1,008 frames, seconds of work): the 78 frames of d0 were once all tracked between
+    # the writer's first file and the signal (a fresh-clone CI run, session 19)
     command = [sys.executable, "-m", "morph3d.cli", "track",
-               str(shared_data / "videos" / "d0.mp4"), "-o", str(out / "t.mp4")]  # fmt: skip
+               str(shared_data / "videos" / "d6.mp4"), "-o", str(out / "t.mp4")]  # fmt: skip
     # A parent that ignores SIGTERM (some CI runners do) passes SIG_IGN on, and the command
     # rightly keeps an inherited SIG_IGN: give the child the default disposition.
     process = subprocess.Popen(
