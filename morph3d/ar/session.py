@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class AR:
         self.occluder_triangles = grid_triangles(np.arange(coarse.size).reshape(coarse.shape))
         if shading not in ("baked", "pbr"):
             raise ValueError(f"shading must be 'baked' or 'pbr', got {shading!r}")
-        if antialias not in ("edges", "msaa"):
+        if antialias not in get_args(Antialias):
             raise ValueError(f"antialias must be 'edges' or 'msaa', got {antialias!r}")
         self.shading = shading
         self.antialias: Antialias = antialias
