@@ -146,10 +146,15 @@ def decompose_pose(matrix: np.ndarray) -> Pose:
     u, s, vt = np.linalg.svd(block, full_matrices=False)
     rows = u @ vt  # (..., 2, 3), orthonormal rows
     x, y = rows[..., 0, :], rows[..., 1, :]
-    # x cross y, written out (np.cross costs twice as much on one pose)
-    third = x[..., [1, 2, 0]] * y[..., [2, 0, 1]] - x[..., [2, 0, 1]] * y[..., [1, 2, 0]]
+    third = _cross(x, y)
     rotation = np.concatenate([rows, third[..., None, :]], axis=-2)
     return Pose(scale=s.mean(axis=-1), rotation=rotation, translation=m[..., :, 3].copy())
+
+
+def _cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x`` cross ``y`` over the last axis, written out (np.cross costs twice as much on one
+    pose)."""
+    return x[..., [1, 2, 0]] * y[..., [2, 0, 1]] - x[..., [2, 0, 1]] * y[..., [1, 2, 0]]
 
 
 def image_tilt(matrix: np.ndarray) -> np.ndarray:
@@ -186,8 +191,7 @@ def yaw_degrees(matrix: np.ndarray) -> np.ndarray:
     m = m.reshape(*m.shape[:-1], 3, 4) if m.shape[-1] == 12 else m
     if m.shape[-2:] != (3, 4):
         raise ValueError(f"pose matrix must end with (3, 4) or (12,), got {m.shape}")
-    x, y = m[..., 0, :3], m[..., 1, :3]
-    normal = x[..., [1, 2, 0]] * y[..., [2, 0, 1]] - x[..., [2, 0, 1]] * y[..., [1, 2, 0]]
+    normal = _cross(m[..., 0, :3], m[..., 1, :3])
     length = np.sqrt(np.einsum("...i,...i->...", normal, normal))
     sine = -normal[..., 0] / np.where(length > 0, length, 1.0)
     return np.rad2deg(np.arcsin(np.clip(sine, -1.0, 1.0)))
