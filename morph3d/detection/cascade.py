@@ -9,6 +9,8 @@ one calibration like any detector.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from morph3d.detection.base import Detection
@@ -38,14 +40,11 @@ class CascadeDetector:
         score_threshold: float | None = None,
         input_size: tuple[int, int] = INPUT_SIZE,
     ) -> None:
-        if score_threshold is None:
-            self.primary = UltraLightDetector(threads=threads, input_size=input_size)
-            self.secondary = YuNetDetector()
-        else:
-            self.primary = UltraLightDetector(
-                threads=threads, score_threshold=score_threshold, input_size=input_size
-            )
-            self.secondary = YuNetDetector(score_threshold=score_threshold)
+        both: dict[str, Any] = (
+            {} if score_threshold is None else {"score_threshold": score_threshold}
+        )
+        self.primary = UltraLightDetector(threads=threads, input_size=input_size, **both)
+        self.secondary = YuNetDetector(**both)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an ``(H, W, 3)`` uint8 RGB image, best first (boxes in Ultra-Light's
