@@ -24,6 +24,32 @@ def test_back_facing_triangle_is_culled() -> None:
     assert out.max() == 0
 
 
+def test_mesh_over_the_border_is_drawn_as_on_a_larger_image(tiny_model) -> None:
+    """Only the mesh's window is blended: a mesh hanging over two edges of a small image gives
+    the pixels of the same mesh drawn on a larger image, cut to the small one."""
+    rng = np.random.default_rng(3)
+    grid = np.asarray(tiny_model.mean, dtype=np.float64)
+    span = np.ptp(grid[:, :2], axis=0).max()
+    vertices = (grid - grid.mean(axis=0)) * (60.0 / span)
+    vertices[:, 1] *= -1  # image y points down
+    vertices += np.array([8.0, 12.0, 0.0])  # the centre near the top-left corner
+    small = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    large = rng.integers(0, 256, (148, 164, 3), dtype=np.uint8)
+    large[50:98, 70:134] = small
+    drawn = shade_mesh(small, vertices, tiny_model.triangles, alpha=0.7)
+    moved = vertices + np.array([70.0, 50.0, 0.0])
+    wide = shade_mesh(large, moved, tiny_model.triangles, alpha=0.7)
+    assert np.array_equal(drawn, wide[50:98, 70:134])
+    assert (drawn != small).any(axis=-1).mean() > 0.2  # the mesh covers part of the image
+
+
+def test_mesh_outside_the_image_draws_nothing(tiny_model) -> None:
+    image = np.full((20, 30, 3), 77, dtype=np.uint8)
+    vertices = np.array([[100.0, 140.0, 0.0], [140.0, 140.0, 0.0], [100.0, 100.0, 0.0]])
+    assert np.array_equal(shade_mesh(image, vertices, TRIANGLE, alpha=1.0), image)
+    assert np.array_equal(shade_mesh(image, vertices - 200.0, TRIANGLE, alpha=1.0), image)
+
+
 def test_landmarks_are_dots_at_their_pixels() -> None:
     out = draw_landmarks(np.zeros((20, 20, 3), dtype=np.uint8), np.array([[5.0, 12.0]]), radius=2)
     assert tuple(out[12, 5]) == (255, 0, 0)
