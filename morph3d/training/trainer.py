@@ -66,6 +66,7 @@ from torch.utils.data import DataLoader
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.decoder import Decoder
 from morph3d.core.landmarks21 import FITTED_21, sparse_nme, to_aflw21
+from morph3d.core.landmarks68 import MIRROR
 from morph3d.core.losses import l2_loss, wing_loss
 from morph3d.core.marching import march_landmarks
 from morph3d.core.metrics import landmark_box_size, nme
@@ -96,7 +97,13 @@ from morph3d.training.distributed import (
 from morph3d.training.registration import PairBatches, RegisteredPairs, pair_loader, read_pairs
 from morph3d.training.targets import Targets, concatenate_targets
 
-__all__ = ["TrainConfig", "Trainer", "read_checkpoint", "target_statistics"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "mirror_crop_landmarks",
+    "read_checkpoint",
+    "target_statistics",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +156,9 @@ class TrainConfig:
             every crop the network sees, resized to ``teacher_input`` pixels.
         distill: Weight of the landmark loss toward the teacher's landmarks (0: off).
         teacher_input: Side of the teacher's input in pixels.
+        teacher_flip: Learn the teacher's flip-averaged landmarks: the mean of its landmarks on
+            the crop and, mirrored back, on the crop flipped left to right (how inference runs
+            a network, :class:`~morph3d.inference.flip.FlipAveraged`); twice the teacher's runs.
         init: A regressor state dict to start from (same width), e.g. the shipped weights;
             its output layer is re-expressed for this run's statistics
             (:meth:`~morph3d.inference.network.Regressor.rewhiten`), so the run starts from
@@ -181,6 +191,7 @@ class TrainConfig:
     teacher: str = ""
     distill: float = 0.0
     teacher_input: int = CROP_SIZE
+    teacher_flip: bool = False
     init: str = ""
     min_yaw: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -199,6 +210,16 @@ class TrainConfig:
         values = dict(values)
         values["augment"] = AugmentConfig(**values.get("augment", {}))
         return cls(**values)
+
+
+def mirror_crop_landmarks(points: torch.Tensor) -> torch.Tensor:
+    """``(B, 68, 2|3)`` crop-frame landmarks of faces in crops flipped left to right -> the
+    landmarks of the unflipped faces: ``x -> CROP_SIZE + 1 - x`` (the 1-based crop frame, as
+    :func:`~morph3d.training.augment.warp_landmarks` flips) and the rows in
+    :data:`~morph3d.core.landmarks68.MIRROR` order."""
+    out = points[:, list(MIRROR)].clone()
+    out[..., 0] = CROP_SIZE + 1 - out[..., 0]
+    return out
 
 
 def read_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -542,9 +563,15 @@ class Trainer:
             images = torch.nn.functional.interpolate(
                 images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
             )
+        if self.config.teacher_flip:
+            images = torch.cat([images, images.flip(-1)])
         with self._autocast():
             whitened = self.teacher(images).float()
-        return self.decoder.landmarks(self.teacher.denormalize(whitened))[..., :2]
+        points = self.decoder.landmarks(self.teacher.denormalize(whitened))[..., :2]
+        if not self.config.teacher_flip:
+            return points
+        own, flipped = points.chunk(2)
+        return (own + mirror_crop_landmarks(flipped)) / 2
 
     def _teacher_losses(self, images: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
         """``(B,)`` landmark loss of ``predicted`` ``(B, 68, 2)`` toward the teacher's

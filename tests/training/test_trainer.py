@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
+from morph3d.core.crop import CROP_SIZE
 from morph3d.core.losses import wing_loss
 from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
 from morph3d.io.datasets import find_faces, photo_name, split_indices
-from morph3d.training.augment import AugmentConfig
+from morph3d.training.augment import AugmentConfig, Similarity, warp_landmarks
 from morph3d.training.batches import collate_faces
 from morph3d.training.targets import build_targets
-from morph3d.training.trainer import TrainConfig, Trainer, target_statistics
+from morph3d.training.trainer import (
+    TrainConfig,
+    Trainer,
+    mirror_crop_landmarks,
+    target_statistics,
+)
 
 from ..conftest import make_tiny_targets
 
@@ -280,3 +286,32 @@ def test_distillation_learns_the_teachers_landmarks(tiny_model, tmp_path: Path) 
         Trainer(targets, tiny_model, _config(distill=1.0), tmp_path / "none")
     with pytest.raises(ValueError, match="--distill"):
         Trainer(targets, tiny_model, _config(distill=-1.0), tmp_path / "none")
+
+
+def test_mirrored_landmarks_match_the_augmentation_flip() -> None:
+    rng = np.random.default_rng(5)
+    points = np.column_stack([rng.uniform(1, CROP_SIZE, (68, 2)), rng.normal(size=68)])
+    flipped = warp_landmarks(points, Similarity(flip=True))  # as a flipped training crop moves
+    back = mirror_crop_landmarks(torch.from_numpy(flipped)[None])[0].numpy()
+    np.testing.assert_allclose(back, points, atol=1e-9)
+
+
+@pytest.mark.unit
+def test_flip_averaged_teacher_is_symmetric_on_a_symmetric_crop(tiny_model, tmp_path: Path) -> None:
+    targets = make_tiny_targets(tiny_model, count=12)
+    teacher_trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path / "teacher")
+    teacher_path = tmp_path / "teacher.pt"
+    torch.save(teacher_trainer.network.state_dict(), teacher_path)
+    config = _config(distill=1.0, teacher=str(teacher_path), teacher_input=64, teacher_flip=True)
+    averaged = Trainer(targets, tiny_model, config, tmp_path / "averaged")
+    single = Trainer(targets, tiny_model, dataclasses.replace(config, teacher_flip=False),
+                     tmp_path / "single")  # fmt: skip
+    images = collate_faces([averaged.dataset[(0, int(i))] for i in averaged.train_index[:3]])[0]
+    symmetric = (images + images.flip(-1)) / 2  # each crop its own mirror image
+    points = averaged._teacher_landmarks(symmetric)
+    torch.testing.assert_close(mirror_crop_landmarks(points), points, atol=1e-3, rtol=0)
+    plain = single._teacher_landmarks(symmetric)  # the teacher alone is not symmetric
+    assert float((mirror_crop_landmarks(plain) - plain).abs().max()) > 0.1
+    first = single._teacher_landmarks(images)
+    mirrored = mirror_crop_landmarks(single._teacher_landmarks(images.flip(-1)))
+    torch.testing.assert_close(averaged._teacher_landmarks(images), (first + mirrored) / 2)
