@@ -63,11 +63,12 @@ def shade_mesh(
     out = image.copy()
     # Only the window around the drawn triangles is blended: on a many-megapixel photo the
     # whole-image arithmetic took most of the time (emma.jpg: 0.33 s a face).
+    if not len(polygons):
+        return out
     height, width = image.shape[:2]
-    if len(polygons):
-        low = np.maximum(polygons.min(axis=(0, 1)) >> _SHIFT, 0)
-        high = np.minimum((polygons.max(axis=(0, 1)) >> _SHIFT) + 2, [width, height])
-    if not len(polygons) or np.any(high <= low):
+    low = np.maximum(polygons.min(axis=(0, 1)) >> _SHIFT, 0)
+    high = np.minimum((polygons.max(axis=(0, 1)) >> _SHIFT) + 2, [width, height])
+    if np.any(high <= low):  # wholly outside the image
         return out
     (x0, y0), (x1, y1) = low, high
     polygons = (polygons - (low << _SHIFT)).astype(np.int32)  # whole pixels: the same coverage
