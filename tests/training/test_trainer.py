@@ -13,7 +13,7 @@ from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
 from morph3d.io.datasets import find_faces, photo_name, split_indices
 from morph3d.training.augment import AugmentConfig, Similarity, warp_landmarks
 from morph3d.training.batches import collate_faces
-from morph3d.training.targets import build_targets
+from morph3d.training.targets import Targets, build_targets
 from morph3d.training.trainer import (
     TrainConfig,
     Trainer,
@@ -254,12 +254,18 @@ def test_channels_last_on_the_cpu_trains_as_the_default_layout(tiny_model, tmp_p
         assert plain["train_loss"] == pytest.approx(last["train_loss"], rel=1e-4)
 
 
-@pytest.mark.unit
-def test_distillation_learns_the_teachers_landmarks(tiny_model, tmp_path: Path) -> None:
+def _saved_teacher(tiny_model, tmp_path: Path) -> tuple[Targets, Path]:
+    """Twelve tiny faces and the state dict of a network trained one epoch on them."""
     targets = make_tiny_targets(tiny_model, count=12)
     teacher_trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path / "teacher")
     teacher_path = tmp_path / "teacher.pt"
     torch.save(teacher_trainer.network.state_dict(), teacher_path)
+    return targets, teacher_path
+
+
+@pytest.mark.unit
+def test_distillation_learns_the_teachers_landmarks(tiny_model, tmp_path: Path) -> None:
+    targets, teacher_path = _saved_teacher(tiny_model, tmp_path)
     config = _config(epochs=4, distill=1.0, teacher=str(teacher_path), teacher_input=64)
     # A student that starts as its teacher (same weights, same outputs) has nothing to learn.
     twin = Trainer(targets, tiny_model, dataclasses.replace(config, init=str(teacher_path)),
@@ -298,10 +304,7 @@ def test_mirrored_landmarks_match_the_augmentation_flip() -> None:
 
 @pytest.mark.unit
 def test_flip_averaged_teacher_is_symmetric_on_a_symmetric_crop(tiny_model, tmp_path: Path) -> None:
-    targets = make_tiny_targets(tiny_model, count=12)
-    teacher_trainer = Trainer(targets, tiny_model, _config(epochs=1), tmp_path / "teacher")
-    teacher_path = tmp_path / "teacher.pt"
-    torch.save(teacher_trainer.network.state_dict(), teacher_path)
+    targets, teacher_path = _saved_teacher(tiny_model, tmp_path)
     config = _config(distill=1.0, teacher=str(teacher_path), teacher_input=64, teacher_flip=True)
     averaged = Trainer(targets, tiny_model, config, tmp_path / "averaged")
     single = Trainer(targets, tiny_model, dataclasses.replace(config, teacher_flip=False),
