@@ -7,7 +7,7 @@ One subpackage per layer; a module imports only from its own layer or lower ones
 layer  package           what
 =====  ================  ==========================================================================
 0      (top level)       ``errors``, ``paths`` (where data lives), ``files`` (atomic writes),
-                         ``progress`` (progress hooks), ``_lazy``
+                         ``progress`` (progress hooks), ``timing`` (time per stage), ``_lazy``
 1      ``core``          the morphable model: parameters, pose, crop frame, boxes, mesh, model
                          file and numpy decoder, torch decoder, 68-point index groups, marching,
                          fitting, losses, metrics, the 1€ filter

@@ -9,7 +9,8 @@
 3. Real clips (../shared/data/videos): tracking fps (frames decoded beforehand; ``update``
    frame by frame and ``track`` with each frame's finishing overlapped), lost tracks,
    ids, frames without a face or with a track nested in another, jitter without ground truth
-   (RMS second difference, % of face size), the eye aperture over time (blinks).
+   (RMS second difference, % of face size), the eye aperture over time (blinks), and where a
+   frame's milliseconds go (``Tracker.times``: network, refiners, detector, placing, finishing).
 
 The measurements are morph3d.evaluation.steadiness. With ``mediapipe`` (0.10.21) importable (a
 separate venv: ``pip install mediapipe==0.10.21 -e .``), its FaceMesh in tracking mode runs on the
@@ -131,6 +132,24 @@ def print_report(report: dict[str, Any]) -> None:
               f"{len(row['ids']):5d} {row['frames_without_face']:7d} {row['jitter_raw']:8.3f} "
               f"{row['jitter_filtered']:7.3f} {row['frames_with_nested_tracks']:6d} "
               f"{mp_text}")  # fmt: skip
+    print_stages(report["clips"])
+
+
+def print_stages(clips: dict[str, Any]) -> None:
+    """Where a frame of ``Tracker.update`` goes, stage by stage (``Tracker.times``), next to
+    MediaPipe's whole frame."""
+    if not clips:
+        return
+    stages = list(next(iter(clips.values()))["tracking_stages_ms"])
+    print(f"\nms a frame: {'clip':8s} " + " ".join(f"{s:>9s}" for s in stages)
+          + f" {'other':>6s} {'update':>7s} {'MP':>6s}")  # fmt: skip
+    for name, row in clips.items():
+        times = row["tracking_stages_ms"]
+        whole = 1000 / row["tracking_fps"]
+        mp = row.get("mediapipe")
+        mp_text = f"{1000 / mp['fps']:6.2f}" if mp else f"{'-':>6s}"
+        print(f"{'':12s}{name:8s} " + " ".join(f"{times[s]:9.2f}" for s in stages)
+              + f" {whole - sum(times.values()):6.2f} {whole:7.2f} {mp_text}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

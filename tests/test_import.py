@@ -25,6 +25,7 @@ LAYERS = {
     "paths": 0,
     "files": 0,
     "progress": 0,
+    "timing": 0,
     "_lazy": 0,
     "core": 1,
     "io": 2,

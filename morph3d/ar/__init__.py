@@ -71,7 +71,7 @@ __getattr__ = lazy_exports(
         "MAKERS": "authoring",
         "Renderer": "renderer",
         "Shading": "session",
-        "StageTimes": "timing",
+        "StageTimes": "morph3d.timing",
         "augment_video": "video",
         "composite": "compositing",
         "dog": "authoring",

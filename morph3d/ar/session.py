@@ -14,11 +14,11 @@ from morph3d.ar.effects import Effect, load_effect
 from morph3d.ar.opengl import load_pyrender
 from morph3d.ar.renderer import Antialias, Renderer, image_to_scene, occluder_material
 from morph3d.ar.shading import BakedPart
-from morph3d.ar.timing import StageTimes
 from morph3d.core.mesh import grid_triangles
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.pipeline.results import TrackedFace
 from morph3d.pipeline.tracker import Tracker
+from morph3d.timing import StageTimes
 
 __all__ = ["AR", "Shading"]
 

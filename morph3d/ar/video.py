@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from morph3d.ar.session import AR
-from morph3d.ar.timing import StageTimes
 from morph3d.io.video import VideoReader, VideoWriter
 from morph3d.progress import Progress, no_progress
+from morph3d.timing import StageTimes
 
 __all__ = ["augment_video"]
 

@@ -165,8 +165,10 @@ def run_tracker(tracker: Any, frames: Sequence[np.ndarray], fps: float) -> dict[
 
     Returns:
         ``landmarks`` and ``raw`` ``(T, 68, 3)`` (smoothed and unsmoothed), ``ids`` seen,
-        ``lost`` tracks, ``detector_calls``, tracking ``fps``, ``missing`` frames and
-        ``nested`` frames (a track's box inside another's, :func:`~morph3d.core.boxes.is_nested`).
+        ``lost`` tracks, ``detector_calls``, tracking ``fps``, ``missing`` frames, ``nested``
+        frames (a track's box inside another's, :func:`~morph3d.core.boxes.is_nested`) and
+        ``stages_ms``, the milliseconds a frame of each of the tracker's stages
+        (:attr:`~morph3d.pipeline.tracker.Tracker.times`).
     """
     smooth = np.full((len(frames), 68, 3), np.nan)
     raw = np.full((len(frames), 68, 3), np.nan)
@@ -191,6 +193,7 @@ def run_tracker(tracker: Any, frames: Sequence[np.ndarray], fps: float) -> dict[
         "fps": len(frames) / seconds,
         "missing": int(np.isnan(smooth[:, 0, 0]).sum()),
         "nested": int(nested),
+        "stages_ms": tracker.times.per_frame_ms(),
     }
 
 
@@ -357,7 +360,8 @@ def clip_steadiness(
 
     Returns:
         The figures (tracking fps of :meth:`~morph3d.pipeline.tracker.Tracker.update` frame by
-        frame and of :meth:`~morph3d.pipeline.tracker.Tracker.track`, ids, lost tracks,
+        frame, its milliseconds a frame by stage, and the fps of
+        :meth:`~morph3d.pipeline.tracker.Tracker.track`, ids, lost tracks,
         detector calls, frames without a face, second-difference jitter raw and filtered, the
         landmarker's under its label in lower case: its jitter over its own face size and over
         ours) and the mean eye aperture per frame of each.
@@ -367,6 +371,7 @@ def clip_steadiness(
     mesh_only = run_tracker(make_tracker(configs["mesh only"]), frames, fps)["landmarks"]
     entry: dict[str, Any] = {
         "tracking_fps": filtered["fps"],
+        "tracking_stages_ms": filtered["stages_ms"],
         "tracking_fps_pipelined": pipelined_fps(make_tracker(configs["1€ filter"]), frames, fps),
         "ids": filtered["ids"],
         "lost_tracks": filtered["lost"],

@@ -9,6 +9,7 @@ from morph3d._lazy import lazy_exports
 # -- exports (every name in the modules' __all__) --
 __all__ = [
     "TRACKING_RECONSTRUCTOR",
+    "TRACKING_STAGES",
     "FaceResult",
     "Reconstructor",
     "ReconstructorConfig",
@@ -28,6 +29,7 @@ __getattr__ = lazy_exports(
         "ReconstructorConfig": "reconstructor",
         "accurate_config": "reconstructor",
         "TRACKING_RECONSTRUCTOR": "tracker",
+        "TRACKING_STAGES": "tracker",
         "TrackedFace": "results",
         "Tracker": "tracker",
         "TrackerConfig": "tracker",

@@ -54,6 +54,7 @@ for 9-13 % more jitter on those points and d9 above MediaPipe's.
 from __future__ import annotations
 
 import itertools
+import time as clock
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,15 +82,20 @@ from morph3d.io.video import Frame, VideoReader
 from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
 from morph3d.pipeline.results import TrackedFace
 from morph3d.progress import Progress, no_progress
+from morph3d.timing import StageTimes
 
 __all__ = [
     "TRACKING_RECONSTRUCTOR",
+    "TRACKING_STAGES",
     "Tracker",
     "TrackerConfig",
     "track_video",
 ]
 
 Smoothing = Literal["params", "vertices", "none"]
+
+#: The stages of :attr:`Tracker.times`, in the order a frame meets them.
+TRACKING_STAGES = ("network", "refiners", "detector", "placing", "finishing")
 
 CropSource = Literal["filtered", "raw"]
 
@@ -281,6 +287,13 @@ class Tracker:
         self.lost_tracks = 0
         #: Appearance similarity of the last tracked crop to the one before (1 = identical).
         self.similarity = 1.0
+        #: Seconds spent per stage since the last reset, and the frames counted:
+        #: ``"network"`` (the crops, the regressor on them and its mirror, the landmarks),
+        #: ``"refiners"`` (the eye and brow refiners, their blendshapes, the landmarks again),
+        #: ``"detector"``, ``"placing"`` (the rest of placing: the checks, the tracks' matching
+        #: and filters, the next crops) and ``"finishing"`` (the mesh decoded and filtered, the
+        #: pose and coefficients). With :meth:`track`, finishing runs on its own thread.
+        self.times = StageTimes(dict.fromkeys(TRACKING_STAGES, 0.0))
 
     @property
     def track_ids(self) -> list[int]:
@@ -362,6 +375,8 @@ class Tracker:
     def _locate(self, rgb: np.ndarray, time: float) -> list[_Placed]:
         """The placing half of a frame: every track's face found and checked, the detector
         when needed, each kept face's next crop placed; the faces by track id."""
+        started = clock.perf_counter()
+        inside = self._stage_seconds()  # network, refiners and detector: counted where they run
         config = self.config
         height, width = rgb.shape[:2]
         faces: dict[int, _Placed] = {}
@@ -396,7 +411,9 @@ class Tracker:
         if not self._tracks or failed or suspicious or due:
             self._last_check = time
             self.detector_calls += 1
+            detecting = clock.perf_counter()
             detections = self.reconstructor.detector.detect(rgb)
+            self.times.add("detector", clock.perf_counter() - detecting)
             detector = self.reconstructor.detector
             found = _outermost([detector.crop_box(d.box) for d in detections])
             current = {t.id: t.next_box(config.crop_from) for t in self._tracks}
@@ -442,12 +459,24 @@ class Tracker:
                     self._tracks.append(track)
         self._drop_duplicates(faces)
         self._lost = [entry for entry in self._lost if time - entry[2] <= config.memory]
-        return [faces[track.id] for track in sorted(self._tracks, key=lambda t: t.id)]
+        placed = [faces[track.id] for track in sorted(self._tracks, key=lambda t: t.id)]
+        spent = clock.perf_counter() - started
+        self.times.add("placing", spent - (self._stage_seconds() - inside))
+        self.times.frames += 1
+        return placed
+
+    def _stage_seconds(self) -> float:
+        """Seconds counted so far in the stages that placing calls out to."""
+        seconds = self.times.seconds
+        return sum(seconds.get(stage, 0.0) for stage in TRACKING_STAGES[:3])
 
     def _finish(self, faces: list[_Placed]) -> list[TrackedFace]:
         """The finishing half of a frame: each face's mesh decoded and filtered, its pose and
         coefficients read off."""
-        return [self._smooth(face) for face in faces]
+        started = clock.perf_counter()
+        finished = [self._smooth(face) for face in faces]
+        self.times.add("finishing", clock.perf_counter() - started)
+        return finished
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -467,13 +496,17 @@ class Tracker:
         """The network's parameters, landmarks (with the eye blendshapes), crops and
         ``(K, B)`` blendshape coefficients (``B = 0`` without ``refine_eyes``)."""
         reconstructor = self.reconstructor
+        started = clock.perf_counter()
         params, landmarks, crops = reconstructor.predict(rgb, boxes)
+        predicted = clock.perf_counter()
+        self.times.add("network", predicted - started)
         weights = np.zeros((len(params), 0))
         if self.config.refine_eyes:  # the mouth is read off the parameters in _blendshapes
             _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes, mouth=False)
             if fitted is not None:
                 weights = fitted
                 landmarks = crop_to_image(reconstructor.model.landmarks(params, weights), boxes)
+            self.times.add("refiners", clock.perf_counter() - predicted)
         return params, landmarks, crops, weights
 
     def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:

@@ -5,6 +5,7 @@ import pytest
 
 from morph3d.evaluation.steadiness import noise_ladder
 from morph3d.io.synthetic import degrade
+from morph3d.timing import StageTimes
 
 
 def test_jitter_of_known_motion() -> None:
@@ -42,6 +43,7 @@ def test_noise_ladder_rows_and_summary() -> None:
 
         def __init__(self, config) -> None:
             self.lost_tracks = self.detector_calls = 0
+            self.times = StageTimes()
 
         def update(self, frame, time):
             shake = float(frame.std()) / 50

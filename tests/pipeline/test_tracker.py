@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,13 @@ from morph3d.evaluation.steadiness import jitter
 from morph3d.io.image import read_image
 from morph3d.io.synthetic import lissajous_path, moving_frames, still_frames
 from morph3d.pipeline.reconstructor import Reconstructor
-from morph3d.pipeline.tracker import TRACKING_RECONSTRUCTOR, Tracker, TrackerConfig, _Track
+from morph3d.pipeline.tracker import (
+    TRACKING_RECONSTRUCTOR,
+    TRACKING_STAGES,
+    Tracker,
+    TrackerConfig,
+    _Track,
+)
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +236,27 @@ def test_track_overlaps_the_frames_and_gives_what_update_gives(reconstructor, po
                 assert a.detected == b.detected and a.blendshapes == b.blendshapes
                 for name in ("vertices", "landmarks", "raw_landmarks", "params", "box"):
                     np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_the_stage_times_add_up_to_the_frames(reconstructor, portrait) -> None:
+    frames = still_frames(portrait, 6)
+    tracker = Tracker(reconstructor=reconstructor)
+    started = time.perf_counter()
+    for frame in frames:
+        tracker.update(frame)
+    wall = time.perf_counter() - started
+    times = tracker.times
+    assert times.frames == len(frames) and tuple(times.seconds) == TRACKING_STAGES
+    assert all(seconds > 0 for seconds in times.seconds.values())
+    assert sum(times.seconds.values()) <= wall
+    # the detector ran on the first frame only: its time is one call's, not six
+    assert tracker.detector_calls == 1
+    tracker.reset()
+    assert tracker.times.frames == 0 and set(tracker.times.seconds.values()) == {0.0}
+    bare = Tracker(TrackerConfig(refine_eyes=False), reconstructor)
+    list(bare.track(frames[:2]))
+    assert bare.times.frames == 2 and bare.times.seconds["refiners"] == 0.0
+    assert bare.times.seconds["finishing"] > 0  # on the finishing thread
 
 
 def test_track_takes_paths_and_stops_early(reconstructor, shared_data: Path) -> None:

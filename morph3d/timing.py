@@ -1,4 +1,5 @@
-"""Time spent per stage of an AR run."""
+"""Time spent per stage of a run: a tracker's frames (:attr:`morph3d.Tracker.times`), an AR run
+(:attr:`morph3d.ar.AR.times`)."""
 
 from __future__ import annotations
 
