@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 "frames_decoded": len(frames),
                 "skipped_frames": video.failed,
                 "tracker": asdict(tracker.config),
+                "tracker_ms_per_frame": tracker.times.per_frame_ms(),
                 "frames": frames,
             },
         )
@@ -82,4 +83,6 @@ def run(args: argparse.Namespace) -> int:
         f"{tracker.detector_calls} detector calls, {tracker.lost_tracks} lost tracks) "
         f"into {args.output}"
     )
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in tracker.times.per_frame_ms().items())
+    print(f"tracker ms per frame: {stages}")
     return 0

@@ -115,8 +115,9 @@ def test_evaluate_without_weights_names_the_command(tmp_path: Path, capsys) -> N
     assert code == 2 and "scripts/train.py" in capsys.readouterr().err
 
 
-def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path) -> None:
+def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path, capsys) -> None:
     from morph3d.io.video import VideoReader
+    from morph3d.pipeline.tracker import TRACKING_STAGES
 
     source = VideoReader(shared_data / "videos" / "d0.mp4")
     clip = short_clip(source.path, tmp_path / "clip.mp4", 12)
@@ -136,6 +137,9 @@ def test_track_writes_the_documented_json(shared_data: Path, tmp_path: Path) -> 
         assert landmarks.shape == (68, 3) and len(face["pose"]) == 3
         assert (landmarks[:, :2] > 0).all() and (landmarks[:, :2] < 512).all()
     assert data["frames"][0]["faces"][0]["detected"] is True
+    stages = data["tracker_ms_per_frame"]
+    assert tuple(stages) == TRACKING_STAGES and stages["network"] > 0 and stages["detector"] > 0
+    assert "tracker ms per frame: network" in capsys.readouterr().out
 
 
 def test_track_refuses_a_non_video(tmp_path: Path, capsys) -> None:
