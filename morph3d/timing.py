@@ -21,6 +21,7 @@ class StageTimes:
     first_frame: float = 0.0
 
     def add(self, stage: str, seconds: float) -> None:
+        """Count ``seconds`` more for ``stage`` (a new stage starts at 0)."""
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def per_frame_ms(self) -> dict[str, float]:
