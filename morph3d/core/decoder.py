@@ -35,6 +35,8 @@ class Decoder(nn.Module):
     landmark_basis: torch.Tensor
     landmark_indices: torch.Tensor
     triangles: torch.Tensor
+    blendshapes: torch.Tensor
+    landmark_blendshapes: torch.Tensor
 
     def __init__(self, model: MorphableModel) -> None:
         super().__init__()
@@ -51,33 +53,52 @@ class Decoder(nn.Module):
         )
         self.register_buffer("landmark_indices", torch.from_numpy(rows.astype(np.int64)))
         self.register_buffer("triangles", torch.from_numpy(model.triangles.astype(np.int64)))
+        fields = model.blendshapes  # (N, 3, M): each blendshape's displacement at 1
+        count = fields.shape[-1]
+        self.register_buffer(
+            "blendshapes", torch.from_numpy(fields.reshape(3 * model.n_vertices, count).copy())
+        )
+        self.register_buffer(
+            "landmark_blendshapes",
+            torch.from_numpy(fields[rows].reshape(3 * len(rows), count).copy()),
+        )
 
     @property
     def n_vertices(self) -> int:
         """Number of decoded vertices ``N``."""
         return int(self.mean.shape[0]) // 3
 
-    def forward(self, params: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, params: torch.Tensor, blendshapes: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Decode parameters into vertices.
 
         Args:
             params: ``(B, 62)`` raw parameters.
+            blendshapes: ``(B, M)`` coefficients in the order of the model's
+                ``blendshape_names`` (``None``: all 0), as
+                :meth:`~morph3d.core.model.MorphableModel.decode` takes them.
 
         Returns:
             ``(B, N, 3)`` vertices in the 120x120 crop frame (y up).
         """
-        return self._decode(params, self.mean, self.basis)
+        return self._decode(params, self.mean, self.basis, blendshapes, self.blendshapes)
 
-    def landmarks(self, params: torch.Tensor) -> torch.Tensor:
+    def landmarks(
+        self, params: torch.Tensor, blendshapes: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Decode only the landmark vertices (the same numbers as ``forward(params)[:, idx]``).
 
         Args:
             params: ``(B, 62)`` raw parameters.
+            blendshapes: ``(B, M)`` blendshape coefficients, as for :meth:`forward`.
 
         Returns:
             ``(B, 68, 3)`` landmarks in the crop frame.
         """
-        return self._decode(params, self.landmark_mean, self.landmark_basis)
+        return self._decode(
+            params, self.landmark_mean, self.landmark_basis, blendshapes, self.landmark_blendshapes
+        )
 
     @staticmethod
     def to_image(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -88,11 +109,24 @@ class Decoder(nn.Module):
         return crop_to_image(points, boxes, CROP_SIZE)
 
     def _decode(
-        self, params: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor
+        self,
+        params: torch.Tensor,
+        mean: torch.Tensor,
+        basis: torch.Tensor,
+        blendshapes: torch.Tensor | None,
+        fields: torch.Tensor,
     ) -> torch.Tensor:
         if params.ndim != 2 or params.shape[1] != self.layout.size:
             raise ValueError(f"params must be (B, {self.layout.size}), got {tuple(params.shape)}")
         coefficients = params[:, self.layout.coefficients].to(basis.dtype)  # (B, K+E)
-        shapes = nn.functional.linear(coefficients, basis, mean).view(len(params), -1, 3)
+        flat = nn.functional.linear(coefficients, basis, mean)  # (B, 3N)
+        if blendshapes is not None and fields.shape[1]:
+            if blendshapes.shape != (len(params), fields.shape[1]):
+                raise ValueError(
+                    f"blendshapes must be ({len(params)}, {fields.shape[1]}), "
+                    f"got {tuple(blendshapes.shape)}"
+                )
+            flat = flat + blendshapes.to(fields.dtype) @ fields.T
+        shapes = flat.view(len(params), -1, 3)
         pose = params[:, self.layout.pose].reshape(-1, 3, 4).to(basis.dtype)
         return shapes @ pose[:, :, :3].transpose(1, 2) + pose[:, None, :, 3]

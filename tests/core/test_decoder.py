@@ -54,3 +54,35 @@ def test_image_frame(tiny_model, random_params) -> None:
 def test_rejects_bad_shapes(tiny_model) -> None:
     with pytest.raises(ValueError, match=r"\(B, 62\)"):
         Decoder(tiny_model)(torch.zeros(62))
+
+
+def test_blendshapes_match_numpy_and_carry_gradients(real_model) -> None:
+    decoder = Decoder(real_model).double()
+    rng = np.random.default_rng(2)
+    params = real_model.layout.mean + rng.normal(size=(3, 62)) * real_model.layout.std * 0.5
+    weights = rng.uniform(0, 1, (3, len(real_model.blendshape_names)))
+    vertices = decoder(torch.from_numpy(params), torch.from_numpy(weights))
+    np.testing.assert_allclose(
+        vertices.numpy(), real_model.decode(params, weights), rtol=1e-10, atol=1e-9
+    )
+    landmarks = decoder.landmarks(torch.from_numpy(params), torch.from_numpy(weights))
+    np.testing.assert_allclose(
+        landmarks.numpy(), real_model.landmarks(params, weights), rtol=1e-10, atol=1e-9
+    )
+    # a blink moves the eyelids of the decoded mesh, and the gradient reaches the coefficients
+    blend = torch.from_numpy(weights).requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda w: decoder.landmarks(torch.from_numpy(params), w), (blend,)
+    )
+    still = decoder.landmarks(torch.from_numpy(params))
+    assert not torch.allclose(landmarks, still)
+    with pytest.raises(ValueError, match="blendshapes must be"):
+        decoder.landmarks(torch.from_numpy(params), torch.zeros(3, 2, dtype=torch.float64))
+
+
+def test_a_model_without_blendshapes_ignores_them(tiny_model, random_params) -> None:
+    decoder = Decoder(tiny_model).double()
+    params = torch.from_numpy(random_params)
+    torch.testing.assert_close(
+        decoder(params, torch.zeros(4, 0, dtype=torch.float64)), decoder(params)
+    )
