@@ -28,6 +28,10 @@ class StageTimes:
         """Milliseconds per frame, per stage."""
         return {k: 1000 * v / max(self.frames, 1) for k, v in self.seconds.items()}
 
+    def summary(self) -> str:
+        """The milliseconds per frame of every stage on one line: ``"track 4.1, render 2.0"``."""
+        return ", ".join(f"{k} {v:.1f}" for k, v in self.per_frame_ms().items())
+
     def fps(self) -> float:
         """Frames per second over all stages."""
         return self.frames / max(sum(self.seconds.values()), 1e-12)

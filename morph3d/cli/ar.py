@@ -83,13 +83,12 @@ def run(args: argparse.Namespace) -> int:
     times = augment_video(video, args.output, ar, tqdm)
     if video.failed:
         print(f"morph3d: {video.failure_report()}", file=sys.stderr)
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in times.per_frame_ms().items())
     print(
         f"{times.frames} frames at {times.fps():.1f} fps into {args.output} "
         f"({times.steady_fps():.1f} fps after the first frame, which took "
         f"{1000 * times.first_frame:.0f} ms)"
     )
-    print(f"ms per frame: {stages}")
+    print(f"ms per frame: {times.summary()}")
     return 0
 
 

@@ -83,6 +83,5 @@ def run(args: argparse.Namespace) -> int:
         f"{tracker.detector_calls} detector calls, {tracker.lost_tracks} lost tracks) "
         f"into {args.output}"
     )
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in tracker.times.per_frame_ms().items())
-    print(f"tracker ms per frame: {stages}")
+    print(f"tracker ms per frame: {tracker.times.summary()}")
     return 0
