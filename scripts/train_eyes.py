@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--evaluate-only", action="store_true", help="evaluate the run's <feature>.pt, no training"
     )
+    parser.add_argument(
+        "--width",
+        type=float,
+        default=1.0,
+        help="channels over the shipped network's (0.5: a quarter of the multiply-adds)",
+    )
     args = parser.parse_args(argv)
     feature = FEATURES[args.feature]
     saved = args.out / f"{feature.name}.pt"
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         train = eye_patches([faces[k] for k in train_index], tqdm, feature)
         model, history, minutes = train_eyes(
             train, args.epochs, args.repeats, args.seed, progress=tqdm,
-            low_res_share=args.low_res_share,
+            low_res_share=args.low_res_share, width=args.width,
         )  # fmt: skip
         trained = len(train[0])
     reconstructor = Reconstructor()

@@ -152,6 +152,7 @@ def train_eyes(
     batch_size: int = 128,
     progress: Progress = _identity,
     low_res_share: float = 0.0,
+    width: float = 1.0,
 ) -> tuple[nn.Module, list[dict[str, float]], float]:
     """Train a new eyelid (or brow) CNN on :func:`eye_patches` (AdamW, one-cycle rate 2e-3);
     its outputs are two per point of the patches.
@@ -164,13 +165,14 @@ def train_eyes(
         batch_size: Crops per step.
         progress: tqdm-like wrapper of the epochs.
         low_res_share: Share of crops seen at a lower resolution (:func:`eye_sample`).
+        width: The network's width (:func:`~morph3d.inference.eye_network.eye_network`).
 
     Returns:
         The network (eval mode), the mean loss per epoch, and the training minutes.
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = eye_network(2 * data[1].shape[1])
+    model = eye_network(2 * data[1].shape[1], width)
     steps = epochs * repeats * (-(-len(data[0]) // batch_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=steps)
