@@ -15,7 +15,9 @@ import morph3d
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ["torch", "cv2", "pyrender", "OpenGL", "onnxruntime", "scipy", "matplotlib", "trimesh"]
+HEAVY = [
+    "torch", "cv2", "pyrender", "OpenGL", "onnxruntime", "scipy", "matplotlib", "trimesh", "numba",
+]  # fmt: skip
 
 PACKAGE = Path(morph3d.__file__).parent
 

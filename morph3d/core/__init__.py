@@ -14,6 +14,8 @@ video, detection or OpenGL.
 * :mod:`~morph3d.core.fitting`: fitting the model to landmarks; :mod:`~morph3d.core.losses`: Wing
   and L2 losses; :mod:`~morph3d.core.metrics`: NME and landmark geometry;
   :mod:`~morph3d.core.filters`: the 1€ filter.
+* :mod:`~morph3d.core.compiled`: numba kernels of the landmark decode, the bounded brow fit and
+  the 1€ filter step, for the per-frame work of tracking (numba is imported only there).
 
 Names are imported on first use: ``from morph3d.core import load_model`` loads no torch.
 """
@@ -70,6 +72,7 @@ __all__ = [
     "WingLoss",
     "YawBinSummary",
     "angles_to_rotation",
+    "bounded_least_squares",
     "box_area",
     "box_coverage",
     "box_iou",
@@ -93,6 +96,7 @@ __all__ = [
     "jitter_boxes",
     "l2_loss",
     "landmark_box_size",
+    "landmark_rows",
     "landmark_weights",
     "load_model",
     "march_landmarks",
@@ -100,6 +104,7 @@ __all__ = [
     "mouth_coefficients",
     "mouth_readout",
     "nme",
+    "one_euro_points",
     "params_to_crop",
     "params_to_image",
     "rotation_to_angles",
@@ -126,6 +131,9 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "bounded_least_squares": "compiled",
+        "landmark_rows": "compiled",
+        "one_euro_points": "compiled",
         "AFLW21_FROM_68": "landmarks21",
         "AFLW21_NAMES": "landmarks21",
         "BLENDSHAPES_VERSION": "blendshapes",

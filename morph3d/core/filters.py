@@ -13,7 +13,9 @@ where the speed ``dx/dt`` is itself low-passed at ``d_cutoff``. Slow signals are
 :class:`OneEuroFilter` filters whole arrays at once (every element its own filter). Speeds can be
 divided by a ``scale`` (e.g. the face's size in pixels) so that ``beta`` does not depend on how big
 the face is, and measured jointly over the last axis (the speed of a point rather than of each
-coordinate).
+coordinate). On ``(n, d)`` points with one scale, the step runs compiled when numba is installed
+(:func:`morph3d.core.compiled.one_euro_points`, the same arithmetic in one loop: a tracked mesh
+of 4,164 points is filtered every frame).
 
 :class:`SettlingAverage` is for a quantity that should not change at all but is measured noisily
 in every sample (a person's identity shape over a video): the mean of the samples so far, which
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +119,14 @@ class OneEuroFilter:
         if period <= 0:
             return self._value.copy()
         config = self.config
+        kernel = (
+            _points_kernel() if self.joint_axis and x.ndim == 2 and np.ndim(scale) == 0 else None
+        )
+        if kernel is not None:  # the same step compiled: one loop instead of a dozen passes
+            kernel(self._value, self._speed, np.ascontiguousarray(x), period, float(scale),
+                   config.min_cutoff, config.beta, config.d_cutoff)  # fmt: skip
+            self._time = float(timestamp)
+            return self._value.copy()
         # In place, on the state's own arrays: a mesh of 4,164 points is filtered every frame.
         change = x - self._value
         rate = float(smoothing_factor(config.d_cutoff, period))
@@ -132,6 +143,21 @@ class OneEuroFilter:
         self._value += change
         self._time = float(timestamp)
         return self._value.copy()
+
+
+_KERNEL: list[Any] = []  # the compiled step of OneEuroFilter on points, looked up once
+
+
+def _points_kernel() -> Any:
+    """:func:`morph3d.core.compiled.one_euro_points`, or None without numba."""
+    if not _KERNEL:
+        try:
+            from morph3d.core.compiled import one_euro_points
+        except ImportError:
+            _KERNEL.append(None)
+        else:
+            _KERNEL.append(one_euro_points)
+    return _KERNEL[0]
 
 
 class SettlingAverage:

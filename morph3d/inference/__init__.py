@@ -3,7 +3,8 @@ torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 :class:`Predictor` protocol, the one ONNX Runtime session factory
 (:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
 the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose specialist
-(:mod:`~morph3d.inference.specialist`).
+(:mod:`~morph3d.inference.specialist`), and the tracker's network and refiner stages with their
+arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
 runs on ONNX Runtime and numpy.
@@ -16,6 +17,7 @@ from morph3d._lazy import lazy_exports
 # -- exports (every name in the modules' __all__) --
 __all__ = [
     "ACCURATE_JITTER",
+    "BLENDSHAPE_ORDER",
     "BROWS_FEATURE",
     "BROW_ORDER",
     "BROW_RISE",
@@ -26,6 +28,7 @@ __all__ = [
     "SPECIALIST_YAW",
     "WIDTHS",
     "Averaged",
+    "CompiledStage",
     "EyeRefiner",
     "Feature",
     "FlipAveraged",
@@ -41,11 +44,15 @@ __all__ = [
     "eye_crops",
     "eye_frames",
     "eye_network",
+    "feature_inputs",
     "fit_eye_blendshapes",
+    "fit_faces",
     "from_eye_frame",
     "load_eye_network",
     "load_regressor",
+    "network_inputs",
     "physical_cores",
+    "place_faces",
     "predict_boxes",
     "read_features",
     "refine_eyes",
@@ -57,6 +64,12 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "BLENDSHAPE_ORDER": "compiled",
+        "CompiledStage": "compiled",
+        "feature_inputs": "compiled",
+        "fit_faces": "compiled",
+        "network_inputs": "compiled",
+        "place_faces": "compiled",
         "ACCURATE_JITTER": "predictor",
         "BROWS_FEATURE": "eyes",
         "BROW_ORDER": "eyes",

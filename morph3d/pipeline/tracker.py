@@ -59,7 +59,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -76,6 +76,8 @@ from morph3d.core.filters import FilterConfig, OneEuroFilter, SettlingAverage
 from morph3d.core.metrics import landmark_box_size
 from morph3d.core.mouth import mouth_coefficients
 from morph3d.core.pose import decompose_pose
+from morph3d.inference.flip import FlipAveraged
+from morph3d.inference.onnx_predictor import OnnxPredictor
 from morph3d.inference.session import single_blas_thread
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
@@ -91,6 +93,9 @@ __all__ = [
     "TrackerConfig",
     "track_video",
 ]
+
+if TYPE_CHECKING:
+    from morph3d.inference.compiled import CompiledStage
 
 Smoothing = Literal["params", "vertices", "none"]
 
@@ -141,6 +146,12 @@ class TrackerConfig:
         max_faces: Most faces tracked at once (the largest are kept).
         refine_eyes: Re-read the eyelids with the eye refiner and fit the eye blendshapes
             (needs a reconstructor made with ``blendshapes=True``, the default).
+        compiled: Run the network and refiner stages' arithmetic compiled
+            (:class:`~morph3d.inference.compiled.CompiledStage`, numba) when the reconstructor
+            is one it covers (ONNX Runtime, the mirrored crop on the same network, no jitter,
+            the eye and brow refiners): 1.3-1.5x the frames a second here, the faces within
+            0.25 pixel of the numpy path's (the eye and brow crops are sampled in floating
+            point). False: the numpy path, the reference.
         identity_cutoff: A person's identity shape does not change within a track, so each
             frame's 40 shape coefficients are replaced by the track's
             :class:`~morph3d.core.filters.SettlingAverage` of them (the mean of its frames so
@@ -165,6 +176,7 @@ class TrackerConfig:
     match_iou: float = 0.3
     max_faces: int = 8
     refine_eyes: bool = True
+    compiled: bool = True
     identity_cutoff: float = 0.05
 
     def __post_init__(self) -> None:
@@ -262,6 +274,9 @@ class Tracker:
         self._coefficient_std = np.asarray(std[12:], dtype=np.float64)
         if self.config.refine_eyes and self.reconstructor.eyes is None:
             raise ValueError("refine_eyes needs a Reconstructor made with blendshapes=True")
+        use = self.config.compiled and self.config.refine_eyes
+        #: The compiled network and refiner stages, or None: the numpy path.
+        self.compiled: CompiledStage | None = _compiled_stage(self.reconstructor) if use else None
         self.reset()
 
     def close(self) -> None:
@@ -495,6 +510,8 @@ class Tracker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The network's parameters, landmarks (with the eye blendshapes), crops and
         ``(K, B)`` blendshape coefficients (``B = 0`` without ``refine_eyes``)."""
+        if self.compiled is not None:
+            return self.compiled.run(rgb, boxes, self.times)
         reconstructor = self.reconstructor
         started = clock.perf_counter()
         params, landmarks, crops = reconstructor.predict(rgb, boxes)
@@ -639,6 +656,24 @@ class Tracker:
             detected=face.restarted,
             blendshapes=self._blendshapes(weights, crop_params),
         )
+
+
+def _compiled_stage(reconstructor: Reconstructor) -> CompiledStage | None:
+    """The compiled stages for a reconstructor they cover (see ``TrackerConfig.compiled``), or
+    None (also without numba)."""
+    predictor = reconstructor.predictor
+    if not isinstance(predictor, FlipAveraged) or predictor.mirrored is not predictor.predictor:
+        return None
+    network, model = predictor.predictor, reconstructor.model
+    if reconstructor.config.jitter or reconstructor.eyes is None or reconstructor.brows is None:
+        return None
+    try:
+        from morph3d.inference.compiled import BLENDSHAPE_ORDER, CompiledStage
+    except ImportError:  # numba missing: the numpy path
+        return None
+    if not isinstance(network, OnnxPredictor) or model.blendshape_names != BLENDSHAPE_ORDER:
+        return None
+    return CompiledStage(model, network, reconstructor.eyes, reconstructor.brows)
 
 
 def _identity_average(config: TrackerConfig) -> SettlingAverage | None:

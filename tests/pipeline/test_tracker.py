@@ -67,14 +67,16 @@ def test_filter_steadies_a_still_face(reconstructor, portrait) -> None:
 
 
 def test_the_identity_shape_is_averaged_over_the_track(reconstructor, portrait) -> None:
-    frames = still_frames(portrait, 30)
+    frames = still_frames(portrait, 45)
     shape = reconstructor.model.layout.shape
     spread = {}
     for cutoff in (0.0, 0.05):
         tracker = Tracker(TrackerConfig(identity_cutoff=cutoff), reconstructor)
         shapes = np.array([tracker.update(frame)[0].params[shape] for frame in frames])
-        spread[cutoff] = np.std(shapes[10:], axis=0).mean()  # after the first third
-    # The reported shape is the running mean of the frames' own: it hardly moves.
+        spread[cutoff] = np.std(shapes[15:], axis=0).mean()  # after the first third
+    # The reported shape is the running mean of the frames' own: it hardly moves (its spread
+    # was 0.16-0.20 of the frames' own over three noise seeds, compiled or numpy; with 30
+    # frames 0.22-0.32, too close to the bound to tell).
     assert spread[0.05] < 0.3 * spread[0.0], spread
     with pytest.raises(ValueError, match="identity_cutoff"):
         TrackerConfig(identity_cutoff=-1.0)
@@ -269,3 +271,19 @@ def test_track_takes_paths_and_stops_early(reconstructor, shared_data: Path) -> 
     assert [face.id for face in tracker.update(photo)] == [0]
     with pytest.raises(ValueError, match="timestamp"):
         list(Tracker(reconstructor=reconstructor).track([photo], [float("nan")]))
+
+
+def test_the_compiled_stages_run_by_default_and_agree_with_numpy(reconstructor, portrait) -> None:
+    compiled = Tracker(reconstructor=reconstructor)
+    reference = Tracker(TrackerConfig(compiled=False), reconstructor)
+    assert compiled.compiled is not None and reference.compiled is None
+    for frame in still_frames(portrait, 6):
+        fast, slow = compiled.update(frame)[0], reference.update(frame)[0]
+        # the eye and brow crops are sampled in floating point, not rounded to 8 bits
+        assert np.abs(fast.landmarks - slow.landmarks).max() < 0.5
+        assert max(abs(fast.blendshapes[k] - slow.blendshapes[k]) for k in fast.blendshapes) < 0.1
+    assert compiled.times.seconds["refiners"] > 0 and compiled.times.seconds["network"] > 0
+    # what the compiled stages do not cover runs the numpy path
+    assert Tracker(TrackerConfig(refine_eyes=False), reconstructor).compiled is None
+    jittered = Reconstructor(replace(TRACKING_RECONSTRUCTOR, jitter=0.04))
+    assert Tracker(reconstructor=jittered).compiled is None

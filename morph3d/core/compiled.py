@@ -1,0 +1,200 @@
+"""Compiled (numba) kernels of the core's arithmetic, for the per-frame work of tracking.
+
+Each kernel does what a numpy function of the core does, in one compiled loop that lets go of
+Python's lock: on a face's 68 landmarks or 4,164 vertices numpy's per-call overhead, not the
+arithmetic, is what a frame waits for. The numpy functions stay the reference (the tests compare
+the two) and the path without numba.
+
+* :func:`landmark_rows`: :meth:`~morph3d.core.model.MorphableModel.landmarks` of one face.
+* :func:`bounded_least_squares`: the bounded brow fit of
+  :func:`~morph3d.core.blendshapes.solve_brows`.
+* :func:`one_euro_points`: one step of :class:`~morph3d.core.filters.OneEuroFilter` on points.
+
+Numba compiles a kernel on its first call (seconds, once: the machine code is cached beside the
+module, or in numba's user cache when that is not writable).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from morph3d.core.blendshapes import _ACTIVE_SET_STEPS, _BOUND_SLACK
+
+__all__ = ["bounded_least_squares", "landmark_rows", "one_euro_points"]
+
+#: The decorator of every kernel: compiled once and cached on disk, run without Python's lock.
+kernel = njit(cache=True, nogil=True)
+
+#: Every coefficient of the brow fit at 0, at 1 or free (2), as itertools.product orders them.
+_CASES = np.array([[(c // 3 ** (4 - k)) % 3 for k in range(5)] for c in range(3**5)], np.float64)
+
+
+@kernel
+def landmark_rows(
+    params: np.ndarray,
+    mean: np.ndarray,
+    basis: np.ndarray,
+    fields: np.ndarray,
+    weights: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out`` ``(n, 3)`` = the rows ``mean`` ``(n, 3)``, ``basis`` ``(3n, K)`` and ``fields``
+    ``(n, 3, B)`` of a model decoded for ``(12 + K,)`` raw parameters and ``(B,)`` blendshape
+    coefficients (``B = 0``: none): :meth:`~morph3d.core.model.MorphableModel.landmarks`."""
+    shape = np.empty(3)
+    for n in range(mean.shape[0]):
+        for i in range(3):
+            total = mean[n, i]
+            row = 3 * n + i
+            for k in range(basis.shape[1]):
+                total += basis[row, k] * params[12 + k]
+            for b in range(weights.shape[0]):
+                total += fields[n, i, b] * weights[b]
+            shape[i] = total
+        for j in range(3):
+            out[n, j] = (
+                params[4 * j] * shape[0]
+                + params[4 * j + 1] * shape[1]
+                + params[4 * j + 2] * shape[2]
+                + params[4 * j + 3]
+            )
+
+
+@kernel
+def _solve(matrix: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``matrix^-1 right`` by Gaussian elimination with partial pivoting (small systems)."""
+    a = matrix.copy()
+    x = right.copy()
+    n = len(x)
+    for k in range(n):
+        pivot = k
+        for r in range(k + 1, n):
+            if abs(a[r, k]) > abs(a[pivot, k]):
+                pivot = r
+        if pivot != k:
+            for c in range(n):
+                a[k, c], a[pivot, c] = a[pivot, c], a[k, c]
+            x[k], x[pivot] = x[pivot], x[k]
+        for r in range(k + 1, n):
+            factor = a[r, k] / a[k, k]
+            for c in range(k, n):
+                a[r, c] -= factor * a[k, c]
+            x[r] -= factor * x[k]
+    for k in range(n - 1, -1, -1):
+        total = x[k]
+        for c in range(k + 1, n):
+            total -= a[k, c] * x[c]
+        x[k] = total / a[k, k]
+    return x
+
+
+@kernel
+def _case_minimum(hessian: np.ndarray, target: np.ndarray, case: np.ndarray) -> np.ndarray:
+    """The minimum with each coefficient held at ``case`` (0 or 1) or free (2)."""
+    n = len(target)
+    matrix = np.zeros((n, n))
+    right = np.empty(n)
+    for i in range(n):
+        if case[i] == 2:
+            matrix[i] = hessian[i]
+            right[i] = target[i]
+        else:
+            matrix[i, i] = 1.0
+            right[i] = case[i]
+    return _solve(matrix, right)
+
+
+@kernel
+def bounded_least_squares(hessian: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The minimum of ``x H x / 2 - t x`` over [0, 1]^5 for a positive definite ``hessian``:
+    the free minimum if it is inside, else primal-dual active-set steps from the case its
+    violations suggest, else the best feasible case of all ``3^5``
+    (:func:`~morph3d.core.blendshapes.solve_brows`'s method)."""
+    n = len(target)
+    out = np.empty(n)
+    free = _solve(hessian, target)
+    inside = True
+    for i in range(n):
+        if free[i] < -_BOUND_SLACK or free[i] > 1 + _BOUND_SLACK:
+            inside = False
+    if inside:
+        for i in range(n):
+            out[i] = min(max(free[i], 0.0), 1.0)
+        return out
+    case = np.empty(n)
+    for i in range(n):
+        case[i] = 0.0 if free[i] < 0 else (1.0 if free[i] > 1 else 2.0)
+    for _ in range(_ACTIVE_SET_STEPS):
+        candidate = _case_minimum(hessian, target, case)
+        optimal = True
+        step = case.copy()
+        for i in range(n):
+            gradient = -target[i]
+            for j in range(n):
+                gradient += hessian[i, j] * candidate[j]
+            slack = _BOUND_SLACK * (1 + abs(target[i]))
+            held = case[i] != 2
+            low, high = candidate[i] < -_BOUND_SLACK, candidate[i] > 1 + _BOUND_SLACK
+            inward = held and (gradient < -slack if case[i] == 0 else gradient > slack)
+            if (not held and (low or high)) or inward:
+                optimal = False
+            if not held and low:
+                step[i] = 0.0
+            elif not held and high:
+                step[i] = 1.0
+            if inward:
+                step[i] = 2.0
+        if optimal:
+            for i in range(n):
+                out[i] = min(max(candidate[i], 0.0), 1.0)
+            return out
+        case = step
+    best = np.inf
+    for c in range(_CASES.shape[0]):
+        candidate = _case_minimum(hessian, target, _CASES[c])
+        feasible = True
+        for i in range(n):
+            if candidate[i] < -_BOUND_SLACK or candidate[i] > 1 + _BOUND_SLACK:
+                feasible = False
+            candidate[i] = min(max(candidate[i], 0.0), 1.0)
+        if not feasible:
+            continue
+        cost = 0.0
+        for i in range(n):
+            pulled = 0.0
+            for j in range(n):
+                pulled += hessian[i, j] * candidate[j]
+            cost += 0.5 * candidate[i] * pulled - target[i] * candidate[i]
+        if cost < best:
+            best = cost
+            out[:] = candidate
+    return out
+
+
+@kernel
+def one_euro_points(
+    value: np.ndarray,
+    speed: np.ndarray,
+    x: np.ndarray,
+    period: float,
+    scale: float,
+    min_cutoff: float,
+    beta: float,
+    d_cutoff: float,
+) -> None:
+    """One step of the 1€ filter on ``(n, d)`` points, in place on its state ``value`` and
+    ``speed`` (:class:`~morph3d.core.filters.OneEuroFilter` with ``joint_axis``: one cut-off per
+    point, from the norm of its speed over ``scale``), ``period`` seconds after the last."""
+    rate = 1.0 / (1.0 + (1.0 / (2.0 * math.pi * d_cutoff)) / period)
+    for n in range(value.shape[0]):
+        squared = 0.0
+        for j in range(value.shape[1]):
+            speed[n, j] = speed[n, j] * (1.0 - rate) + (rate / period) * (x[n, j] - value[n, j])
+            squared += speed[n, j] * speed[n, j]
+        cutoff = min_cutoff + beta * (math.sqrt(squared) / scale)
+        alpha = 1.0 / (1.0 + (1.0 / (2.0 * math.pi * cutoff)) / period)
+        for j in range(value.shape[1]):
+            value[n, j] += alpha * (x[n, j] - value[n, j])

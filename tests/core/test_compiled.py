@@ -1,0 +1,65 @@
+"""The compiled kernels of the core against their numpy counterparts: the landmark decode, the
+bounded brow fit (free, active-set and case-search answers) and the 1€ filter step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from morph3d.core import filters
+from morph3d.core.blendshapes import _bounded_brows
+from morph3d.core.compiled import bounded_least_squares, landmark_rows, one_euro_points
+from morph3d.core.filters import FilterConfig, OneEuroFilter
+from morph3d.core.model import MorphableModel
+
+pytestmark = pytest.mark.unit
+
+
+def test_landmark_rows_decode_as_the_model(tiny_model: MorphableModel, random_params) -> None:
+    mean, basis, fields = tiny_model._landmark_rows64
+    out = np.empty((68, 3))
+    for params in random_params:
+        landmark_rows(params, mean, basis, fields, np.zeros(0), out)
+        np.testing.assert_allclose(out, tiny_model.landmarks(params), rtol=1e-12, atol=1e-9)
+
+
+def test_landmark_rows_add_the_blendshapes(tiny_model: MorphableModel, random_params) -> None:
+    mean, basis, _ = tiny_model._landmark_rows64
+    rng = np.random.default_rng(2)
+    fields = rng.normal(scale=2e3, size=(68, 3, 4))
+    weights = rng.uniform(0, 1, 4)
+    params = random_params[0]
+    out = np.empty((68, 3))
+    landmark_rows(params, mean, basis, fields, weights, out)
+    pose = tiny_model.layout.pose_matrix(params)
+    shape = mean + (basis @ params[12:]).reshape(68, 3) + fields @ weights
+    np.testing.assert_allclose(out, shape @ pose[:, :3].T + pose[:, 3], rtol=1e-12, atol=1e-9)
+
+
+def test_the_bounded_fit_is_the_full_case_search() -> None:
+    rng = np.random.default_rng(5)
+    factors = rng.normal(size=(300, 5, 8))
+    hessian = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(5)
+    # a third inside the bounds, the rest pushed past them by more and more
+    target = rng.normal(size=(300, 5)) * np.repeat([0.3, 4.0, 40.0], 100)[:, None]
+    full = _bounded_brows(hessian, target)
+    fast = np.array([bounded_least_squares(h, t) for h, t in zip(hessian, target, strict=True)])
+    np.testing.assert_allclose(fast, full, atol=1e-9)
+    inside = ((full > 0) & (full < 1)).all(axis=1)
+    assert inside.any() and (full == 0).any() and (full == 1).any() and not inside.all()
+
+
+@pytest.mark.parametrize("scale", [1.0, 37.5])
+def test_the_filter_step_is_the_numpy_step(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
+    config = FilterConfig(min_cutoff=0.2, beta=15.0, d_cutoff=2.0)
+    rng = np.random.default_rng(0)
+    path = np.cumsum(rng.normal(scale=3.0, size=(40, 50, 3)), axis=0)
+    times = np.cumsum(rng.uniform(0.02, 0.05, 40))
+    compiled = OneEuroFilter(config, joint_axis=True)
+    monkeypatch.setattr(filters, "_KERNEL", [None])  # the numpy step
+    reference = OneEuroFilter(config, joint_axis=True)
+    numpy_out = [reference(x, t, scale) for x, t in zip(path, times, strict=True)]
+    monkeypatch.setattr(filters, "_KERNEL", [one_euro_points])
+    for x, t, expected in zip(path, times, numpy_out, strict=True):
+        np.testing.assert_allclose(compiled(x, t, scale), expected, rtol=1e-12, atol=1e-9)
+    assert not np.allclose(numpy_out[-1], path[-1])  # it did smooth
