@@ -14,8 +14,9 @@ video, detection or OpenGL.
 * :mod:`~morph3d.core.fitting`: fitting the model to landmarks; :mod:`~morph3d.core.losses`: Wing
   and L2 losses; :mod:`~morph3d.core.metrics`: NME and landmark geometry;
   :mod:`~morph3d.core.filters`: the 1€ filter.
-* :mod:`~morph3d.core.compiled`: numba kernels of the landmark decode, the bounded brow fit and
-  the 1€ filter step, for the per-frame work of tracking (numba is imported only there).
+* :mod:`~morph3d.core.compiled`: numba kernels of the landmark decode, the bounded brow fit, the
+  1€ filter step and the pose angles, for the per-frame work of tracking (numba is imported
+  only there).
 
 Names are imported on first use: ``from morph3d.core import load_model`` loads no torch.
 """
@@ -107,6 +108,7 @@ __all__ = [
     "one_euro_points",
     "params_to_crop",
     "params_to_image",
+    "pose_angles",
     "rotation_to_angles",
     "scale_box",
     "select_silhouette",
@@ -134,6 +136,7 @@ __getattr__ = lazy_exports(
         "bounded_least_squares": "compiled",
         "landmark_rows": "compiled",
         "one_euro_points": "compiled",
+        "pose_angles": "compiled",
         "AFLW21_FROM_68": "landmarks21",
         "AFLW21_NAMES": "landmarks21",
         "BLENDSHAPES_VERSION": "blendshapes",

@@ -9,6 +9,7 @@ the two) and the path without numba.
 * :func:`bounded_least_squares`: the bounded brow fit of
   :func:`~morph3d.core.blendshapes.solve_brows`.
 * :func:`one_euro_points`: one step of :class:`~morph3d.core.filters.OneEuroFilter` on points.
+* :func:`pose_angles`: the angles of :func:`~morph3d.core.pose.decompose_pose`, in closed form.
 
 Numba compiles a kernel on its first call (seconds, once: the machine code is cached beside the
 module, or in numba's user cache when that is not writable).
@@ -23,7 +24,12 @@ from numba import njit
 
 from morph3d.core.blendshapes import _ACTIVE_SET_STEPS, _BOUND_SLACK
 
-__all__ = ["bounded_least_squares", "landmark_rows", "one_euro_points"]
+__all__ = [
+    "bounded_least_squares",
+    "landmark_rows",
+    "one_euro_points",
+    "pose_angles",
+]
 
 #: The decorator of every kernel: compiled once and cached on disk, run without Python's lock.
 kernel = njit(cache=True, nogil=True)
@@ -198,3 +204,46 @@ def one_euro_points(
         alpha = 1.0 / (1.0 + (1.0 / (2.0 * math.pi * cutoff)) / period)
         for j in range(value.shape[1]):
             value[n, j] += alpha * (x[n, j] - value[n, j])
+
+
+@kernel
+def pose_angles(pose: np.ndarray) -> np.ndarray:
+    """Yaw, pitch and roll in degrees of a ``(12,)`` pose matrix, as
+    :func:`~morph3d.core.pose.decompose_pose` gives them (NaN for a degenerate block).
+
+    The polar factor of the 2x3 block ``B`` is ``(B B^T)^(-1/2) B``, and the square root of the
+    2x2 matrix ``M = B B^T`` is ``(M + sqrt(det M) I) / sqrt(tr M + 2 sqrt(det M))``: the SVD's
+    ``U V^T`` in closed form.
+    """
+    b1 = pose[0:3]
+    b2 = pose[4:7]
+    m00 = b1[0] * b1[0] + b1[1] * b1[1] + b1[2] * b1[2]
+    m01 = b1[0] * b2[0] + b1[1] * b2[1] + b1[2] * b2[2]
+    m11 = b2[0] * b2[0] + b2[1] * b2[1] + b2[2] * b2[2]
+    root = math.sqrt(max(m00 * m11 - m01 * m01, 0.0))
+    spread = math.sqrt(m00 + m11 + 2.0 * root)
+    out = np.full(3, np.nan)
+    if not spread > 0:
+        return out
+    # the inverse of (M + root I) / spread
+    a, b, d = (m00 + root) / spread, m01 / spread, (m11 + root) / spread
+    det = a * d - b * b
+    if not det > 0:
+        return out
+    i00, i01, i11 = d / det, -b / det, a / det
+    rotation = np.empty((3, 3))
+    for c in range(3):
+        rotation[0, c] = i00 * b1[c] + i01 * b2[c]
+        rotation[1, c] = i01 * b1[c] + i11 * b2[c]
+    rotation[2, 0] = rotation[0, 1] * rotation[1, 2] - rotation[0, 2] * rotation[1, 1]
+    rotation[2, 1] = rotation[0, 2] * rotation[1, 0] - rotation[0, 0] * rotation[1, 2]
+    rotation[2, 2] = rotation[0, 0] * rotation[1, 1] - rotation[0, 1] * rotation[1, 0]
+    # rotation_to_angles
+    yaw = math.asin(min(max(-rotation[2, 0], -1.0), 1.0))
+    if math.sqrt(rotation[2, 1] ** 2 + rotation[2, 2] ** 2) < 1e-6:
+        pitch, roll = math.atan2(-rotation[1, 2], rotation[1, 1]), 0.0
+    else:
+        pitch = math.atan2(rotation[2, 1], rotation[2, 2])
+        roll = math.atan2(rotation[1, 0], rotation[0, 0])
+    out[0], out[1], out[2] = math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+    return out

@@ -36,7 +36,7 @@ from functools import partial
 import numpy as np
 
 from morph3d.core.blendshapes import _LOWER, _UPPER, BROW_NAMES
-from morph3d.core.compiled import bounded_least_squares, kernel, landmark_rows
+from morph3d.core.compiled import bounded_least_squares, kernel, landmark_rows, pose_angles
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.landmarks68 import BROWS, EYE_ORDER
 from morph3d.core.mirror import ParamMirror
@@ -373,6 +373,9 @@ class CompiledStage:
     Raises:
         ValueError: the model's blendshapes are not :data:`BLENDSHAPE_ORDER`.
     """
+
+    #: Yaw, pitch and roll of a ``(12,)`` pose (:func:`~morph3d.core.compiled.pose_angles`).
+    pose_angles = staticmethod(pose_angles)
 
     def __init__(
         self, model: MorphableModel, network: OnnxPredictor, eyes: EyeRefiner, brows: EyeRefiner

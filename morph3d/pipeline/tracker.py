@@ -645,13 +645,16 @@ class Tracker:
         if self.config.smooth == "vertices":
             points = track.mesh_filter(points, face.time, face.size)
         crop_params = params_to_crop(face.image_params, face.box)
+        angles = None if self.compiled is None else self.compiled.pose_angles(crop_params[:12])
+        if angles is None or not np.isfinite(angles).all():
+            angles = decompose_pose(crop_params[:12]).angles
         return TrackedFace(
             id=track.id,
             vertices=points[: self._n_surface],
             landmarks=points[self._landmark_rows],
             raw_landmarks=face.landmarks,
             params=crop_params,
-            pose=decompose_pose(crop_params[:12]).angles,
+            pose=angles,
             box=face.box,
             detected=face.restarted,
             blendshapes=self._blendshapes(weights, crop_params),

@@ -8,9 +8,15 @@ import pytest
 
 from morph3d.core import filters
 from morph3d.core.blendshapes import _bounded_brows
-from morph3d.core.compiled import bounded_least_squares, landmark_rows, one_euro_points
+from morph3d.core.compiled import (
+    bounded_least_squares,
+    landmark_rows,
+    one_euro_points,
+    pose_angles,
+)
 from morph3d.core.filters import FilterConfig, OneEuroFilter
 from morph3d.core.model import MorphableModel
+from morph3d.core.pose import decompose_pose
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +69,12 @@ def test_the_filter_step_is_the_numpy_step(monkeypatch: pytest.MonkeyPatch, scal
     for x, t, expected in zip(path, times, numpy_out, strict=True):
         np.testing.assert_allclose(compiled(x, t, scale), expected, rtol=1e-12, atol=1e-9)
     assert not np.allclose(numpy_out[-1], path[-1])  # it did smooth
+
+
+def test_pose_angles_are_those_of_the_polar_decomposition(tiny_model: MorphableModel) -> None:
+    rng = np.random.default_rng(4)
+    poses = tiny_model.layout.denormalize(rng.normal(size=(200, 62)))[:, :12]
+    poses[:50, 4:7] += 0.3 * poses[:50, 0:3]  # blocks far from a scaled rotation
+    for pose in poses:
+        np.testing.assert_allclose(pose_angles(pose), decompose_pose(pose).angles, atol=1e-9)
+    assert np.isnan(pose_angles(np.zeros(12))).all()
