@@ -26,6 +26,11 @@ the pose and coefficients read off. :meth:`Tracker.update` does both in turn;
 the same results (1.02-1.08x the frames a second on the clips here, session 13: the two halves'
 numpy and Python share one interpreter lock).
 
+The network and refiner stages' arithmetic runs compiled by numba
+(:class:`~morph3d.inference.compiled.CompiledStage`, ``TrackerConfig.compiled``): the same
+numbers as the numpy path to rounding (the eye and brow crops to under one grey level), at
+1.2-1.5x the frames a second of the numpy path in one process here (session 22).
+
 The morphable model's expressions barely move the eyelids, so by default the eyelids are re-read
 from the image by the eye refiner (:mod:`morph3d.inference.eyes`) and the model's eye
 blendshapes are fitted to them (``Reconstructor.fit_blendshapes``): the mesh and the landmarks
@@ -149,7 +154,7 @@ class TrackerConfig:
         compiled: Run the network and refiner stages' arithmetic compiled
             (:class:`~morph3d.inference.compiled.CompiledStage`, numba) when the reconstructor
             is one it covers (ONNX Runtime, the mirrored crop on the same network, no jitter,
-            the eye and brow refiners): 1.3-1.5x the frames a second here, the faces within
+            the eye and brow refiners): 1.2-1.5x the frames a second here, the faces within
             0.25 pixel of the numpy path's (the eye and brow crops are sampled in floating
             point). False: the numpy path, the reference.
         identity_cutoff: A person's identity shape does not change within a track, so each
