@@ -15,8 +15,8 @@ video, detection or OpenGL.
   and L2 losses; :mod:`~morph3d.core.metrics`: NME and landmark geometry;
   :mod:`~morph3d.core.filters`: the 1€ filter.
 * :mod:`~morph3d.core.compiled`: numba kernels of the landmark decode, the bounded brow fit, the
-  1€ filter step and the pose angles, for the per-frame work of tracking (numba is imported
-  only there).
+  1€ filter step, the pose angles and the mouth coefficients, for the per-frame work of
+  tracking (numba is imported only there).
 
 Names are imported on first use: ``from morph3d.core import load_model`` loads no torch.
 """
@@ -97,6 +97,7 @@ __all__ = [
     "jitter_boxes",
     "l2_loss",
     "landmark_box_size",
+    "landmark_motion",
     "landmark_rows",
     "landmark_weights",
     "load_model",
@@ -104,6 +105,7 @@ __all__ = [
     "mesh_quality",
     "mouth_coefficients",
     "mouth_readout",
+    "mouth_values",
     "nme",
     "one_euro_points",
     "params_to_crop",
@@ -137,6 +139,8 @@ __getattr__ = lazy_exports(
         "landmark_rows": "compiled",
         "one_euro_points": "compiled",
         "pose_angles": "compiled",
+        "mouth_values": "compiled",
+        "landmark_motion": "compiled",
         "AFLW21_FROM_68": "landmarks21",
         "AFLW21_NAMES": "landmarks21",
         "BLENDSHAPES_VERSION": "blendshapes",

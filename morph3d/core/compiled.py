@@ -10,6 +10,8 @@ the two) and the path without numba.
   :func:`~morph3d.core.blendshapes.solve_brows`.
 * :func:`one_euro_points`: one step of :class:`~morph3d.core.filters.OneEuroFilter` on points.
 * :func:`pose_angles`: the angles of :func:`~morph3d.core.pose.decompose_pose`, in closed form.
+* :func:`mouth_values`: :func:`~morph3d.core.mouth.mouth_coefficients`.
+* :func:`landmark_motion`: the tracker's checks of a face's new landmarks.
 
 Numba compiles a kernel on its first call (seconds, once: the machine code is cached beside the
 module, or in numba's user cache when that is not writable).
@@ -23,10 +25,13 @@ import numpy as np
 from numba import njit
 
 from morph3d.core.blendshapes import _ACTIVE_SET_STEPS, _BOUND_SLACK
+from morph3d.core.mouth import _INNER_PAIRS, _OPEN_FULL, _PUCKER_FULL, _SMILE_FULL
 
 __all__ = [
     "bounded_least_squares",
+    "landmark_motion",
     "landmark_rows",
+    "mouth_values",
     "one_euro_points",
     "pose_angles",
 ]
@@ -247,3 +252,78 @@ def pose_angles(pose: np.ndarray) -> np.ndarray:
         roll = math.atan2(rotation[1, 0], rotation[0, 0])
     out[0], out[1], out[2] = math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
     return out
+
+
+@kernel
+def _mouth_shape(
+    params: np.ndarray, mean: np.ndarray, basis: np.ndarray, count: int, out: np.ndarray
+) -> None:
+    """``out`` ``(68, 3)``: the landmark rows in model space (no pose) with the first ``count``
+    coefficients of ``params``."""
+    for n in range(mean.shape[0]):
+        for i in range(3):
+            total = mean[n, i]
+            for k in range(count):
+                total += basis[3 * n + i, k] * params[12 + k]
+            out[n, i] = total
+
+
+@kernel
+def mouth_values(params: np.ndarray, mean: np.ndarray, basis: np.ndarray, shape: int) -> np.ndarray:
+    """The mouth coefficients of :data:`~morph3d.core.mouth.MOUTH_NAMES`, in that order, of
+    ``(62,)`` raw parameters whose first ``shape`` coefficients are the identity's
+    (:func:`~morph3d.core.mouth.mouth_coefficients` from the landmark rows ``mean``, ``basis``);
+    NaN where the neutral mouth has no width."""
+    points = np.empty((mean.shape[0], 3))
+    rest = np.empty((mean.shape[0], 3))
+    _mouth_shape(params, mean, basis, basis.shape[1], points)
+    _mouth_shape(params, mean, basis, shape, rest)
+    out = np.full(4, np.nan)
+    width_rest = math.hypot(rest[54, 0] - rest[48, 0], rest[54, 1] - rest[48, 1])
+    if not width_rest > 0:
+        return out
+    gap = 0.0
+    gap_rest = 0.0
+    for upper, lower in _INNER_PAIRS:
+        gap += (points[upper, 1] - points[lower, 1]) / len(_INNER_PAIRS)
+        gap_rest += (rest[upper, 1] - rest[lower, 1]) / len(_INNER_PAIRS)
+    out[0] = min(max((gap - gap_rest) / (_OPEN_FULL * width_rest), 0.0), 1.0)
+    centre = (points[48, 0] + points[54, 0]) / 2
+    centre_rest = (rest[48, 0] + rest[54, 0]) / 2
+    for slot, corner, outward in ((1, 54, 1.0), (2, 48, -1.0)):
+        rise = (points[corner, 1] - points[51, 1]) - (rest[corner, 1] - rest[51, 1])
+        moved = outward * ((points[corner, 0] - centre) - (rest[corner, 0] - centre_rest))
+        out[slot] = min(max((rise + 0.5 * moved) / (_SMILE_FULL * width_rest), 0.0), 1.0)
+    width = math.hypot(points[54, 0] - points[48, 0], points[54, 1] - points[48, 1])
+    out[3] = min(max((width_rest - width) / (_PUCKER_FULL * width_rest), 0.0), 1.0)
+    return out
+
+
+@kernel
+def landmark_motion(
+    landmarks: np.ndarray, previous: np.ndarray, width: float, height: float
+) -> tuple[float, float, float]:
+    """How a face's ``(68, 2|3)`` image landmarks moved from ``previous``: the fraction inside a
+    ``width`` x ``height`` frame, the mean motion of a point over the previous face size
+    (:func:`~morph3d.core.metrics.landmark_box_size`; infinite for a face of no size) and the
+    factor by which that size changed (at least 1)."""
+    count = landmarks.shape[0]
+    inside = 0
+    motion = 0.0
+    box = np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf, np.inf, -np.inf, -np.inf])
+    for n in range(count):
+        x, y = landmarks[n, 0], landmarks[n, 1]
+        if 0 <= x < width and 0 <= y < height:
+            inside += 1
+        motion += math.hypot(x - previous[n, 0], y - previous[n, 1])
+        for offset, points in ((0, landmarks), (4, previous)):
+            box[offset] = min(box[offset], points[n, 0])
+            box[offset + 1] = min(box[offset + 1], points[n, 1])
+            box[offset + 2] = max(box[offset + 2], points[n, 0])
+            box[offset + 3] = max(box[offset + 3], points[n, 1])
+    new_size = math.sqrt((box[2] - box[0]) * (box[3] - box[1]))
+    size = math.sqrt((box[6] - box[4]) * (box[7] - box[5]))
+    if not size > 0:
+        return inside / count, np.inf, np.inf
+    zoom = max(new_size / size, size / max(new_size, 1e-9))
+    return inside / count, motion / count / size, zoom

@@ -36,7 +36,14 @@ from functools import partial
 import numpy as np
 
 from morph3d.core.blendshapes import _LOWER, _UPPER, BROW_NAMES
-from morph3d.core.compiled import bounded_least_squares, kernel, landmark_rows, pose_angles
+from morph3d.core.compiled import (
+    bounded_least_squares,
+    kernel,
+    landmark_motion,
+    landmark_rows,
+    mouth_values,
+    pose_angles,
+)
 from morph3d.core.crop import CROP_SIZE
 from morph3d.core.landmarks68 import BROWS, EYE_ORDER
 from morph3d.core.mirror import ParamMirror
@@ -376,6 +383,8 @@ class CompiledStage:
 
     #: Yaw, pitch and roll of a ``(12,)`` pose (:func:`~morph3d.core.compiled.pose_angles`).
     pose_angles = staticmethod(pose_angles)
+    #: A face's landmark checks (:func:`~morph3d.core.compiled.landmark_motion`).
+    landmark_motion = staticmethod(landmark_motion)
 
     def __init__(
         self, model: MorphableModel, network: OnnxPredictor, eyes: EyeRefiner, brows: EyeRefiner
@@ -392,6 +401,18 @@ class CompiledStage:
         offset = mirror(np.zeros(model.layout.size))
         matrix = mirror(np.eye(model.layout.size)) - offset  # row i: the image of e_i
         self._mirror = (np.ascontiguousarray(matrix.T), offset)
+        shape = model.layout.shape
+        self._identity = shape.stop - shape.start  # the coefficients that stay in the rest face
+
+    def mouth(self, params: np.ndarray) -> np.ndarray:
+        """The mouth coefficients of ``(62,)`` raw parameters in
+        :data:`~morph3d.core.mouth.MOUTH_NAMES` order
+        (:func:`~morph3d.core.compiled.mouth_values`; NaN for a mouth of no width)."""
+        mean, basis, _ = self._rows
+        values: np.ndarray = mouth_values(
+            np.ascontiguousarray(params, dtype=np.float64), mean, basis, self._identity
+        )
+        return values
 
     def run(
         self, rgb: np.ndarray, boxes: np.ndarray, times: StageTimes | None = None

@@ -79,7 +79,7 @@ from morph3d.core.crop import (
 )
 from morph3d.core.filters import FilterConfig, OneEuroFilter, SettlingAverage
 from morph3d.core.metrics import landmark_box_size
-from morph3d.core.mouth import mouth_coefficients
+from morph3d.core.mouth import MOUTH_NAMES, mouth_coefficients
 from morph3d.core.pose import decompose_pose
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.onnx_predictor import OnnxPredictor
@@ -507,7 +507,11 @@ class Tracker:
         model = self.reconstructor.model
         values = dict(zip(model.blendshape_names, map(float, weights), strict=False))
         if weights.size:
-            values.update(mouth_coefficients(model, params))
+            mouth = None if self.compiled is None else self.compiled.mouth(params)
+            if mouth is not None and np.isfinite(mouth).all():
+                values.update(zip(MOUTH_NAMES, map(float, mouth), strict=True))
+            else:
+                values.update(mouth_coefficients(model, params))
         return values
 
     def _predict(
@@ -534,16 +538,20 @@ class Tracker:
     def _failure(self, track: _Track, landmarks: np.ndarray, width: int, height: int) -> str:
         """``"left"``, ``"failed"`` or ``""`` for a track's new raw landmarks."""
         config = self.config
-        x, y = landmarks[:, 0], landmarks[:, 1]
-        inside = np.mean((x >= 0) & (x < width) & (y >= 0) & (y < height))
-        if inside < config.min_inside:
-            return "left"
         previous = track.raw_landmarks
         assert previous is not None
-        size = float(landmark_box_size(previous))
-        new_size = float(landmark_box_size(landmarks))
-        jump = float(np.linalg.norm(landmarks[:, :2] - previous[:, :2], axis=-1).mean()) / size
-        zoom = max(new_size / size, size / max(new_size, 1e-9))
+        if self.compiled is not None:
+            inside, jump, zoom = self.compiled.landmark_motion(landmarks, previous, width, height)
+        else:
+            x, y = landmarks[:, 0], landmarks[:, 1]
+            inside = float(np.mean((x >= 0) & (x < width) & (y >= 0) & (y < height)))
+            size = float(landmark_box_size(previous))
+            new_size = float(landmark_box_size(landmarks))
+            moved = float(np.linalg.norm(landmarks[:, :2] - previous[:, :2], axis=-1).mean())
+            jump = moved / size if size > 0 else np.inf
+            zoom = max(new_size / size, size / max(new_size, 1e-9)) if size > 0 else np.inf
+        if inside < config.min_inside:
+            return "left"
         if not np.isfinite(jump) or jump > config.max_jump or zoom > config.max_zoom:
             return "failed"
         return ""

@@ -10,15 +10,17 @@ from morph3d.core import filters
 from morph3d.core.blendshapes import _bounded_brows
 from morph3d.core.compiled import (
     bounded_least_squares,
+    landmark_motion,
     landmark_rows,
+    mouth_values,
     one_euro_points,
     pose_angles,
 )
 from morph3d.core.filters import FilterConfig, OneEuroFilter
+from morph3d.core.metrics import landmark_box_size
 from morph3d.core.model import MorphableModel
+from morph3d.core.mouth import MOUTH_NAMES, mouth_coefficients
 from morph3d.core.pose import decompose_pose
-
-pytestmark = pytest.mark.unit
 
 
 def test_landmark_rows_decode_as_the_model(tiny_model: MorphableModel, random_params) -> None:
@@ -78,3 +80,28 @@ def test_pose_angles_are_those_of_the_polar_decomposition(tiny_model: MorphableM
     for pose in poses:
         np.testing.assert_allclose(pose_angles(pose), decompose_pose(pose).angles, atol=1e-9)
     assert np.isnan(pose_angles(np.zeros(12))).all()
+
+
+def test_mouth_values_are_the_mouth_coefficients(real_model: MorphableModel) -> None:
+    mean, basis, _ = real_model._landmark_rows64
+    rng = np.random.default_rng(6)
+    for params in real_model.layout.denormalize(rng.normal(scale=1.5, size=(40, 62))):
+        expected = mouth_coefficients(real_model, params)
+        values = mouth_values(params, mean, basis, 40)
+        np.testing.assert_allclose(values, [expected[name] for name in MOUTH_NAMES], atol=1e-12)
+
+
+def test_landmark_motion_is_the_trackers_check() -> None:
+    rng = np.random.default_rng(7)
+    previous = rng.uniform(100, 300, (68, 3))
+    for shift, grow in ((0.0, 1.0), (20.0, 1.3), (-250.0, 0.5)):
+        moved = previous.copy()
+        moved[:, :2] = (previous[:, :2] - 200) * grow + 200 + shift
+        inside, jump, zoom = landmark_motion(moved, previous, 320.0, 240.0)
+        x, y = moved[:, 0], moved[:, 1]
+        assert inside == pytest.approx(np.mean((x >= 0) & (x < 320) & (y >= 0) & (y < 240)))
+        size, new_size = landmark_box_size(previous), landmark_box_size(moved)
+        distance = np.linalg.norm(moved[:, :2] - previous[:, :2], axis=1).mean()
+        assert jump == pytest.approx(distance / size)
+        assert zoom == pytest.approx(max(new_size / size, size / new_size))
+    assert landmark_motion(previous, np.zeros((68, 3)), 320.0, 240.0)[1] == np.inf
