@@ -404,6 +404,23 @@ class CompiledStage:
         shape = model.layout.shape
         self._identity = shape.stop - shape.start  # the coefficients that stay in the rest face
 
+    def warm_up(self) -> None:
+        """Compile every kernel the tracker calls (or load it from numba's cache) with the
+        argument types a frame gives them, on a grey picture: the first frames of a tracker then
+        take milliseconds instead of seconds (``setup.sh`` runs this once)."""
+        from morph3d.core.filters import FilterConfig, OneEuroFilter
+
+        grey = np.full((2 * self.size, 2 * self.size, 3), 128, np.uint8)
+        box = np.array([[0.0, 0.0, 1.5 * self.size, 1.5 * self.size]])
+        params, landmarks, _, _ = self.run(grey, box)
+        self.mouth(params[0])
+        self.pose_angles(params[0][:12])
+        width, height = grey.shape[1], grey.shape[0]
+        self.landmark_motion(landmarks[0], landmarks[0], width, height)
+        smoother = OneEuroFilter(FilterConfig(), joint_axis=True)
+        for time_ in (0.0, 0.1):
+            smoother(landmarks[0], time_, 1.0)
+
     def mouth(self, params: np.ndarray) -> np.ndarray:
         """The mouth coefficients of ``(62,)`` raw parameters in
         :data:`~morph3d.core.mouth.MOUTH_NAMES` order

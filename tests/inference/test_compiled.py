@@ -152,3 +152,9 @@ def test_the_stage_finds_the_faces_numpy_finds(reconstructor, stage, photo) -> N
         boxes[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [rgb.shape[1], 0, rgb.shape[1], 0],
     )
     assert np.isfinite(mirrored[1]).all()
+
+
+def test_warm_up_compiles_what_a_frame_calls(stage) -> None:
+    stage.warm_up()  # a grey picture: every kernel runs once, without a face to find
+    for compiled in (network_inputs, place_faces, feature_inputs, fit_faces):
+        assert compiled.signatures  # type: ignore[attr-defined]
