@@ -24,7 +24,8 @@ in floating point from the RGB image and turned grey there, where
 then to 8-bit grey: the refiners' inputs differ by under one grey level.
 
 Numba compiles each kernel on its first call (a few seconds, once: the machine code is cached
-beside this module, or in numba's user cache when that is not writable).
+beside this module, or in numba's user cache when that is not writable);
+:meth:`CompiledStage.warm_up` does it ahead, as ``setup.sh`` does.
 """
 
 from __future__ import annotations

@@ -286,6 +286,7 @@ class Tracker:
 
     def close(self) -> None:
         """Release the network, detector and eye-refiner sessions."""
+        self.compiled = None
         self.reconstructor.close()
 
     def __enter__(self) -> Tracker:
