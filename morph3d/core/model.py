@@ -148,6 +148,13 @@ class MorphableModel:
         once)."""
         return self._landmark_rows64[2]
 
+    @property
+    def landmark_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The arrays :meth:`landmarks` decodes, in float64 (cast once): the landmark rows of
+        the mean ``(68, 3)``, of the bases ``(3*68, K+E)`` and of the blendshapes
+        ``(68, 3, B)`` (e.g. for :mod:`morph3d.core.compiled`'s kernels)."""
+        return self._landmark_rows64
+
     @cached_property
     def _landmark_rows64(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mean, basis, fields = self._landmark_rows

@@ -36,7 +36,7 @@ from functools import partial
 
 import numpy as np
 
-from morph3d.core.blendshapes import _LOWER, _UPPER, BROW_NAMES
+from morph3d.core.blendshapes import BROW_NAMES, eye_rows
 from morph3d.core.compiled import (
     bounded_least_squares,
     kernel,
@@ -79,8 +79,9 @@ _OUTER = np.array([order[0] for order in EYE_ORDER])
 _INNER = np.array([order[3] for order in EYE_ORDER])
 _EYE_ROWS = np.array(EYE_ORDER)  # (side, 6)
 _BROW_ROWS = np.array(BROW_ORDER)  # (side, 5)
-_UPPER_ROWS = np.asarray(_UPPER)  # (eye, pair), eyes in eyeBlink Left, Right order
-_LOWER_ROWS = np.asarray(_LOWER)
+#: Each eye's lid pairs, (eye, pair), the eyes in eyeBlink's Left, Right order.
+_UPPER_ROWS = np.array([[upper for upper, _ in eye_rows(side)] for side in ("Left", "Right")])
+_LOWER_ROWS = np.array([[lower for _, lower in eye_rows(side)] for side in ("Left", "Right")])
 _BROW_FIT_ROWS = np.array(BROWS)
 
 
@@ -397,7 +398,7 @@ class CompiledStage:
             )
         self.network, self.eyes, self.brows = network, eyes, brows
         self.size = network.input_size
-        self._rows = tuple(np.ascontiguousarray(rows) for rows in model._landmark_rows64)
+        self._rows = tuple(np.ascontiguousarray(rows) for rows in model.landmark_arrays)
         mirror = ParamMirror(model)
         offset = mirror(np.zeros(model.layout.size))
         matrix = mirror(np.eye(model.layout.size)) - offset  # row i: the image of e_i

@@ -24,7 +24,7 @@ from morph3d.core.pose import decompose_pose
 
 
 def test_landmark_rows_decode_as_the_model(tiny_model: MorphableModel, random_params) -> None:
-    mean, basis, fields = tiny_model._landmark_rows64
+    mean, basis, fields = tiny_model.landmark_arrays
     out = np.empty((68, 3))
     for params in random_params:
         landmark_rows(params, mean, basis, fields, np.zeros(0), out)
@@ -32,7 +32,7 @@ def test_landmark_rows_decode_as_the_model(tiny_model: MorphableModel, random_pa
 
 
 def test_landmark_rows_add_the_blendshapes(tiny_model: MorphableModel, random_params) -> None:
-    mean, basis, _ = tiny_model._landmark_rows64
+    mean, basis, _ = tiny_model.landmark_arrays
     rng = np.random.default_rng(2)
     fields = rng.normal(scale=2e3, size=(68, 3, 4))
     weights = rng.uniform(0, 1, 4)
@@ -83,7 +83,7 @@ def test_pose_angles_are_those_of_the_polar_decomposition(tiny_model: MorphableM
 
 
 def test_mouth_values_are_the_mouth_coefficients(real_model: MorphableModel) -> None:
-    mean, basis, _ = real_model._landmark_rows64
+    mean, basis, _ = real_model.landmark_arrays
     rng = np.random.default_rng(6)
     for params in real_model.layout.denormalize(rng.normal(scale=1.5, size=(40, 62))):
         expected = mouth_coefficients(real_model, params)
