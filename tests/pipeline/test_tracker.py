@@ -287,3 +287,19 @@ def test_the_compiled_stages_run_by_default_and_agree_with_numpy(reconstructor, 
     assert Tracker(TrackerConfig(refine_eyes=False), reconstructor).compiled is None
     jittered = Reconstructor(replace(TRACKING_RECONSTRUCTOR, jitter=0.04))
     assert Tracker(reconstructor=jittered).compiled is None
+
+
+def test_without_numba_the_tracker_runs_the_numpy_path(
+    reconstructor, portrait, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from morph3d.core import filters
+
+    monkeypatch.setitem(sys.modules, "morph3d.inference.compiled", None)  # import fails
+    monkeypatch.setitem(sys.modules, "morph3d.core.compiled", None)
+    monkeypatch.setattr(filters, "_KERNEL", [])
+    tracker = Tracker(reconstructor=reconstructor)
+    assert tracker.compiled is None
+    faces = [tracker.update(frame) for frame in still_frames(portrait, 3)]
+    assert all(len(found) == 1 for found in faces) and filters._KERNEL == [None]
