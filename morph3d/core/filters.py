@@ -119,9 +119,8 @@ class OneEuroFilter:
         if period <= 0:
             return self._value.copy()
         config = self.config
-        kernel = (
-            _points_kernel() if self.joint_axis and x.ndim == 2 and np.ndim(scale) == 0 else None
-        )
+        points = self.joint_axis and x.ndim == 2 and np.ndim(scale) == 0 and float(scale) > 0
+        kernel = _points_kernel() if points else None  # a zero scale: numpy's infinite speed
         if kernel is not None:  # the same step compiled: one loop instead of a dozen passes
             kernel(self._value, self._speed, np.ascontiguousarray(x), period, float(scale),
                    config.min_cutoff, config.beta, config.d_cutoff)  # fmt: skip

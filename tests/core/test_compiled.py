@@ -105,3 +105,10 @@ def test_landmark_motion_is_the_trackers_check() -> None:
         assert jump == pytest.approx(distance / size)
         assert zoom == pytest.approx(max(new_size / size, size / new_size))
     assert landmark_motion(previous, np.zeros((68, 3)), 320.0, 240.0)[1] == np.inf
+
+
+def test_a_zero_scale_leaves_the_filter_to_numpy() -> None:
+    smoother = OneEuroFilter(FilterConfig(), joint_axis=True)
+    smoother(np.ones((3, 3)), 0.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # numpy's infinite speed, no exception
+        assert smoother(np.zeros((3, 3)), 0.1, 0.0).shape == (3, 3)
