@@ -454,13 +454,13 @@ class CompiledStage:
         crops = np.stack([crop_image(rgb, box, self.size) for box in boxes])
         plain, mirrored = network_inputs(crops)
         session, name = self.network.session, self.network.input_name
-        outputs = concurrently(
-            [
-                partial(session.run, None, {name: plain}),
-                partial(session.run, None, {name: mirrored}),
-            ]
-        )
-        plain_params, flipped_params = (np.asarray(out[0], dtype=np.float64) for out in outputs)
+        if self.network.runs > 1:  # the crop and its mirror at once, a core each
+            calls = [partial(session.run, None, {name: x}) for x in (plain, mirrored)]
+            outputs = [output[0] for output in concurrently(calls)]
+        else:  # one run of both, on the session's own threads
+            both = session.run(None, {name: np.concatenate([plain, mirrored])})[0]
+            outputs = [both[: len(boxes)], both[len(boxes) :]]
+        plain_params, flipped_params = (np.asarray(out, dtype=np.float64) for out in outputs)
         matrix, offset = self._mirror
         mean, basis, fields = self._rows
         params, landmarks, frames = place_faces(

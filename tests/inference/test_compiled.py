@@ -158,3 +158,15 @@ def test_warm_up_compiles_what_a_frame_calls(stage) -> None:
     stage.warm_up()  # a grey picture: every kernel runs once, without a face to find
     for compiled in (network_inputs, place_faces, feature_inputs, fit_faces):
         assert compiled.signatures  # type: ignore[attr-defined]
+
+
+def test_a_network_of_one_run_runs_the_crop_and_its_mirror_together(stage, photo) -> None:
+    from dataclasses import replace
+
+    rgb, boxes = photo
+    two_threads = Reconstructor(replace(TRACKING_RECONSTRUCTOR, threads=2))
+    network = two_threads.predictor.predictor  # type: ignore[attr-defined]
+    assert network.runs == 1 and stage.network.runs == 2
+    single = CompiledStage(two_threads.model, network, stage.eyes, stage.brows)
+    for mine, theirs in zip(single.run(rgb, boxes), stage.run(rgb, boxes), strict=True):
+        np.testing.assert_allclose(mine, theirs, atol=1e-9)
