@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-from morph3d.core.blendshapes import _ACTIVE_SET_STEPS, _BOUND_SLACK
+from morph3d.core.blendshapes import _ACTIVE_SET_STEPS, _BOUND_CASES, _BOUND_SLACK
 from morph3d.core.mouth import _INNER_PAIRS, _OPEN_FULL, _PUCKER_FULL, _SMILE_FULL
 
 __all__ = [
@@ -39,8 +39,9 @@ __all__ = [
 #: The decorator of every kernel: compiled once and cached on disk, run without Python's lock.
 kernel = njit(cache=True, nogil=True)
 
-#: Every coefficient of the brow fit at 0, at 1 or free (2), as itertools.product orders them.
-_CASES = np.array([[(c // 3 ** (4 - k)) % 3 for k in range(5)] for c in range(3**5)], np.float64)
+#: No blendshapes, for :func:`landmark_rows` (their fields are never read).
+_NO_FIELDS = np.zeros((1, 1, 0))
+_NO_WEIGHTS = np.zeros(0)
 
 
 @kernel
@@ -164,8 +165,8 @@ def bounded_least_squares(hessian: np.ndarray, target: np.ndarray) -> np.ndarray
             return out
         case = step
     best = np.inf
-    for c in range(_CASES.shape[0]):
-        candidate = _case_minimum(hessian, target, _CASES[c])
+    for c in range(_BOUND_CASES.shape[0]):
+        candidate = _case_minimum(hessian, target, _BOUND_CASES[c])
         feasible = True
         for i in range(n):
             if candidate[i] < -_BOUND_SLACK or candidate[i] > 1 + _BOUND_SLACK:
@@ -255,29 +256,20 @@ def pose_angles(pose: np.ndarray) -> np.ndarray:
 
 
 @kernel
-def _mouth_shape(
-    params: np.ndarray, mean: np.ndarray, basis: np.ndarray, count: int, out: np.ndarray
-) -> None:
-    """``out`` ``(68, 3)``: the landmark rows in model space (no pose) with the first ``count``
-    coefficients of ``params``."""
-    for n in range(mean.shape[0]):
-        for i in range(3):
-            total = mean[n, i]
-            for k in range(count):
-                total += basis[3 * n + i, k] * params[12 + k]
-            out[n, i] = total
-
-
-@kernel
 def mouth_values(params: np.ndarray, mean: np.ndarray, basis: np.ndarray, shape: int) -> np.ndarray:
     """The mouth coefficients of :data:`~morph3d.core.mouth.MOUTH_NAMES`, in that order, of
     ``(62,)`` raw parameters whose first ``shape`` coefficients are the identity's
     (:func:`~morph3d.core.mouth.mouth_coefficients` from the landmark rows ``mean``, ``basis``);
     NaN where the neutral mouth has no width."""
+    posed = params.copy()  # in model space, as mouth_coefficients decodes it: no pose
+    posed[:12] = 0.0
+    posed[0] = posed[5] = posed[10] = 1.0
+    unmoved = posed.copy()  # the same face at zero expression
+    unmoved[12 + shape :] = 0.0
     points = np.empty((mean.shape[0], 3))
     rest = np.empty((mean.shape[0], 3))
-    _mouth_shape(params, mean, basis, basis.shape[1], points)
-    _mouth_shape(params, mean, basis, shape, rest)
+    landmark_rows(posed, mean, basis, _NO_FIELDS, _NO_WEIGHTS, points)
+    landmark_rows(unmoved, mean, basis, _NO_FIELDS, _NO_WEIGHTS, rest)
     out = np.full(4, np.nan)
     width_rest = math.hypot(rest[54, 0] - rest[48, 0], rest[54, 1] - rest[48, 1])
     if not width_rest > 0:

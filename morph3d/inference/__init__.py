@@ -17,7 +17,6 @@ from morph3d._lazy import lazy_exports
 # -- exports (every name in the modules' __all__) --
 __all__ = [
     "ACCURATE_JITTER",
-    "BLENDSHAPE_ORDER",
     "BROWS_FEATURE",
     "BROW_ORDER",
     "BROW_RISE",
@@ -64,7 +63,6 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "BLENDSHAPE_ORDER": "compiled",
         "CompiledStage": "compiled",
         "feature_inputs": "compiled",
         "fit_faces": "compiled",

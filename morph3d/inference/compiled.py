@@ -36,7 +36,7 @@ from functools import partial
 
 import numpy as np
 
-from morph3d.core.blendshapes import BROW_NAMES, eye_rows
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES, eye_rows
 from morph3d.core.compiled import (
     bounded_least_squares,
     kernel,
@@ -63,16 +63,12 @@ from morph3d.io.image import crop_image
 from morph3d.timing import StageTimes
 
 __all__ = [
-    "BLENDSHAPE_ORDER",
     "CompiledStage",
     "feature_inputs",
     "fit_faces",
     "network_inputs",
     "place_faces",
 ]
-
-#: The blendshapes :func:`fit_faces` fits, in the model's order.
-BLENDSHAPE_ORDER = ("eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight", *BROW_NAMES)
 
 _SIDE = float(CROP_SIZE)
 _OUTER = np.array([order[0] for order in EYE_ORDER])
@@ -108,6 +104,16 @@ def _box_scales(box: np.ndarray) -> tuple[float, float]:
 
 
 @kernel
+def _to_image(crop: np.ndarray, box: np.ndarray, out: np.ndarray) -> None:
+    """``out`` = crop-frame points ``crop`` ``(n, 3)`` in image pixels (crop_to_image)."""
+    sx, sy = _box_scales(box)
+    for n in range(crop.shape[0]):
+        out[n, 0] = box[0] + (crop[n, 0] - 1) * sx
+        out[n, 1] = box[1] + (_SIDE - crop[n, 1]) * sy
+        out[n, 2] = crop[n, 2] * (sx + sy) / 2
+
+
+@kernel
 def place_faces(
     plain: np.ndarray,
     flipped: np.ndarray,
@@ -140,11 +146,7 @@ def place_faces(
                 total += matrix[i, k] * flipped[f, k]
             params[f, i] = (plain[f, i] + total) / 2
         landmark_rows(params[f], mean, basis, fields, np.zeros(0), crop)
-        sx, sy = _box_scales(boxes[f])
-        for n in range(crop.shape[0]):  # crop_to_image
-            landmarks[f, n, 0] = boxes[f, 0] + (crop[n, 0] - 1) * sx
-            landmarks[f, n, 1] = boxes[f, 1] + (_SIDE - crop[n, 1]) * sy
-            landmarks[f, n, 2] = crop[n, 2] * (sx + sy) / 2
+        _to_image(crop, boxes[f], landmarks[f])
         for side in range(2):
             ox, oy = landmarks[f, _OUTER[side], 0], landmarks[f, _OUTER[side], 1]
             ix, iy = landmarks[f, _INNER[side], 0], landmarks[f, _INNER[side], 1]
@@ -319,10 +321,7 @@ def _fit_face(
         weights[4:9] = bounded_least_squares(hessian, target)
     crop = np.empty((rows, 3))
     landmark_rows(params, mean, basis, fields, weights, crop)
-    for n in range(rows):
-        landmarks[n, 0] = box[0] + (crop[n, 0] - 1) * sx
-        landmarks[n, 1] = box[1] + (_SIDE - crop[n, 1]) * sy
-        landmarks[n, 2] = crop[n, 2] * (sx + sy) / 2
+    _to_image(crop, box, landmarks)
 
 
 @kernel
@@ -348,7 +347,8 @@ def fit_faces(
         mean, basis, fields: The model's landmark rows (float64).
 
     Returns:
-        ``(F, 9)`` coefficients in :data:`BLENDSHAPE_ORDER` and ``(F, 68, 3)`` image landmarks.
+        ``(F, 9)`` coefficients in the order of
+        :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES` and ``(F, 68, 3)`` image landmarks.
     """
     faces = params.shape[0]
     weights = np.zeros((faces, fields.shape[2]))
@@ -374,13 +374,17 @@ class CompiledStage:
     <morph3d.pipeline.tracker.Tracker>`) with their arithmetic compiled.
 
     Args:
-        model: The morphable model, with the blendshapes of :data:`BLENDSHAPE_ORDER`.
+        model: The morphable model, with the blendshapes of
+            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
         network: The regressor, run on each crop and on it flipped left to right.
         eyes: The eyelid refiner.
         brows: The brow refiner.
+        mirror: The model's parameter mirror (default: a new one; the reconstructor's
+            :class:`~morph3d.inference.flip.FlipAveraged` has one with its map solved).
 
     Raises:
-        ValueError: the model's blendshapes are not :data:`BLENDSHAPE_ORDER`.
+        ValueError: the model's blendshapes are not
+            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
     """
 
     #: Yaw, pitch and roll of a ``(12,)`` pose (:func:`~morph3d.core.compiled.pose_angles`).
@@ -389,17 +393,22 @@ class CompiledStage:
     landmark_motion = staticmethod(landmark_motion)
 
     def __init__(
-        self, model: MorphableModel, network: OnnxPredictor, eyes: EyeRefiner, brows: EyeRefiner
+        self,
+        model: MorphableModel,
+        network: OnnxPredictor,
+        eyes: EyeRefiner,
+        brows: EyeRefiner,
+        mirror: ParamMirror | None = None,
     ) -> None:
-        if tuple(model.blendshape_names) != BLENDSHAPE_ORDER:
+        if tuple(model.blendshape_names) != BLENDSHAPE_NAMES:
             raise ValueError(
-                f"the compiled stage fits the blendshapes {BLENDSHAPE_ORDER}, the model has "
+                f"the compiled stage fits the blendshapes {BLENDSHAPE_NAMES}, the model has "
                 f"{tuple(model.blendshape_names)}"
             )
         self.network, self.eyes, self.brows = network, eyes, brows
         self.size = network.input_size
         self._rows = tuple(np.ascontiguousarray(rows) for rows in model.landmark_arrays)
-        mirror = ParamMirror(model)
+        mirror = mirror or ParamMirror(model)
         offset = mirror(np.zeros(model.layout.size))
         matrix = mirror(np.eye(model.layout.size)) - offset  # row i: the image of e_i
         self._mirror = (np.ascontiguousarray(matrix.T), offset)

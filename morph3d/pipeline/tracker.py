@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import cv2
 import numpy as np
 
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES
 from morph3d.core.boxes import box_area, box_iou, is_nested
 from morph3d.core.crop import (
     CROP_SCALE,
@@ -685,12 +686,13 @@ def _compiled_stage(reconstructor: Reconstructor) -> CompiledStage | None:
     if reconstructor.config.jitter or reconstructor.eyes is None or reconstructor.brows is None:
         return None
     try:
-        from morph3d.inference.compiled import BLENDSHAPE_ORDER, CompiledStage
+        from morph3d.inference.compiled import CompiledStage
     except ImportError:  # numba missing: the numpy path
         return None
-    if not isinstance(network, OnnxPredictor) or model.blendshape_names != BLENDSHAPE_ORDER:
+    if not isinstance(network, OnnxPredictor) or model.blendshape_names != BLENDSHAPE_NAMES:
         return None
-    return CompiledStage(model, network, reconstructor.eyes, reconstructor.brows)
+    eyes, brows = reconstructor.eyes, reconstructor.brows
+    return CompiledStage(model, network, eyes, brows, predictor.mirror)
 
 
 def _identity_average(config: TrackerConfig) -> SettlingAverage | None:

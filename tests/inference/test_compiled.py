@@ -10,10 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from morph3d.core.blendshapes import solve_blendshapes
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES, solve_blendshapes
 from morph3d.core.crop import crop_to_image, image_to_crop
 from morph3d.inference.compiled import (
-    BLENDSHAPE_ORDER,
     CompiledStage,
     feature_inputs,
     fit_faces,
@@ -124,7 +123,7 @@ def test_the_fit_is_the_numpy_fit(reconstructor, stage, photo) -> None:
         np.testing.assert_allclose(weights, expected, atol=1e-8)
         decoded = crop_to_image(model.landmarks(params, expected), boxes)
         np.testing.assert_allclose(fitted, decoded, atol=1e-6)
-    assert model.blendshape_names == BLENDSHAPE_ORDER
+    assert model.blendshape_names == BLENDSHAPE_NAMES
 
 
 def _given(outputs: np.ndarray, _: np.ndarray) -> np.ndarray:
