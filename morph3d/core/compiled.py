@@ -38,6 +38,9 @@ __all__ = [
 
 #: The decorator of every kernel: compiled once and cached on disk, run without Python's lock.
 kernel = njit(cache=True, nogil=True)
+#: A kernel whose sums may run in any order (``fastmath``: vectorised, as BLAS sums), for
+#: float32 work that numpy would hand to BLAS.
+fast_kernel = njit(cache=True, nogil=True, fastmath=True)
 
 #: No blendshapes, for :func:`landmark_rows` (their fields are never read).
 _NO_FIELDS = np.zeros((1, 1, 0))

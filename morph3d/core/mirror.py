@@ -100,6 +100,15 @@ class ParamMirror:
         of the mirrored bases outside their span (0: exactly closed)."""
         return self._map[2]
 
+    @cached_property
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(M, b)``: the whole map as one affine map of the raw parameters, ``p -> M p + b``
+        (``(P, P)`` and ``(P,)`` float64; the pose maps linearly too)."""
+        size = self.model.layout.size
+        offset = self._mirror(np.zeros(size))
+        matrix = self._mirror(np.eye(size)) - offset  # row i: the image of e_i
+        return np.ascontiguousarray(matrix.T), offset
+
     def __call__(self, params: np.ndarray) -> np.ndarray:
         """The raw parameters of the mirror image, in the mirrored crop's frame.
 
@@ -110,6 +119,18 @@ class ParamMirror:
             ``(..., 62)`` float64 raw parameters of the face seen in the crop flipped left to
             right (``crop[:, ::-1]``).
         """
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape[-1] != self.model.layout.size:
+            raise ValueError(
+                f"expected {self.model.layout.size} parameters, got shape {params.shape}"
+            )
+        matrix, offset = self.affine
+        mirrored: np.ndarray = params @ matrix.T + offset
+        return mirrored
+
+    def _mirror(self, params: np.ndarray) -> np.ndarray:
+        """The map itself, term by term: the pose about the mirror plane, the coefficients
+        through the least-squares map (what :attr:`affine` is made of)."""
         layout = self.model.layout
         params = np.asarray(params, dtype=np.float64)
         matrix, offset, _ = self._map

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from morph3d.core.crop import crop_box_from_landmarks, crop_to_image
+from morph3d.core.crop import crop_box_from_landmarks
 from morph3d.core.metrics import brow_height, eye_aperture
 from morph3d.io.datasets import AnnotatedFace
 from morph3d.io.image import read_image
@@ -86,13 +86,12 @@ def blendshape_agreement(
         image = read_image(face.image_path)
         box = crop_box_from_landmarks(face.landmarks)[None]
         params, landmarks, _ = reconstructor.predict(image, box)
-        values, weights = reconstructor.fit_blendshapes(image, params, landmarks, box)
-        if weights is None:
+        values, weights, fitted = reconstructor.fit_blendshapes(image, params, landmarks, box)
+        if weights is None or fitted is None:
             raise ValueError("blendshape_agreement needs a Reconstructor with blendshapes=True")
         ours.append(coefficient_expression(values[0]))
         truth.append(annotated_expression(face.landmarks))
-        mesh = crop_to_image(reconstructor.model.landmarks(params, weights), box)[0]
-        apertures.append([eye_aperture(mesh), eye_aperture(face.landmarks)])
+        apertures.append([eye_aperture(fitted[0]), eye_aperture(face.landmarks)])
     a, b = np.array(ours), np.array(truth)
     names = ("blink_vs_closure_r", "brows_vs_brow_height_r", "jaw_open_vs_lip_gap_r",
              "smile_vs_corner_height_r")  # fmt: skip

@@ -39,6 +39,7 @@ import numpy as np
 from morph3d.core.blendshapes import BLENDSHAPE_NAMES, eye_rows
 from morph3d.core.compiled import (
     bounded_least_squares,
+    fast_kernel,
     kernel,
     landmark_motion,
     landmark_rows,
@@ -49,6 +50,7 @@ from morph3d.core.crop import CROP_SIZE
 from morph3d.core.landmarks68 import BROWS, EYE_ORDER
 from morph3d.core.mirror import ParamMirror
 from morph3d.core.model import MorphableModel
+from morph3d.core.mouth import MOUTH_NAMES, mouth_coefficients
 from morph3d.inference.eyes import (
     BROW_ORDER,
     BROW_RISE,
@@ -63,9 +65,12 @@ from morph3d.io.image import crop_image
 from morph3d.timing import StageTimes
 
 __all__ = [
+    "CompiledFaces",
     "CompiledStage",
+    "feature_frames",
     "feature_inputs",
     "fit_faces",
+    "image_meshes",
     "network_inputs",
     "place_faces",
 ]
@@ -114,6 +119,41 @@ def _to_image(crop: np.ndarray, box: np.ndarray, out: np.ndarray) -> None:
 
 
 @kernel
+def _face_frames(landmarks: np.ndarray, frames: np.ndarray) -> None:
+    """``frames`` ``(4, 3, 2)`` = the eye crops' frames (sides 0 and 1), then the brows', of a
+    face's ``(68, 2|3)`` image landmarks (:func:`~morph3d.inference.eyes.eye_frames`,
+    :func:`~morph3d.inference.eyes.brow_frames`)."""
+    grow = BROW_SCALE / EYE_SCALE
+    for side in range(2):
+        ox, oy = landmarks[_OUTER[side], 0], landmarks[_OUTER[side], 1]
+        ix, iy = landmarks[_INNER[side], 0], landmarks[_INNER[side], 1]
+        width = max(math.sqrt((ix - ox) ** 2 + (iy - oy) ** 2), 1e-6)
+        ux, uy = (ix - ox) / width, (iy - oy) / width
+        vx, vy = -uy, ux
+        if vy < 0:  # down the face: the left eye mirrored
+            vx, vy = -vx, -vy
+        scale = EYE_SCALE * width
+        cx, cy = (ox + ix) / 2, (oy + iy) / 2
+        eye, brow = frames[side], frames[2 + side]
+        eye[0, 0], eye[0, 1] = cx, cy
+        eye[1, 0], eye[1, 1] = ux * scale, uy * scale
+        eye[2, 0], eye[2, 1] = vx * scale, vy * scale
+        brow[0, 0], brow[0, 1] = cx - vx * BROW_RISE * width, cy - vy * BROW_RISE * width
+        brow[1, 0], brow[1, 1] = eye[1, 0] * grow, eye[1, 1] * grow
+        brow[2, 0], brow[2, 1] = eye[2, 0] * grow, eye[2, 1] * grow
+
+
+@kernel
+def feature_frames(landmarks: np.ndarray) -> np.ndarray:
+    """The ``(F, 4, 3, 2)`` frames of the eye and brow crops (eyes' sides 0 and 1, then the
+    brows') of ``(F, 68, 2|3)`` image landmarks, as :func:`place_faces` gives them."""
+    frames = np.empty((landmarks.shape[0], 4, 3, 2))
+    for f in range(landmarks.shape[0]):
+        _face_frames(landmarks[f], frames[f])
+    return frames
+
+
+@kernel
 def place_faces(
     plain: np.ndarray,
     flipped: np.ndarray,
@@ -138,7 +178,6 @@ def place_faces(
     landmarks = np.empty((faces, mean.shape[0], 3))
     frames = np.empty((faces, 4, 3, 2))
     crop = np.empty((mean.shape[0], 3))
-    grow = BROW_SCALE / EYE_SCALE
     for f in range(faces):
         for i in range(size):
             total = offset[i]
@@ -147,23 +186,7 @@ def place_faces(
             params[f, i] = (plain[f, i] + total) / 2
         landmark_rows(params[f], mean, basis, fields, np.zeros(0), crop)
         _to_image(crop, boxes[f], landmarks[f])
-        for side in range(2):
-            ox, oy = landmarks[f, _OUTER[side], 0], landmarks[f, _OUTER[side], 1]
-            ix, iy = landmarks[f, _INNER[side], 0], landmarks[f, _INNER[side], 1]
-            width = max(math.sqrt((ix - ox) ** 2 + (iy - oy) ** 2), 1e-6)
-            ux, uy = (ix - ox) / width, (iy - oy) / width
-            vx, vy = -uy, ux
-            if vy < 0:  # down the face: the left eye mirrored
-                vx, vy = -vx, -vy
-            scale = EYE_SCALE * width
-            cx, cy = (ox + ix) / 2, (oy + iy) / 2
-            eye, brow = frames[f, side], frames[f, 2 + side]
-            eye[0, 0], eye[0, 1] = cx, cy
-            eye[1, 0], eye[1, 1] = ux * scale, uy * scale
-            eye[2, 0], eye[2, 1] = vx * scale, vy * scale
-            brow[0, 0], brow[0, 1] = cx - vx * BROW_RISE * width, cy - vy * BROW_RISE * width
-            brow[1, 0], brow[1, 1] = eye[1, 0] * grow, eye[1, 1] * grow
-            brow[2, 0], brow[2, 1] = eye[2, 0] * grow, eye[2, 1] * grow
+        _face_frames(landmarks[f], frames[f])
     return params, landmarks, frames
 
 
@@ -369,6 +392,193 @@ def fit_faces(
     return weights, landmarks
 
 
+@fast_kernel
+def image_meshes(
+    params: np.ndarray,
+    weights: np.ndarray,
+    boxes: np.ndarray,
+    mean: np.ndarray,
+    basis: np.ndarray,
+    fields: np.ndarray,
+    count: int,
+) -> np.ndarray:
+    """Faces' meshes in image pixels: the first ``count`` vertices of
+    :meth:`~morph3d.core.model.MorphableModel.decode` moved out of the crop frames
+    (:func:`~morph3d.core.crop.crop_to_image`), in one pass over the model's arrays.
+
+    As numpy decodes them in float32, the shape is summed in float32 (each vertex's rows in
+    any order: compiled with ``fastmath``), the pose and the move into the image in float64.
+
+    Args:
+        params: ``(F, 62)`` raw parameters in the crop frames of ``boxes``.
+        weights: ``(F, B)`` blendshape coefficients (``B = 0``: none).
+        boxes: ``(F, 4)`` crop boxes.
+        mean, basis, fields: The model's float32 mean ``(N, 3)``, bases ``(3N, K)`` and
+            blendshapes ``(N, 3, B)``.
+        count: How many vertices (the surface's
+            :attr:`~morph3d.core.model.MorphableModel.n_surface`).
+
+    Returns:
+        ``(F, count, 3)`` float64 vertices in image pixels.
+    """
+    faces, size = params.shape[0], basis.shape[1]
+    blends = weights.shape[1]
+    coefficients = np.empty((faces, size), np.float32)
+    amounts = np.empty((faces, max(blends, 1)), np.float32)
+    for f in range(faces):
+        for k in range(size):
+            coefficients[f, k] = params[f, 12 + k]
+        for b in range(blends):
+            amounts[f, b] = weights[f, b]
+    out = np.empty((faces, count, 3))
+    shape = np.empty(3)
+    for n in range(count):  # each vertex's rows read once for all the faces
+        for f in range(faces):
+            for i in range(3):
+                row = 3 * n + i
+                total = np.float32(0.0)
+                for k in range(size):
+                    total += basis[row, k] * coefficients[f, k]
+                for b in range(blends):
+                    total += fields[n, i, b] * amounts[f, b]
+                shape[i] = mean[n, i] + total
+            p = params[f]
+            x = p[0] * shape[0] + p[1] * shape[1] + p[2] * shape[2] + p[3]
+            y = p[4] * shape[0] + p[5] * shape[1] + p[6] * shape[2] + p[7]
+            z = p[8] * shape[0] + p[9] * shape[1] + p[10] * shape[2] + p[11]
+            box = boxes[f]
+            sx, sy = _box_scales(box)
+            out[f, n, 0] = box[0] + (x - 1) * sx
+            out[f, n, 1] = box[1] + (_SIDE - y) * sy
+            out[f, n, 2] = z * (sx + sy) / 2
+    return out
+
+
+class CompiledFaces:
+    """A picture's per-face arithmetic after the regressor, compiled: the eye and brow stage
+    (the crops, the two refiners at once, the blendshape fit and the landmarks with it:
+    :func:`feature_inputs`, :func:`fit_faces`), the mouth coefficients, the pose angles and the
+    mesh in image pixels (:func:`image_meshes`).
+
+    :meth:`fit` does what :func:`~morph3d.inference.eyes.fit_eye_blendshapes` does, for the
+    photos of :class:`~morph3d.pipeline.reconstructor.Reconstructor` and the frames of
+    :class:`CompiledStage`.
+
+    Args:
+        model: The morphable model, with the blendshapes of
+            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
+        eyes: The eyelid refiner.
+        brows: The brow refiner.
+
+    Raises:
+        ValueError: the model's blendshapes are not
+            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
+    """
+
+    #: Yaw, pitch and roll of a ``(12,)`` pose (:func:`~morph3d.core.compiled.pose_angles`).
+    pose_angles = staticmethod(pose_angles)
+
+    def __init__(self, model: MorphableModel, eyes: EyeRefiner, brows: EyeRefiner) -> None:
+        if tuple(model.blendshape_names) != BLENDSHAPE_NAMES:
+            raise ValueError(
+                f"the compiled stage fits the blendshapes {BLENDSHAPE_NAMES}, the model has "
+                f"{tuple(model.blendshape_names)}"
+            )
+        self.model, self.eyes, self.brows = model, eyes, brows
+        #: The model's landmark rows (float64): mean, basis, blendshape fields.
+        self.rows = tuple(np.ascontiguousarray(rows) for rows in model.landmark_arrays)
+        shape = model.layout.shape
+        self._identity = shape.stop - shape.start  # the coefficients that stay in the rest face
+        self._mesh = (
+            np.ascontiguousarray(model.mean, dtype=np.float32),
+            np.ascontiguousarray(model.basis, dtype=np.float32),
+            np.ascontiguousarray(model.blendshapes, dtype=np.float32),
+        )
+        self._surface = model.n_surface
+
+    def meshes(self, params: np.ndarray, weights: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """``(F, S, 3)`` the faces' surface vertices in image pixels (:func:`image_meshes`) for
+        ``(F, 62)`` raw parameters in the crop frames of ``(F, 4)`` boxes and ``(F, 9)``
+        blendshape coefficients."""
+        mean, basis, fields = self._mesh
+        meshes: np.ndarray = image_meshes(
+            np.ascontiguousarray(params, dtype=np.float64),
+            np.ascontiguousarray(weights, dtype=np.float64),
+            np.ascontiguousarray(boxes, dtype=np.float64),
+            mean,
+            basis,
+            fields,
+            self._surface,
+        )
+        return meshes
+
+    def fit(
+        self,
+        rgb: np.ndarray,
+        params: np.ndarray,
+        boxes: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        frames: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The blendshapes of faces fitted to their eyelids and brows as the refiners read them.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 RGB image.
+            params: ``(F, 62)`` raw parameters in the crop frames of ``boxes``.
+            boxes: ``(F, 4)`` crop boxes in image pixels.
+            landmarks: ``(F, 68, 2|3)`` the faces' image landmarks, which place the eye and
+                brow crops (:func:`feature_frames`); not needed with ``frames``.
+            frames: ``(F, 4, 3, 2)`` the crops' frames (:func:`place_faces`).
+
+        Returns:
+            ``(F, 9)`` coefficients in :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`
+            order and the ``(F, 68, 3)`` image landmarks with them.
+        """
+        params = np.ascontiguousarray(params, dtype=np.float64)
+        boxes = np.ascontiguousarray(boxes, dtype=np.float64)
+        if frames is None:
+            if landmarks is None:
+                raise ValueError("fit needs the faces' landmarks or their crops' frames")
+            frames = feature_frames(np.ascontiguousarray(landmarks, dtype=np.float64))
+        eyes, brows = feature_inputs(np.ascontiguousarray(rgb), frames)
+        read = concurrently([partial(self.eyes.run, eyes), partial(self.brows.run, brows)])
+        eye_points, brow_points = (np.asarray(points, dtype=np.float64) for points in read)
+        weights, fitted = fit_faces(eye_points, brow_points, frames, params, boxes, *self.rows)
+        return weights, fitted
+
+    def mouth(self, params: np.ndarray) -> np.ndarray:
+        """The mouth coefficients of ``(62,)`` raw parameters in
+        :data:`~morph3d.core.mouth.MOUTH_NAMES` order
+        (:func:`~morph3d.core.compiled.mouth_values`; NaN for a mouth of no width)."""
+        mean, basis, _ = self.rows
+        values: np.ndarray = mouth_values(
+            np.ascontiguousarray(params, dtype=np.float64), mean, basis, self._identity
+        )
+        return values
+
+    def mouth_coefficients(self, params: np.ndarray) -> dict[str, float]:
+        """:func:`~morph3d.core.mouth.mouth_coefficients` of ``(62,)`` raw parameters, by name:
+        :meth:`mouth`'s values, or numpy's where the kernel finds a mouth of no width."""
+        values = self.mouth(params)
+        if not np.isfinite(values).all():
+            return mouth_coefficients(self.model, params)
+        return dict(zip(MOUTH_NAMES, map(float, values), strict=True))
+
+    def warm_up(self) -> None:
+        """Compile the kernels of :meth:`fit`, :meth:`meshes`, :meth:`mouth` and the pose angles
+        (or load them from numba's cache) with the argument types a photo gives them, on a grey
+        picture."""
+        grey = np.full((64, 64, 3), 128, np.uint8)
+        params = np.zeros((1, self.rows[1].shape[1] + 12))
+        params[0, [0, 5, 10]] = 1.0
+        landmarks = np.zeros((1, self.rows[0].shape[0], 3))
+        box = np.array([[0.0, 0.0, 64.0, 64.0]])
+        weights, _ = self.fit(grey, params, box, landmarks)
+        self.meshes(params, weights, box)
+        self.mouth(params[0])
+        self.pose_angles(params[0, :12])
+
+
 class CompiledStage:
     """The tracker's network and refiner stages (:meth:`Tracker._predict
     <morph3d.pipeline.tracker.Tracker>`) with their arithmetic compiled.
@@ -400,47 +610,30 @@ class CompiledStage:
         brows: EyeRefiner,
         mirror: ParamMirror | None = None,
     ) -> None:
-        if tuple(model.blendshape_names) != BLENDSHAPE_NAMES:
-            raise ValueError(
-                f"the compiled stage fits the blendshapes {BLENDSHAPE_NAMES}, the model has "
-                f"{tuple(model.blendshape_names)}"
-            )
-        self.network, self.eyes, self.brows = network, eyes, brows
+        #: The eye and brow stage.
+        self.faces = CompiledFaces(model, eyes, brows)
+        self.network = network
         self.size = network.input_size
-        self._rows = tuple(np.ascontiguousarray(rows) for rows in model.landmark_arrays)
-        mirror = mirror or ParamMirror(model)
-        offset = mirror(np.zeros(model.layout.size))
-        matrix = mirror(np.eye(model.layout.size)) - offset  # row i: the image of e_i
-        self._mirror = (np.ascontiguousarray(matrix.T), offset)
-        shape = model.layout.shape
-        self._identity = shape.stop - shape.start  # the coefficients that stay in the rest face
+        self._mirror = (mirror or ParamMirror(model)).affine
+        #: The mouth coefficients of ``(62,)`` raw parameters (:meth:`CompiledFaces.mouth`).
+        self.mouth = self.faces.mouth
 
     def warm_up(self) -> None:
         """Compile every kernel the tracker calls (or load it from numba's cache) with the
         argument types a frame gives them, on a grey picture: the first frames of a tracker then
-        take milliseconds instead of seconds (``setup.sh`` runs this once)."""
+        take milliseconds instead of seconds (``setup.sh`` runs this once). The photo path's
+        kernels too (:meth:`CompiledFaces.warm_up`)."""
         from morph3d.core.filters import FilterConfig, OneEuroFilter
 
         grey = np.full((2 * self.size, 2 * self.size, 3), 128, np.uint8)
         box = np.array([[0.0, 0.0, 1.5 * self.size, 1.5 * self.size]])
-        params, landmarks, _, _ = self.run(grey, box)
-        self.mouth(params[0])
-        self.pose_angles(params[0][:12])
+        _, landmarks, _, _ = self.run(grey, box)
+        self.faces.warm_up()
         width, height = grey.shape[1], grey.shape[0]
         self.landmark_motion(landmarks[0], landmarks[0], width, height)
         smoother = OneEuroFilter(FilterConfig(), joint_axis=True)
         for time_ in (0.0, 0.1):
             smoother(landmarks[0], time_, 1.0)
-
-    def mouth(self, params: np.ndarray) -> np.ndarray:
-        """The mouth coefficients of ``(62,)`` raw parameters in
-        :data:`~morph3d.core.mouth.MOUTH_NAMES` order
-        (:func:`~morph3d.core.compiled.mouth_values`; NaN for a mouth of no width)."""
-        mean, basis, _ = self._rows
-        values: np.ndarray = mouth_values(
-            np.ascontiguousarray(params, dtype=np.float64), mean, basis, self._identity
-        )
-        return values
 
     def run(
         self, rgb: np.ndarray, boxes: np.ndarray, times: StageTimes | None = None
@@ -471,15 +664,11 @@ class CompiledStage:
             outputs = [both[: len(boxes)], both[len(boxes) :]]
         plain_params, flipped_params = (np.asarray(out, dtype=np.float64) for out in outputs)
         matrix, offset = self._mirror
-        mean, basis, fields = self._rows
         params, landmarks, frames = place_faces(
-            plain_params, flipped_params, matrix, offset, boxes, mean, basis, fields
+            plain_params, flipped_params, matrix, offset, boxes, *self.faces.rows
         )
         placed = time.perf_counter()
-        eyes, brows = feature_inputs(rgb, frames)
-        read = concurrently([partial(self.eyes.run, eyes), partial(self.brows.run, brows)])
-        eye_points, brow_points = (np.asarray(points, dtype=np.float64) for points in read)
-        weights, landmarks = fit_faces(eye_points, brow_points, frames, params, boxes, *self._rows)
+        weights, landmarks = self.faces.fit(rgb, params, boxes, frames=frames)
         if times is not None:
             times.add("network", placed - started)
             times.add("refiners", time.perf_counter() - placed)

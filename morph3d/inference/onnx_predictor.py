@@ -44,7 +44,11 @@ class OnnxPredictor:
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """``(B, S, S, 3)`` uint8 RGB crops -> ``(B, 62)`` raw parameters (float64)."""
-        batch = crops_to_input(crops)
+        return self.run(crops_to_input(crops))
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The network on its ``(B, 3, S, S)`` float32 input
+        (:func:`~morph3d.io.image.crops_to_input`) -> ``(B, 62)`` raw parameters (float64)."""
         bounds = np.linspace(0, len(batch), min(self.runs, max(len(batch), 1)) + 1).astype(int)
         parts = [batch[start:stop] for start, stop in pairwise(bounds)]
         outputs = concurrently(

@@ -21,10 +21,11 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from morph3d.core.blendshapes import BLENDSHAPE_NAMES
 from morph3d.core.boxes import box_area
 from morph3d.core.crop import crop_box_from_landmarks, crop_to_image
 from morph3d.core.mirror import ParamMirror
@@ -49,6 +50,9 @@ from morph3d.paths import (
     weights_path,
 )
 from morph3d.pipeline.results import FaceResult
+
+if TYPE_CHECKING:
+    from morph3d.inference.compiled import CompiledFaces
 
 __all__ = ["Reconstructor", "ReconstructorConfig", "accurate_config", "reconstruct"]
 
@@ -141,6 +145,16 @@ class ReconstructorConfig:
             held-out training faces, see the README's *Jittered crops*). With it the shipped
             pair went from balanced 3.717 to 3.616 on the 400 AFLW2000-3D dev faces (GT crop)
             and a 640x480 photo from 6.6 to 12.3 ms (session 16).
+        compiled: Run the eye and brow stage's arithmetic compiled
+            (:class:`~morph3d.inference.compiled.CompiledFaces`, numba) when numba is
+            installed: the eye and brow crops, the blendshape fit, the landmarks with it, the
+            mouth coefficients and the pose angles. It took a 640x480 photo's blendshapes from
+            1.4 to 0.5 ms (README, *The photo path compiled*); the eye and brow crops are sampled
+            in floating point, so the coefficients differ from the numpy path's by rounding.
+            Loading numba and the compiled code costs a process about 0.5 s on its first photo,
+            which pays off after some hundreds of photos: ``morph3d reconstruct``, which spends
+            far longer writing each face's files, turns it off. False: the numpy path, the
+            reference.
     """
 
     weights: str | os.PathLike[str] | None = None
@@ -160,6 +174,7 @@ class ReconstructorConfig:
     specialist_yaw: float | None = SPECIALIST_YAW
     specialist_mirror: bool = True
     jitter: float = 0.0
+    compiled: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter < 0.5:
@@ -250,6 +265,10 @@ class Reconstructor:
                 )
             self.eyes = EyeRefiner(threads=1)
             self.brows = EyeRefiner(threads=1, feature=BROWS_FEATURE)
+        #: The compiled eye and brow stage, or None: the numpy path (``compiled``).
+        self.compiled: CompiledFaces | None = None
+        if config.compiled and self.eyes is not None and self.brows is not None:
+            self.compiled = _compiled_faces(self.model, self.eyes, self.brows)
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
         #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
         self.calibration: CropCalibration = detector_type(config.detector).calibration
@@ -287,6 +306,7 @@ class Reconstructor:
         self._detector = None
         self.eyes = None
         self.brows = None
+        self.compiled = None
         self.__dict__.pop("predictor", None)
 
     def __enter__(self) -> Reconstructor:
@@ -367,13 +387,16 @@ class Reconstructor:
         if self.config.derotate:
             params, landmarks, _ = self.predict(rgb, crop_boxes, -image_tilt(params[:, :12]))
         used = crop_boxes
-        values, weights = self.fit_blendshapes(rgb, params, landmarks, used)
-        if weights is not None:
-            landmarks = crop_to_image(self.model.landmarks(params, weights), used)
-        # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
-        decoded = self.model.decode(params.astype(np.float32), weights)
-        vertices = crop_to_image(decoded[:, : self.model.n_surface], used)
-        angles = decompose_pose(params[:, :12]).angles
+        values, weights, fitted = self.fit_blendshapes(rgb, params, landmarks, used)
+        landmarks = landmarks if fitted is None else fitted
+        if self.compiled is not None and weights is not None:
+            vertices = self.compiled.meshes(params, weights, used)
+            angles = np.array([self.compiled.pose_angles(face[:12]) for face in params])
+        else:
+            # float32 is ample for the mesh (1e-5 px) and halves the memory the decode reads.
+            decoded = self.model.decode(params.astype(np.float32), weights)
+            vertices = crop_to_image(decoded[:, : self.model.n_surface], used)
+            angles = decompose_pose(params[:, :12]).angles
         return [
             FaceResult(
                 vertices[k], landmarks[k], params[k], angles[k], used[k], given[k], scores[k],
@@ -389,7 +412,7 @@ class Reconstructor:
         landmarks: np.ndarray,
         boxes: np.ndarray,
         mouth: bool = True,
-    ) -> tuple[list[dict[str, float]], np.ndarray | None]:
+    ) -> tuple[list[dict[str, float]], np.ndarray | None, np.ndarray | None]:
         """The eye and brow blendshapes of predicted faces, fitted to their re-read eyelids
         and brows, and the mouth coefficients of their expression
         (:func:`~morph3d.core.mouth.mouth_coefficients`).
@@ -403,18 +426,26 @@ class Reconstructor:
                 parameters later).
 
         Returns:
-            Per face the coefficients by name, and the ``(K, B)`` array for
-            :meth:`~morph3d.core.model.MorphableModel.decode`; ``([{}, ...], None)`` with
-            ``blendshapes=False``.
+            Per face the coefficients by name, the ``(K, B)`` array for
+            :meth:`~morph3d.core.model.MorphableModel.decode`, and the ``(K, 68, 3)`` image
+            landmarks with them; ``([{}, ...], None, None)`` with ``blendshapes=False``.
         """
         if self.eyes is None:
-            return [{} for _ in params], None
-        values, weights = fit_eye_blendshapes(
-            self.model, self.eyes, rgb, params, landmarks, boxes, self.brows
-        )
+            return [{} for _ in params], None, None
+        if self.compiled is None or not len(params):
+            values, weights = fit_eye_blendshapes(
+                self.model, self.eyes, rgb, params, landmarks, boxes, self.brows
+            )
+            fitted = crop_to_image(self.model.landmarks(params, weights), boxes)
+            for value, face in zip(values, params, strict=True) if mouth else ():
+                value.update(mouth_coefficients(self.model, face))  # the expression's, read off
+            return values, weights, fitted
+        weights, fitted = self.compiled.fit(rgb, params, boxes, landmarks)
+        names = self.model.blendshape_names
+        values = [dict(zip(names, map(float, row), strict=True)) for row in weights]
         for value, face in zip(values, params, strict=True) if mouth else ():
-            value.update(mouth_coefficients(self.model, face))  # the expression's, read off
-        return values, weights
+            value.update(self.compiled.mouth_coefficients(face))
+        return values, weights, fitted
 
     def predict(
         self,
@@ -479,6 +510,20 @@ class Reconstructor:
         """A ``trimesh.Trimesh`` per face, largest first (empty when there is none)."""
         rgb = as_rgb(image, channel_order)
         return [self.mesh(rgb, face) for face in self.faces(rgb)]
+
+
+def _compiled_faces(
+    model: MorphableModel, eyes: EyeRefiner, brows: EyeRefiner
+) -> CompiledFaces | None:
+    """The compiled eye and brow stage of a model it covers (its blendshapes those of
+    :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`), or None (also without numba)."""
+    if tuple(model.blendshape_names) != BLENDSHAPE_NAMES:
+        return None
+    try:
+        from morph3d.inference.compiled import CompiledFaces
+    except ImportError:  # numba missing: the numpy path
+        return None
+    return CompiledFaces(model, eyes, brows)
 
 
 _DEFAULT: Reconstructor | None = None

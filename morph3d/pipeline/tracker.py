@@ -80,8 +80,9 @@ from morph3d.core.crop import (
 )
 from morph3d.core.filters import FilterConfig, OneEuroFilter, SettlingAverage
 from morph3d.core.metrics import landmark_box_size
-from morph3d.core.mouth import MOUTH_NAMES, mouth_coefficients
+from morph3d.core.mouth import mouth_coefficients
 from morph3d.core.pose import decompose_pose
+from morph3d.inference.eyes import fit_eye_blendshapes
 from morph3d.inference.flip import FlipAveraged
 from morph3d.inference.onnx_predictor import OnnxPredictor
 from morph3d.inference.session import single_blas_thread
@@ -508,12 +509,10 @@ class Tracker:
         not smoothed unless ``smooth="params"``)."""
         model = self.reconstructor.model
         values = dict(zip(model.blendshape_names, map(float, weights), strict=False))
-        if weights.size:
-            mouth = None if self.compiled is None else self.compiled.mouth(params)
-            if mouth is not None and np.isfinite(mouth).all():
-                values.update(zip(MOUTH_NAMES, map(float, mouth), strict=True))
-            else:
-                values.update(mouth_coefficients(model, params))
+        if weights.size and self.compiled is not None:
+            values.update(self.compiled.faces.mouth_coefficients(params))
+        elif weights.size:
+            values.update(mouth_coefficients(model, params))
         return values
 
     def _predict(
@@ -529,11 +528,10 @@ class Tracker:
         predicted = clock.perf_counter()
         self.times.add("network", predicted - started)
         weights = np.zeros((len(params), 0))
-        if self.config.refine_eyes:  # the mouth is read off the parameters in _blendshapes
-            _, fitted = reconstructor.fit_blendshapes(rgb, params, landmarks, boxes, mouth=False)
-            if fitted is not None:
-                weights = fitted
-                landmarks = crop_to_image(reconstructor.model.landmarks(params, weights), boxes)
+        eyes, brows, model = reconstructor.eyes, reconstructor.brows, reconstructor.model
+        if self.config.refine_eyes and eyes is not None:  # the mouth: read off in _blendshapes
+            _, weights = fit_eye_blendshapes(model, eyes, rgb, params, landmarks, boxes, brows)
+            landmarks = crop_to_image(model.landmarks(params, weights), boxes)
             self.times.add("refiners", clock.perf_counter() - predicted)
         return params, landmarks, crops, weights
 

@@ -100,3 +100,12 @@ def test_mirror_of_the_real_model_moves_landmarks_to_their_mirror(
     assert np.median(np.abs(real_model.decode(mirrored)[:, surface] - moved)) < 0.2
     twice = real_model.landmarks(mirror(mirrored))
     assert np.abs(twice - real_model.landmarks(params)).max() < 1.0
+
+
+@pytest.mark.unit
+def test_the_affine_map_is_the_map_term_by_term(tiny_model) -> None:
+    mirror = ParamMirror(tiny_model)
+    params = np.random.default_rng(3).normal(size=(4, tiny_model.layout.size))
+    np.testing.assert_allclose(mirror(params), mirror._mirror(params), atol=1e-10)
+    with pytest.raises(ValueError, match="parameters"):
+        mirror(params[:, :10])

@@ -13,9 +13,12 @@ import pytest
 from morph3d.core.blendshapes import BLENDSHAPE_NAMES, solve_blendshapes
 from morph3d.core.crop import crop_to_image, image_to_crop
 from morph3d.inference.compiled import (
+    CompiledFaces,
     CompiledStage,
+    feature_frames,
     feature_inputs,
     fit_faces,
+    image_meshes,
     network_inputs,
     place_faces,
 )
@@ -26,6 +29,7 @@ from morph3d.inference.eyes import (
     crops_to_eye_input,
     eye_crops,
     eye_frames,
+    fit_eye_blendshapes,
     read_features,
 )
 from morph3d.io.image import crop_image, crops_to_input, read_image
@@ -73,13 +77,16 @@ def test_faces_are_placed_as_numpy_places_them(reconstructor, stage, photo) -> N
     flip = reconstructor.predictor
     plain = flip.predictor.predict(crops)  # type: ignore[attr-defined]
     flipped = flip.predictor.predict(crops[:, :, ::-1])  # type: ignore[attr-defined]
-    params, landmarks, frames = place_faces(plain, flipped, *stage._mirror, boxes, *stage._rows)
+    rows = stage.faces.rows
+    params, landmarks, frames = place_faces(plain, flipped, *stage._mirror, boxes, *rows)
     expected = (plain + flip.mirror(flipped)) / 2  # type: ignore[attr-defined]
     np.testing.assert_allclose(params, expected, rtol=1e-8, atol=1e-9)
     decoded = crop_to_image(reconstructor.model.landmarks(expected), boxes)
     np.testing.assert_allclose(landmarks, decoded, atol=1e-8)
     np.testing.assert_allclose(frames[:, :2], eye_frames(decoded), atol=1e-8)
     np.testing.assert_allclose(frames[:, 2:], brow_frames(decoded), atol=1e-8)
+    np.testing.assert_allclose(feature_frames(landmarks), frames, atol=1e-12)
+    np.testing.assert_allclose(feature_frames(landmarks[..., :2].copy()), frames, atol=1e-12)
 
 
 def test_feature_crops_match_opencv_to_rounding(reconstructor, photo) -> None:
@@ -111,7 +118,7 @@ def test_the_fit_is_the_numpy_fit(reconstructor, stage, photo) -> None:
         brow_out = brows + rng.normal(scale=shift, size=brows.shape)
         weights, fitted = fit_faces(
             eye_out.astype(np.float64), brow_out.astype(np.float64), frames, params, boxes,
-            *stage._rows,
+            *stage.faces.rows,
         )  # fmt: skip
         readers = [
             (partial(_given, eye_out), EYES_FEATURE),
@@ -135,8 +142,9 @@ def test_the_stage_finds_the_faces_numpy_finds(reconstructor, stage, photo) -> N
     rgb, boxes = photo
     params, landmarks, crops, weights = stage.run(rgb, boxes)
     expected_params, expected_landmarks, expected_crops = reconstructor.predict(rgb, boxes)
-    _, expected_weights = reconstructor.fit_blendshapes(
-        rgb, expected_params, expected_landmarks, boxes, mouth=False
+    model, eyes, brows = reconstructor.model, reconstructor.eyes, reconstructor.brows
+    _, expected_weights = fit_eye_blendshapes(
+        model, eyes, rgb, expected_params, expected_landmarks, boxes, brows
     )
     expected = crop_to_image(
         reconstructor.model.landmarks(expected_params, expected_weights), boxes
@@ -155,7 +163,8 @@ def test_the_stage_finds_the_faces_numpy_finds(reconstructor, stage, photo) -> N
 
 def test_warm_up_compiles_what_a_frame_calls(stage) -> None:
     stage.warm_up()  # a grey picture: every kernel runs once, without a face to find
-    for compiled in (network_inputs, place_faces, feature_inputs, fit_faces):
+    kernels = (network_inputs, place_faces, feature_frames, feature_inputs, fit_faces)
+    for compiled in (*kernels, image_meshes):
         assert compiled.signatures  # type: ignore[attr-defined]
 
 
@@ -166,6 +175,54 @@ def test_a_network_of_one_run_runs_the_crop_and_its_mirror_together(stage, photo
     two_threads = Reconstructor(replace(TRACKING_RECONSTRUCTOR, threads=2))
     network = two_threads.predictor.predictor  # type: ignore[attr-defined]
     assert network.runs == 1 and stage.network.runs == 2
-    single = CompiledStage(two_threads.model, network, stage.eyes, stage.brows)
+    features = stage.faces
+    single = CompiledStage(two_threads.model, network, features.eyes, features.brows)
     for mine, theirs in zip(single.run(rgb, boxes), stage.run(rgb, boxes), strict=True):
         np.testing.assert_allclose(mine, theirs, atol=1e-9)
+
+
+def test_the_features_of_given_landmarks_are_the_stages(reconstructor, stage, photo) -> None:
+    rgb, boxes = photo
+    params, landmarks, _, weights = stage.run(rgb, boxes)
+    unfitted = crop_to_image(reconstructor.model.landmarks(params), boxes)
+    again, fitted = stage.faces.fit(rgb, params, boxes, unfitted)
+    np.testing.assert_allclose(again, weights, atol=1e-12)
+    np.testing.assert_allclose(fitted, landmarks, atol=1e-9)
+    with pytest.raises(ValueError, match="landmarks or"):
+        stage.faces.fit(rgb, params, boxes)
+
+
+def test_the_mouth_coefficients_are_numpys(reconstructor, stage, photo) -> None:
+    from morph3d.core.mouth import mouth_coefficients
+
+    rgb, boxes = photo
+    params = stage.run(rgb, boxes)[0]
+    for face in params:
+        expected = mouth_coefficients(reconstructor.model, face)
+        found = stage.faces.mouth_coefficients(face)
+        assert found.keys() == expected.keys()
+        np.testing.assert_allclose(list(found.values()), list(expected.values()), atol=1e-9)
+
+
+def test_the_features_need_the_models_blendshapes(reconstructor) -> None:
+    import dataclasses
+
+    renamed = dataclasses.replace(
+        reconstructor.model, blendshape_names=list(reversed(BLENDSHAPE_NAMES))
+    )
+    with pytest.raises(ValueError, match="blendshapes"):
+        CompiledFaces(renamed, reconstructor.eyes, reconstructor.brows)
+
+
+def test_meshes_are_the_models_decode_in_the_image(reconstructor, stage, photo) -> None:
+    rgb, boxes = photo
+    model = reconstructor.model
+    params, _, _, weights = stage.run(rgb, boxes)
+    expected = crop_to_image(model.decode(params, weights)[:, : model.n_surface], boxes)
+    found = stage.faces.meshes(params, weights, boxes)
+    assert found.shape == expected.shape and found.dtype == np.float64
+    np.testing.assert_allclose(found, expected, atol=1e-4)  # summed in float32, as numpy does
+    bare = stage.faces.meshes(params, np.zeros_like(weights), boxes)
+    plain = crop_to_image(model.decode(params)[:, : model.n_surface], boxes)
+    np.testing.assert_allclose(bare, plain, atol=1e-4)
+    assert np.abs(bare - found).max() > 0.01  # the blendshapes moved the eyes and brows

@@ -97,3 +97,18 @@ def test_a_second_network_predicts_the_mirrored_crops(real_model, face) -> None:
     alone = FlipAveraged(first.predictor, mirror).predict(crop)
     assert np.abs(params - alone).max() > 1e-3  # not the first network with itself
     assert FlipAveraged(first, mirror, second).predict(crop[:0]).shape == (0, 62)
+
+
+def test_onnx_networks_run_from_one_input_as_any_predictor_would(real_model, face) -> None:
+    from morph3d.paths import SPECIALIST_ONNX_WEIGHTS
+
+    image, truth = face
+    box = crop_box_from_landmarks(truth)
+    crops = np.stack([crop_image(image, box + shift, 120) for shift in (0, 5, -7)])
+    first, second = OnnxPredictor(WEIGHTS), OnnxPredictor(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
+    mirror = ParamMirror(real_model)
+    for mirrored in (first, second):  # the network with itself, and a second network
+        fast = FlipAveraged(first, mirror, mirrored).predict(crops)  # ONNX Runtime's path
+        wrapped = _Counting(mirrored) if mirrored is second else None
+        generic = FlipAveraged(_Counting(first), mirror, wrapped).predict(crops)
+        np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-9)

@@ -441,3 +441,35 @@ def test_the_accurate_setting_by_name(shared_data: Path, tmp_path: Path) -> None
         params[name] = json.loads((tmp_path / name / "einstein_0.json").read_text())["params"]
     assert params["preset"] == pytest.approx(params["explicit"], abs=1e-9)
     assert params["wider"] != pytest.approx(params["preset"], abs=1e-3)
+
+
+def test_the_compiled_faces_are_the_numpy_faces(reconstructor, shared_data: Path) -> None:
+    photo = read_image(shared_data / "photos" / "two_people.jpg")
+    assert reconstructor.compiled is not None  # the default, numba being a dependency
+    with Reconstructor(compiled=False) as reference:
+        assert reference.compiled is None
+        expected = reference.faces(photo)
+    found = reconstructor.faces(photo)
+    assert len(found) == len(expected) == 2
+    for mine, theirs in zip(found, expected, strict=True):
+        np.testing.assert_allclose(mine.params, theirs.params, atol=1e-9)
+        np.testing.assert_allclose(mine.pose, theirs.pose, atol=1e-6)
+        # the eye and brow crops are sampled in floating point: the fit moves by rounding
+        assert mine.blendshapes.keys() == theirs.blendshapes.keys()
+        gaps = [abs(mine.blendshapes[k] - theirs.blendshapes[k]) for k in mine.blendshapes]
+        assert max(gaps) < 0.05
+        assert np.abs(mine.landmarks - theirs.landmarks).max() < 0.25
+        assert np.abs(mine.vertices - theirs.vertices).max() < 0.25
+        model = reconstructor.model
+        weights = model.blendshape_vector(mine.blendshapes)
+        decoded = crop_to_image(model.decode(mine.params, weights), mine.box)
+        np.testing.assert_allclose(decoded[: model.n_surface], mine.vertices, atol=1e-4)
+        np.testing.assert_allclose(decoded[model.landmark_indices], mine.landmarks, atol=1e-6)
+
+
+def test_without_numba_the_reconstructor_runs_numpy(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "morph3d.inference.compiled", None)  # import fails
+    with Reconstructor() as reconstructor:
+        assert reconstructor.compiled is None
