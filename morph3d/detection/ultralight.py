@@ -41,7 +41,7 @@ from morph3d.detection.base import (
     non_maximum_suppression,
 )
 from morph3d.errors import ModelFormatError
-from morph3d.inference.session import create_session
+from morph3d.inference.session import create_session, physical_cores
 from morph3d.paths import DETECTORS_CREATE_COMMAND, detectors_dir
 
 __all__ = [
@@ -116,8 +116,10 @@ class UltraLightDetector:
         path: An explicit model file instead (as ``scripts/prepare_detectors.py`` writes it).
         score_threshold: Minimum face probability at ``input_size``.
         iou_threshold: Non-maximum suppression overlap.
-        threads: ONNX Runtime intra-op threads (None: 1; at 256x192 two threads took as long
-            as one on a 640x480 photo, 1.9-2.0 ms, 2-core AMD EPYC, session 18).
+        threads: ONNX Runtime intra-op threads (None: the physical cores). The threads spin
+            between the parts of a run and stop at its end: at 256x192 two threads took a 640x480
+            photo's detection from 1.50-1.68 ms to 0.99-1.07 (2-core AMD EPYC, session 23; two
+            threads that slept between parts took as long as one).
         input_size: ``(width, height)`` the image is resized to (default :data:`INPUT_SIZE`):
             larger finds smaller faces, for more time.
         fallback_size: The input size of a second look at an image with no face at
@@ -154,8 +156,11 @@ class UltraLightDetector:
             if min(size) < 16:
                 raise ValueError(f"input sizes must be at least 16x16 pixels, got {size}")
         model = Path(path) if path is not None else detectors_dir() / name
-        # No spinning: idle worker threads would steal the cores from the work between runs.
-        self.session = create_session(model, DETECTORS_CREATE_COMMAND, threads or 1, spin=False)
+        # Spinning within a run only: idle worker threads would steal the cores from the work
+        # between runs.
+        self.session = create_session(
+            model, DETECTORS_CREATE_COMMAND, threads or physical_cores(), spin_in_run=True
+        )
         if [output.name for output in self.session.get_outputs()] != ["scores", "offsets"]:
             raise ModelFormatError(
                 model, f"it is not a prepared Ultra-Light graph; run {DETECTORS_CREATE_COMMAND}"

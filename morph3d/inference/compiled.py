@@ -70,6 +70,7 @@ __all__ = [
     "feature_frames",
     "feature_inputs",
     "fit_faces",
+    "image_landmarks",
     "image_meshes",
     "network_inputs",
     "place_faces",
@@ -151,6 +152,25 @@ def feature_frames(landmarks: np.ndarray) -> np.ndarray:
     for f in range(landmarks.shape[0]):
         _face_frames(landmarks[f], frames[f])
     return frames
+
+
+@kernel
+def image_landmarks(
+    params: np.ndarray,
+    boxes: np.ndarray,
+    mean: np.ndarray,
+    basis: np.ndarray,
+    fields: np.ndarray,
+) -> np.ndarray:
+    """``(F, 68, 3)`` image landmarks of ``(F, 62)`` raw parameters in the crop frames of
+    ``(F, 4)`` boxes, without blendshapes (:meth:`~morph3d.core.model.MorphableModel.landmarks`
+    and :func:`~morph3d.core.crop.crop_to_image`; the rows float64)."""
+    landmarks = np.empty((params.shape[0], mean.shape[0], 3))
+    crop = np.empty((mean.shape[0], 3))
+    for f in range(params.shape[0]):
+        landmark_rows(params[f], mean, basis, fields, np.zeros(0), crop)
+        _to_image(crop, boxes[f], landmarks[f])
+    return landmarks
 
 
 @kernel
@@ -496,6 +516,16 @@ class CompiledFaces:
         )
         self._surface = model.n_surface
 
+    def landmarks(self, params: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """``(F, 68, 3)`` image landmarks of ``(F, 62)`` raw parameters in the crop frames of
+        ``(F, 4)`` boxes, without blendshapes (:func:`image_landmarks`)."""
+        landmarks: np.ndarray = image_landmarks(
+            np.ascontiguousarray(params, dtype=np.float64),
+            np.ascontiguousarray(boxes, dtype=np.float64),
+            *self.rows,
+        )
+        return landmarks
+
     def meshes(self, params: np.ndarray, weights: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """``(F, S, 3)`` the faces' surface vertices in image pixels (:func:`image_meshes`) for
         ``(F, 62)`` raw parameters in the crop frames of ``(F, 4)`` boxes and ``(F, 9)``
@@ -565,15 +595,15 @@ class CompiledFaces:
         return dict(zip(MOUTH_NAMES, map(float, values), strict=True))
 
     def warm_up(self) -> None:
-        """Compile the kernels of :meth:`fit`, :meth:`meshes`, :meth:`mouth` and the pose angles
+        """Compile the kernels of :meth:`landmarks`, :meth:`fit`, :meth:`meshes`, :meth:`mouth`
+        and the pose angles
         (or load them from numba's cache) with the argument types a photo gives them, on a grey
         picture."""
         grey = np.full((64, 64, 3), 128, np.uint8)
         params = np.zeros((1, self.rows[1].shape[1] + 12))
         params[0, [0, 5, 10]] = 1.0
-        landmarks = np.zeros((1, self.rows[0].shape[0], 3))
         box = np.array([[0.0, 0.0, 64.0, 64.0]])
-        weights, _ = self.fit(grey, params, box, landmarks)
+        weights, _ = self.fit(grey, params, box, self.landmarks(params, box))
         self.meshes(params, weights, box)
         self.mouth(params[0])
         self.pose_angles(params[0, :12])

@@ -49,6 +49,9 @@ class OnnxPredictor:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The network on its ``(B, 3, S, S)`` float32 input
         (:func:`~morph3d.io.image.crops_to_input`) -> ``(B, 62)`` raw parameters (float64)."""
+        if self.runs == 1 or len(batch) <= 1:  # one run
+            params = self.session.run(None, {self.input_name: batch})[0]
+            return np.asarray(params, dtype=np.float64)
         bounds = np.linspace(0, len(batch), min(self.runs, max(len(batch), 1)) + 1).astype(int)
         parts = [batch[start:stop] for start, stop in pairwise(bounds)]
         outputs = concurrently(

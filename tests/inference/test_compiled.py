@@ -18,6 +18,7 @@ from morph3d.inference.compiled import (
     feature_frames,
     feature_inputs,
     fit_faces,
+    image_landmarks,
     image_meshes,
     network_inputs,
     place_faces,
@@ -164,7 +165,7 @@ def test_the_stage_finds_the_faces_numpy_finds(reconstructor, stage, photo) -> N
 def test_warm_up_compiles_what_a_frame_calls(stage) -> None:
     stage.warm_up()  # a grey picture: every kernel runs once, without a face to find
     kernels = (network_inputs, place_faces, feature_frames, feature_inputs, fit_faces)
-    for compiled in (*kernels, image_meshes):
+    for compiled in (*kernels, image_landmarks, image_meshes):
         assert compiled.signatures  # type: ignore[attr-defined]
 
 
@@ -226,3 +227,10 @@ def test_meshes_are_the_models_decode_in_the_image(reconstructor, stage, photo) 
     plain = crop_to_image(model.decode(params)[:, : model.n_surface], boxes)
     np.testing.assert_allclose(bare, plain, atol=1e-4)
     assert np.abs(bare - found).max() > 0.01  # the blendshapes moved the eyes and brows
+
+
+def test_image_landmarks_are_the_models(reconstructor, stage, photo) -> None:
+    rgb, boxes = photo
+    params = stage.run(rgb, boxes)[0]
+    expected = crop_to_image(reconstructor.model.landmarks(params), boxes)
+    np.testing.assert_allclose(stage.faces.landmarks(params, boxes), expected, atol=1e-9)

@@ -146,3 +146,22 @@ def test_concurrently_runs_in_a_forked_child() -> None:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_spinning_options_reach_the_session() -> None:
+    from morph3d.paths import ASSETS_MODELS
+
+    path = ASSETS_MODELS / "eyes.onnx"
+    for spin, in_run, allowed, stops in [
+        (False, False, "0", None),
+        (True, False, "1", None),
+        (False, True, "1", "1"),  # spins between a run's parts, stops at its end
+        (True, True, "1", None),  # spinning between runs too: nothing to stop
+    ]:
+        options = create_session(path, "", 2, spin, in_run).get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == allowed
+        if stops is None:
+            with pytest.raises(RuntimeError):
+                options.get_session_config_entry("session.force_spinning_stop")
+        else:
+            assert options.get_session_config_entry("session.force_spinning_stop") == stops

@@ -301,7 +301,7 @@ def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> Non
     assert np.abs(faces[0] - faces[3]).max() > 1e-3  # two different networks
 
 
-def test_networks_run_one_thread_a_run_and_the_detector_on_one() -> None:
+def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
     from morph3d.inference.session import physical_cores
 
     default = Reconstructor(blendshapes=False)
@@ -310,7 +310,10 @@ def test_networks_run_one_thread_a_run_and_the_detector_on_one() -> None:
         assert onnx.runs == physical_cores()
         assert onnx.session.get_session_options().intra_op_num_threads == 1
     detector = default.detector.session.get_session_options()
-    assert detector.intra_op_num_threads == 1
+    assert detector.intra_op_num_threads == physical_cores()
+    # its threads spin within a run only: the cores are free for the networks after it
+    assert detector.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert detector.get_session_config_entry("session.force_spinning_stop") == "1"
     with_two = Reconstructor(threads=2, blendshapes=False)
     assert with_two.detector.session.get_session_options().intra_op_num_threads == 2
     two = with_two.predictor.predictor.predictor
