@@ -111,7 +111,7 @@ TRACKING_STAGES = ("network", "refiners", "detector", "placing", "finishing")
 
 CropSource = Literal["filtered", "raw"]
 
-#: The reconstructor a tracker makes by default: the network on one thread without spinning.
+#: The reconstructor a tracker makes by default: each network run on one thread, without spinning.
 #: ONNX Runtime's spinning threads starve the numpy work between frames (on d9 the tracker ran at
 #: 93 fps with them and 140 without), and on these two cores one thread beat two in every clip
 #: measured (d3, d9, d0: 103-128 fps against 90-114, MediaPipe in the same run 164-183). The
@@ -122,9 +122,12 @@ CropSource = Literal["filtered", "raw"]
 #: No large-pose specialist: a head turning through its threshold would switch networks
 #: between two frames, and the filter would show the step. Nor on the mirrored crop
 #: (``specialist_mirror``): the pair of networks shook more than the network with itself
-#: (still photo 0.062 against 0.049, d9 0.630 against 0.590; session 14).
+#: (still photo 0.062 against 0.049, d9 0.630 against 0.590; session 14). The detector keeps
+#: the default, every core with its threads spinning within a run only: its checks took
+#: 0.11-0.16 ms a frame against 0.15-0.19 on one thread on six clips, twice (once 0.33 on d10;
+#: the 1280x720 d12 0.26-0.35 against 0.35-0.41; session 23).
 TRACKING_RECONSTRUCTOR = ReconstructorConfig(
-    spin=False, threads=1, specialist_yaw=None, specialist_mirror=False
+    spin=False, specialist_yaw=None, specialist_mirror=False
 )
 
 
