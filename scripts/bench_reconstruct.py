@@ -5,19 +5,17 @@
 Per stage (image decode, detection, crop, network, mesh decode, whole ``faces``), the median and
 90th percentile over many runs on real photos letterboxed to 640x480; model sizes; the start-up
 time and peak memory of a ``morph3d reconstruct`` process; and, when ``mediapipe`` is importable,
-its FaceMesh on the same images for a side-by-side figure. By default it times the
-reconstructor as shipped (``Reconstructor()``); ``--weights`` (and ``--flip``) or ``--all`` time
-networks alone.
+its FaceMesh on the same images: alone after the stages, and head to head with the reconstructor
+as shipped, taking turns photo by photo (:func:`~morph3d.evaluation.speed.head_to_head`), which
+the machine's drift between two blocks cannot tilt. By default it times the reconstructor as
+shipped (``Reconstructor()``); ``--weights`` (and ``--flip``) or ``--all`` time networks alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -27,8 +25,15 @@ import numpy as np
 
 from morph3d.core.crop import CROP_SIZE, crop_to_image
 from morph3d.evaluation.peers import FaceMesh, mediapipe_available
-from morph3d.evaluation.speed import letterbox, machine_info, time_call, time_stages
-from morph3d.evaluation.speed import timing_summary as summary
+from morph3d.evaluation.speed import (
+    head_to_head,
+    letterbox,
+    machine_info,
+    time_call,
+    time_process,
+    time_stages,
+    timing_summary,
+)
 from morph3d.files import write_json
 from morph3d.io.image import crop_image, read_image
 from morph3d.paths import (
@@ -65,35 +70,22 @@ def stages(reconstructor: Reconstructor, photo: Path, image: np.ndarray) -> dict
 
 def process(photo: Path, weights: Path | None, flip: bool = True) -> dict[str, float]:
     """Wall time and peak memory of one ``morph3d reconstruct`` process (``weights`` None: as
-    shipped)."""
+    shipped). A photo without a face exits 1: the process still ran end to end."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
                    "--flip" if flip else "--no-flip"]  # fmt: skip
-        if weights is not None:
-            command += ["--weights", str(weights)]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.perf_counter()
-        # A photo without a face exits 1: the process still ran end to end, so time it.
-        done = subprocess.run(command, check=False, capture_output=True)
-        wall = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"wall_s": wall, "peak_rss_mb": max(peak, before) / 1024, "exit_status": done.returncode}
+        return time_process(command + (["--weights", str(weights)] if weights else []))
 
 
 def mediapipe(images: list[np.ndarray], repeats: int) -> dict[str, Any]:
-    """MediaPipe FaceMesh (static images) on the same pictures, if it is installed.
-
-    It meshes every face it finds, as ``Reconstructor.faces`` does (up to 10: on the seven
-    photos it finds the faces morph3d finds, 1 to 3 a photo; meshing one face a photo its
-    median was 2.94 ms against 3.95, session 14)."""
+    """MediaPipe FaceMesh (static images) on the same pictures, if it is installed, meshing every
+    face it finds as ``Reconstructor.faces`` does (up to 10: the faces morph3d finds here)."""
     version = mediapipe_available()
     if version is None:
         return {"available": False, "note": "pip install mediapipe==0.10.21 to compare"}
     mesh = FaceMesh(static=True, faces=10).mesh
-    times: list[float] = []
-    for image in images:
-        times += time_call(partial(mesh.process, image), repeats)
-    return {"available": True, "version": version, "face_mesh": summary(times)}
+    times = [ms for image in images for ms in time_call(partial(mesh.process, image), repeats)]
+    return {"available": True, "version": version, "face_mesh": timing_summary(times)}
 
 
 def run_benchmark(
@@ -130,12 +122,16 @@ def run_benchmark(
         ]  # fmt: skip
         report["networks"][name] = {
             "size_mb": sum(file.stat().st_size for file in files) / 1e6,
-            "stages_640x480": {key: summary(values) for key, values in times.items()},
+            "stages_640x480": {key: timing_summary(v) for key, v in times.items()},
             "refine_passes": reconstructor.config.refine,
             "flip": flip,
             "process": process(photos[0], path, flip),
         }
     report["mediapipe"] = mediapipe(standard, repeats)
+    if report["mediapipe"]["available"] and None in weights:  # the shipped one and MediaPipe
+        contenders = {"morph3d": Reconstructor(threads=threads).faces,
+                      "mediapipe": FaceMesh(static=True, faces=10).mesh.process}  # fmt: skip
+        report["head_to_head"] = head_to_head(contenders, standard, repeats)
     return report
 
 
@@ -153,6 +149,13 @@ def print_report(report: dict[str, Any]) -> None:
         process = network["process"]
         print(f"  morph3d reconstruct process: {process['wall_s']:.2f} s, "
               f"peak RSS {process['peak_rss_mb']:.0f} MB")  # fmt: skip
+    head = report.get("head_to_head")
+    if head is not None:
+        ours, theirs = head["morph3d"], head["mediapipe"]
+        pairs = zip(ours["per_input_median_ms"], theirs["per_input_median_ms"], strict=True)
+        print(f"\nhead to head, taking turns: morph3d {ours['median_ms']:.2f} ms median, MediaPipe "
+              f"{theirs['median_ms']:.2f} ({head['ratio']:.2f}x); per photo "
+              + ", ".join(f"{a:.1f}/{b:.1f}" for a, b in pairs))  # fmt: skip
     result = report["mediapipe"]
     if result["available"]:
         median, p90 = result["face_mesh"]["median_ms"], result["face_mesh"]["p90_ms"]
@@ -162,7 +165,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def default_networks() -> list[Path]:
-    """The shipped regressors: the eyelid refiner's eyes.onnx sits in the same folder."""
+    """The shipped regressors (the eye and brow refiners sit in the same folder)."""
     return sorted(ASSETS_MODELS.glob("shufflenetv2_*.onnx"))
 
 
@@ -176,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--all", action="store_true", help="also each assets/models network")
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument(
-        "--threads", type=int, help="threads of each network run (default: the Reconstructor's)"
-    )
+    parser.add_argument("--threads", type=int, help="threads of each network run")
     parser.add_argument("--flip", action="store_true", help="also with the mirrored crops")
     args = parser.parse_args(argv)
     photos = args.photos or sorted((SHARED_DATA / "photos").glob("*.jpg"))

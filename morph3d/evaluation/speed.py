@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,16 @@ import numpy as np
 
 from morph3d.inference.session import physical_cores
 
-__all__ = ["letterbox", "machine_info", "time_call", "time_stages", "timing_summary"]
+__all__ = [
+    "head_to_head",
+    "letterbox",
+    "machine_info",
+    "time_alternating",
+    "time_call",
+    "time_process",
+    "time_stages",
+    "timing_summary",
+]
 
 
 def time_call(function: Callable[[], Any], repeats: int) -> list[float]:
@@ -32,9 +44,72 @@ def time_call(function: Callable[[], Any], repeats: int) -> list[float]:
     return out
 
 
+def time_process(command: Sequence[str]) -> dict[str, float]:
+    """Wall time, peak memory and exit status of one run of a command (what it prints is
+    dropped; a failing exit status is reported, not raised)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(list(command), check=False, capture_output=True)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall_s": wall, "peak_rss_mb": max(peak, before) / 1024, "exit_status": done.returncode}
+
+
 def time_stages(stages: Mapping[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
     """:func:`time_call` of every stage, in order: ``{stage: milliseconds}``."""
     return {name: time_call(function, repeats) for name, function in stages.items()}
+
+
+def time_alternating(
+    calls: Mapping[str, Callable[[Any], Any]],
+    inputs: Sequence[Any],
+    rounds: int,
+    chunk: int = 10,
+) -> dict[str, list[list[float]]]:
+    """Milliseconds of several calls on the same inputs, taking turns: a head-to-head figure
+    that the machine's drift cannot tilt.
+
+    In each round, for each input, each call runs ``chunk`` timed times after one untimed run
+    (which meets the caches and threads the other call left); the calls' order is reversed
+    every other round. Two blocks minutes apart on a shared machine can differ by more than
+    what is compared.
+
+    Args:
+        calls: The contenders by name, each called with one input.
+        inputs: What to call them on.
+        rounds: How many rounds.
+        chunk: Timed calls in a row of one contender on one input.
+
+    Returns:
+        ``{name: per input, its milliseconds}``.
+    """
+    names = list(calls)
+    times: dict[str, list[list[float]]] = {name: [[] for _ in inputs] for name in names}
+    for round_ in range(rounds):
+        order = names if round_ % 2 == 0 else names[::-1]
+        for index, item in enumerate(inputs):
+            for name in order:
+                times[name][index] += time_call(partial(calls[name], item), chunk)
+    return times
+
+
+def head_to_head(
+    calls: Mapping[str, Callable[[Any], Any]], inputs: Sequence[Any], repeats: int
+) -> dict[str, Any]:
+    """Two contenders timed taking turns (:func:`time_alternating`, chunks of ten calls),
+    ``repeats`` calls each an input: each one's :func:`timing_summary` over every call and its
+    median on each input, and ``ratio``, the first's median over the second's."""
+    times = time_alternating(calls, inputs, rounds=max(1, repeats // 10), chunk=10)
+    out: dict[str, Any] = {
+        name: {
+            **timing_summary([value for per in per_input for value in per]),
+            "per_input_median_ms": [float(np.median(per)) for per in per_input],
+        }
+        for name, per_input in times.items()
+    }
+    first, second = (out[name]["median_ms"] for name in calls)
+    out["ratio"] = first / second
+    return out
 
 
 def timing_summary(milliseconds: Sequence[float]) -> dict[str, float]:

@@ -58,3 +58,27 @@ def test_the_default_networks_are_the_regressors_only() -> None:
     for path in networks:  # each takes a face crop and gives the 62 parameters
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         assert session.get_outputs()[0].shape[-1] == 62, path.name
+
+
+def test_head_to_head_takes_turns_with_the_peer(shared_data: Path, monkeypatch, capsys) -> None:
+    from types import SimpleNamespace
+
+    seen: list[tuple[int, ...]] = []
+
+    class FakeMesh:  # what bench_reconstruct asks of MediaPipe's FaceMesh
+        def __init__(self, static: bool, faces: int) -> None:
+            assert static and faces == 10
+            self.mesh = SimpleNamespace(process=lambda image: seen.append(image.shape))
+
+    monkeypatch.setattr(bench, "FaceMesh", FakeMesh)
+    monkeypatch.setattr(bench, "mediapipe_available", lambda: "fake")
+    photo = shared_data / "photos" / "obama.jpg"
+    report = bench.run_benchmark([photo], [None], repeats=10)
+    assert report["mediapipe"]["available"] and len(seen) == 11 + 11  # alone, then taking turns
+    head = report["head_to_head"]
+    for name in ("morph3d", "mediapipe"):
+        assert 0 < head[name]["median_ms"] <= head[name]["p90_ms"]
+        assert len(head[name]["per_input_median_ms"]) == 1
+    assert head["ratio"] == head["morph3d"]["median_ms"] / head["mediapipe"]["median_ms"]
+    bench.print_report(report)
+    assert "head to head" in capsys.readouterr().out
