@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             specialist_yaw=None if args.no_specialist else args.specialist_yaw,
             specialist_mirror=args.specialist_mirror and not args.no_specialist,
             # writing a face's files takes far longer than the compiled stage saves (about
-            # 1 ms a face) and loading it costs about 0.5 s: the numpy path
+            # 1 ms a face) and loading it costs the process 0.5-0.8 s: the numpy path
             compiled=False,
         )
     )

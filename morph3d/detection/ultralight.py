@@ -118,7 +118,7 @@ class UltraLightDetector:
         iou_threshold: Non-maximum suppression overlap.
         threads: ONNX Runtime intra-op threads (None: the physical cores). The threads spin
             between the parts of a run and stop at its end: at 256x192 two threads took a 640x480
-            photo's detection from 1.50-1.68 ms to 0.99-1.07 (2-core AMD EPYC, session 23; two
+            photo's detection from 1.50-1.68 ms to 0.99-1.02 (2-core AMD EPYC, session 23; two
             threads that slept between parts took as long as one).
         input_size: ``(width, height)`` the image is resized to (default :data:`INPUT_SIZE`):
             larger finds smaller faces, for more time.

@@ -140,7 +140,7 @@ def create_session(
         spin_in_run: Let the worker threads spin between the parallel parts of one run only,
             and stop when it ends (ONNX Runtime's ``session.force_spinning_stop``): a run on
             several threads without their waking up for each part, and with the cores free
-            after it. The Ultra-Light detector at 256x192 took 0.99-1.07 ms on two threads so,
+            after it. The Ultra-Light detector at 256x192 took 0.99-1.02 ms on two threads so,
             against 1.50-1.68 on one and 1.54-1.64 on two that sleep between parts (2-core AMD
             EPYC, session 23).
 

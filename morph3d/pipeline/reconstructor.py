@@ -90,7 +90,7 @@ class ReconstructorConfig:
             3.156; without a re-crop 3.089).
         threads: Inference threads of each network run and of the detector (default: one
             a network run, with one run a physical core at once, and every physical core for
-            the detector, its threads spinning only within a run: 0.99-1.07 ms against
+            the detector, its threads spinning only within a run: 0.99-1.02 ms against
             1.50-1.68 on one thread, session 23). On 2 cores a crop and its mirror ran
             1.31 ms one a core at once against 1.76 on two threads, and the two threads'
             spinning held the cores from the large-pose specialist's run after them (7.7 ms
@@ -146,15 +146,17 @@ class ReconstructorConfig:
             held-out training faces, see the README's *Jittered crops*). With it the shipped
             pair went from balanced 3.717 to 3.616 on the 400 AFLW2000-3D dev faces (GT crop)
             and a 640x480 photo from 6.6 to 12.3 ms (session 16).
-        compiled: Run the eye and brow stage's arithmetic compiled
+        compiled: Run each face's arithmetic after the networks compiled
             (:class:`~morph3d.inference.compiled.CompiledFaces`, numba) when numba is
-            installed: the eye and brow crops, the blendshape fit, the landmarks with it, the
-            mouth coefficients and the pose angles. It took a 640x480 photo's blendshapes from
-            1.4 to 0.5 ms (README, *The photo path compiled*); the eye and brow crops are sampled
-            in floating point, so the coefficients differ from the numpy path's by rounding.
-            Loading numba and the compiled code costs a process about 0.5 s on its first photo,
-            which pays off after some hundreds of photos: ``morph3d reconstruct``, which spends
-            far longer writing each face's files, turns it off. False: the numpy path, the
+            installed: the landmarks, the eye and brow crops, the blendshape fit and the
+            landmarks with it, the mouth coefficients, the pose angles and the mesh. In the
+            photo loop the blendshapes went from 1.4 to 0.5 ms a face and the mesh from 0.4 to
+            0.15 (README, *The photo path compiled*). The eye and brow crops are sampled in
+            floating point, so the coefficients differ from the numpy path's by rounding.
+            Loading it costs a process 0.5-0.8 s (numba's import, then the cached machine
+            code on the first photo: 0.88-1.12 s to the first face against 0.31-0.81), which
+            pays off after several hundred photos: ``morph3d reconstruct``, which spends far
+            longer writing each face's files, turns it off. False: the numpy path, the
             reference.
     """
 
