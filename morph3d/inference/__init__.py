@@ -3,8 +3,8 @@ torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 :class:`Predictor` protocol, the one ONNX Runtime session factory
 (:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
 the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose specialist
-(:mod:`~morph3d.inference.specialist`), and the tracker's network and refiner stages with their
-arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
+(:mod:`~morph3d.inference.specialist`), and the tracker's network and refiner stages and a
+photo's per-face arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
 runs on ONNX Runtime and numpy.

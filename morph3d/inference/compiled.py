@@ -1,4 +1,4 @@
-"""The tracker's network and refiner stages with their arithmetic compiled (numba).
+"""The tracker's network and refiner stages, and a photo's per-face arithmetic, compiled (numba).
 
 Between its network runs a tracked frame used to spend about twice as long in small numpy
 operations as in the networks: cutting and normalising crops, averaging the mirrored
@@ -16,6 +16,11 @@ meanwhile. :class:`CompiledStage` does the same arithmetic in a few compiled loo
    (:func:`~morph3d.core.blendshapes.solve_blendshapes`'s fits, the brows' bounded least
    squares solved exactly by the same active-set steps and case search) and the landmarks with
    them.
+
+:class:`CompiledFaces` holds the part after the networks (the eye and brow stage, the landmarks,
+the mouth coefficients, the pose angles and the mesh in image pixels, :func:`image_meshes`):
+:class:`~morph3d.pipeline.reconstructor.Reconstructor` runs it on photos, after its own network
+passes (the specialist, the re-crop), and :class:`CompiledStage` on frames.
 
 Everything but the crops matches the numpy path to rounding (float64 throughout; the tests
 compare each kernel with its numpy counterpart). The eye and brow crops are sampled bilinearly

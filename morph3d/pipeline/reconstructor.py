@@ -268,7 +268,7 @@ class Reconstructor:
                 )
             self.eyes = EyeRefiner(threads=1)
             self.brows = EyeRefiner(threads=1, feature=BROWS_FEATURE)
-        #: The compiled eye and brow stage, or None: the numpy path (``compiled``).
+        #: The compiled per-face arithmetic, or None: the numpy path (``compiled``).
         self.compiled: CompiledFaces | None = None
         if config.compiled and self.eyes is not None and self.brows is not None:
             self.compiled = _compiled_faces(self.model, self.eyes, self.brows)
