@@ -480,10 +480,10 @@ def image_meshes(
 
 
 class CompiledFaces:
-    """A picture's per-face arithmetic after the regressor, compiled: the eye and brow stage
-    (the crops, the two refiners at once, the blendshape fit and the landmarks with it:
-    :func:`feature_inputs`, :func:`fit_faces`), the mouth coefficients, the pose angles and the
-    mesh in image pixels (:func:`image_meshes`).
+    """A picture's per-face arithmetic after the regressor, compiled: the landmarks
+    (:func:`image_landmarks`), the eye and brow stage (the crops, the two refiners at once, the
+    blendshape fit and the landmarks with it: :func:`feature_inputs`, :func:`fit_faces`), the
+    mouth coefficients, the pose angles and the mesh in image pixels (:func:`image_meshes`).
 
     :meth:`fit` does what :func:`~morph3d.inference.eyes.fit_eye_blendshapes` does, for the
     photos of :class:`~morph3d.pipeline.reconstructor.Reconstructor` and the frames of
