@@ -125,37 +125,30 @@ def _to_image(crop: np.ndarray, box: np.ndarray, out: np.ndarray) -> None:
 
 
 @kernel
-def _face_frames(landmarks: np.ndarray, frames: np.ndarray) -> None:
-    """``frames`` ``(4, 3, 2)`` = the eye crops' frames (sides 0 and 1), then the brows', of a
-    face's ``(68, 2|3)`` image landmarks (:func:`~morph3d.inference.eyes.eye_frames`,
-    :func:`~morph3d.inference.eyes.brow_frames`)."""
-    grow = BROW_SCALE / EYE_SCALE
-    for side in range(2):
-        ox, oy = landmarks[_OUTER[side], 0], landmarks[_OUTER[side], 1]
-        ix, iy = landmarks[_INNER[side], 0], landmarks[_INNER[side], 1]
-        width = max(math.sqrt((ix - ox) ** 2 + (iy - oy) ** 2), 1e-6)
-        ux, uy = (ix - ox) / width, (iy - oy) / width
-        vx, vy = -uy, ux
-        if vy < 0:  # down the face: the left eye mirrored
-            vx, vy = -vx, -vy
-        scale = EYE_SCALE * width
-        cx, cy = (ox + ix) / 2, (oy + iy) / 2
-        eye, brow = frames[side], frames[2 + side]
-        eye[0, 0], eye[0, 1] = cx, cy
-        eye[1, 0], eye[1, 1] = ux * scale, uy * scale
-        eye[2, 0], eye[2, 1] = vx * scale, vy * scale
-        brow[0, 0], brow[0, 1] = cx - vx * BROW_RISE * width, cy - vy * BROW_RISE * width
-        brow[1, 0], brow[1, 1] = eye[1, 0] * grow, eye[1, 1] * grow
-        brow[2, 0], brow[2, 1] = eye[2, 0] * grow, eye[2, 1] * grow
-
-
-@kernel
 def feature_frames(landmarks: np.ndarray) -> np.ndarray:
     """The ``(F, 4, 3, 2)`` frames of the eye and brow crops (eyes' sides 0 and 1, then the
-    brows') of ``(F, 68, 2|3)`` image landmarks, as :func:`place_faces` gives them."""
+    brows') of ``(F, 68, 2|3)`` image landmarks (:func:`~morph3d.inference.eyes.eye_frames`,
+    :func:`~morph3d.inference.eyes.brow_frames`)."""
     frames = np.empty((landmarks.shape[0], 4, 3, 2))
+    grow = BROW_SCALE / EYE_SCALE
     for f in range(landmarks.shape[0]):
-        _face_frames(landmarks[f], frames[f])
+        for side in range(2):
+            ox, oy = landmarks[f, _OUTER[side], 0], landmarks[f, _OUTER[side], 1]
+            ix, iy = landmarks[f, _INNER[side], 0], landmarks[f, _INNER[side], 1]
+            width = max(math.sqrt((ix - ox) ** 2 + (iy - oy) ** 2), 1e-6)
+            ux, uy = (ix - ox) / width, (iy - oy) / width
+            vx, vy = -uy, ux
+            if vy < 0:  # down the face: the left eye mirrored
+                vx, vy = -vx, -vy
+            scale = EYE_SCALE * width
+            cx, cy = (ox + ix) / 2, (oy + iy) / 2
+            eye, brow = frames[f, side], frames[f, 2 + side]
+            eye[0, 0], eye[0, 1] = cx, cy
+            eye[1, 0], eye[1, 1] = ux * scale, uy * scale
+            eye[2, 0], eye[2, 1] = vx * scale, vy * scale
+            brow[0, 0], brow[0, 1] = cx - vx * BROW_RISE * width, cy - vy * BROW_RISE * width
+            brow[1, 0], brow[1, 1] = eye[1, 0] * grow, eye[1, 1] * grow
+            brow[2, 0], brow[2, 1] = eye[2, 0] * grow, eye[2, 1] * grow
     return frames
 
 
@@ -200,19 +193,14 @@ def place_faces(
     """
     faces, size = plain.shape
     params = np.empty((faces, size))
-    landmarks = np.empty((faces, mean.shape[0], 3))
-    frames = np.empty((faces, 4, 3, 2))
-    crop = np.empty((mean.shape[0], 3))
     for f in range(faces):
         for i in range(size):
             total = offset[i]
             for k in range(size):
                 total += matrix[i, k] * flipped[f, k]
             params[f, i] = (plain[f, i] + total) / 2
-        landmark_rows(params[f], mean, basis, fields, np.zeros(0), crop)
-        _to_image(crop, boxes[f], landmarks[f])
-        _face_frames(landmarks[f], frames[f])
-    return params, landmarks, frames
+    landmarks = image_landmarks(params, boxes, mean, basis, fields)
+    return params, landmarks, feature_frames(landmarks)
 
 
 @kernel
@@ -619,39 +607,23 @@ class CompiledStage:
     <morph3d.pipeline.tracker.Tracker>`) with their arithmetic compiled.
 
     Args:
-        model: The morphable model, with the blendshapes of
-            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
+        faces: The compiled per-face arithmetic (its model, eye and brow refiners).
         network: The regressor, run on each crop and on it flipped left to right.
-        eyes: The eyelid refiner.
-        brows: The brow refiner.
         mirror: The model's parameter mirror (default: a new one; the reconstructor's
             :class:`~morph3d.inference.flip.FlipAveraged` has one with its map solved).
-
-    Raises:
-        ValueError: the model's blendshapes are not
-            :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`.
     """
 
-    #: Yaw, pitch and roll of a ``(12,)`` pose (:func:`~morph3d.core.compiled.pose_angles`).
-    pose_angles = staticmethod(pose_angles)
     #: A face's landmark checks (:func:`~morph3d.core.compiled.landmark_motion`).
     landmark_motion = staticmethod(landmark_motion)
 
     def __init__(
-        self,
-        model: MorphableModel,
-        network: OnnxPredictor,
-        eyes: EyeRefiner,
-        brows: EyeRefiner,
-        mirror: ParamMirror | None = None,
+        self, faces: CompiledFaces, network: OnnxPredictor, mirror: ParamMirror | None = None
     ) -> None:
-        #: The eye and brow stage.
-        self.faces = CompiledFaces(model, eyes, brows)
+        #: The per-face arithmetic after the regressor.
+        self.faces = faces
         self.network = network
         self.size = network.input_size
-        self._mirror = (mirror or ParamMirror(model)).affine
-        #: The mouth coefficients of ``(62,)`` raw parameters (:meth:`CompiledFaces.mouth`).
-        self.mouth = self.faces.mouth
+        self._mirror = (mirror or ParamMirror(faces.model)).affine
 
     def warm_up(self) -> None:
         """Compile every kernel the tracker calls (or load it from numba's cache) with the

@@ -17,6 +17,7 @@ __all__ = [
     "Tracker",
     "TrackerConfig",
     "accurate_config",
+    "compiled_faces",
     "reconstruct",
     "track_video",
 ]
@@ -28,6 +29,7 @@ __getattr__ = lazy_exports(
         "Reconstructor": "reconstructor",
         "ReconstructorConfig": "reconstructor",
         "accurate_config": "reconstructor",
+        "compiled_faces": "reconstructor",
         "TRACKING_RECONSTRUCTOR": "tracker",
         "TRACKING_STAGES": "tracker",
         "TrackedFace": "results",

@@ -54,7 +54,13 @@ from morph3d.pipeline.results import FaceResult
 if TYPE_CHECKING:
     from morph3d.inference.compiled import CompiledFaces
 
-__all__ = ["Reconstructor", "ReconstructorConfig", "accurate_config", "reconstruct"]
+__all__ = [
+    "Reconstructor",
+    "ReconstructorConfig",
+    "accurate_config",
+    "compiled_faces",
+    "reconstruct",
+]
 
 Runtime = Literal["onnx", "torch"]
 
@@ -271,7 +277,7 @@ class Reconstructor:
         #: The compiled per-face arithmetic, or None: the numpy path (``compiled``).
         self.compiled: CompiledFaces | None = None
         if config.compiled and self.eyes is not None and self.brows is not None:
-            self.compiled = _compiled_faces(self.model, self.eyes, self.brows)
+            self.compiled = compiled_faces(self.model, self.eyes, self.brows)
         self.triangles = self.model.triangles[:, ::-1].copy()  # y flips: keep normals outward
         #: Where the configured detector's boxes (and boxes given to :meth:`faces`) put the crop.
         self.calibration: CropCalibration = detector_type(config.detector).calibration
@@ -517,10 +523,10 @@ class Reconstructor:
         return [self.mesh(rgb, face) for face in self.faces(rgb)]
 
 
-def _compiled_faces(
+def compiled_faces(
     model: MorphableModel, eyes: EyeRefiner, brows: EyeRefiner
 ) -> CompiledFaces | None:
-    """The compiled eye and brow stage of a model it covers (its blendshapes those of
+    """The compiled per-face arithmetic of a model it covers (its blendshapes those of
     :data:`~morph3d.core.blendshapes.BLENDSHAPE_NAMES`), or None (also without numba)."""
     if tuple(model.blendshape_names) != BLENDSHAPE_NAMES:
         return None

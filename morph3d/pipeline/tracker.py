@@ -69,7 +69,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import cv2
 import numpy as np
 
-from morph3d.core.blendshapes import BLENDSHAPE_NAMES
 from morph3d.core.boxes import box_area, box_iou, is_nested
 from morph3d.core.crop import (
     CROP_SCALE,
@@ -88,7 +87,7 @@ from morph3d.inference.onnx_predictor import OnnxPredictor
 from morph3d.inference.session import single_blas_thread
 from morph3d.io.image import ChannelOrder, as_rgb
 from morph3d.io.video import Frame, VideoReader
-from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig
+from morph3d.pipeline.reconstructor import Reconstructor, ReconstructorConfig, compiled_faces
 from morph3d.pipeline.results import TrackedFace
 from morph3d.progress import Progress, no_progress
 from morph3d.timing import StageTimes
@@ -661,7 +660,8 @@ class Tracker:
         if self.config.smooth == "vertices":
             points = track.mesh_filter(points, face.time, face.size)
         crop_params = params_to_crop(face.image_params, face.box)
-        angles = None if self.compiled is None else self.compiled.pose_angles(crop_params[:12])
+        compiled = self.compiled
+        angles = None if compiled is None else compiled.faces.pose_angles(crop_params[:12])
         if angles is None or not np.isfinite(angles).all():
             angles = decompose_pose(crop_params[:12]).angles
         return TrackedFace(
@@ -679,21 +679,23 @@ class Tracker:
 
 def _compiled_stage(reconstructor: Reconstructor) -> CompiledStage | None:
     """The compiled stages for a reconstructor they cover (see ``TrackerConfig.compiled``), or
-    None (also without numba)."""
+    None (also without numba). They share the reconstructor's compiled per-face arithmetic."""
     predictor = reconstructor.predictor
     if not isinstance(predictor, FlipAveraged) or predictor.mirrored is not predictor.predictor:
         return None
-    network, model = predictor.predictor, reconstructor.model
-    if reconstructor.config.jitter or reconstructor.eyes is None or reconstructor.brows is None:
+    network, eyes, brows = predictor.predictor, reconstructor.eyes, reconstructor.brows
+    if reconstructor.config.jitter or eyes is None or brows is None:
+        return None
+    if not isinstance(network, OnnxPredictor):
+        return None
+    faces = reconstructor.compiled or compiled_faces(reconstructor.model, eyes, brows)
+    if faces is None:
         return None
     try:
         from morph3d.inference.compiled import CompiledStage
     except ImportError:  # numba missing: the numpy path
         return None
-    if not isinstance(network, OnnxPredictor) or model.blendshape_names != BLENDSHAPE_NAMES:
-        return None
-    eyes, brows = reconstructor.eyes, reconstructor.brows
-    return CompiledStage(model, network, eyes, brows, predictor.mirror)
+    return CompiledStage(faces, network, predictor.mirror)
 
 
 def _identity_average(config: TrackerConfig) -> SettlingAverage | None:

@@ -49,9 +49,8 @@ def reconstructor() -> Reconstructor:
 def stage(reconstructor: Reconstructor) -> CompiledStage:
     predictor = reconstructor.predictor
     assert reconstructor.eyes is not None and reconstructor.brows is not None
-    return CompiledStage(
-        reconstructor.model, predictor.predictor, reconstructor.eyes, reconstructor.brows
-    )  # type: ignore[attr-defined]
+    faces = CompiledFaces(reconstructor.model, reconstructor.eyes, reconstructor.brows)
+    return CompiledStage(faces, predictor.predictor)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +175,7 @@ def test_a_network_of_one_run_runs_the_crop_and_its_mirror_together(stage, photo
     two_threads = Reconstructor(replace(TRACKING_RECONSTRUCTOR, threads=2))
     network = two_threads.predictor.predictor  # type: ignore[attr-defined]
     assert network.runs == 1 and stage.network.runs == 2
-    features = stage.faces
-    single = CompiledStage(two_threads.model, network, features.eyes, features.brows)
+    single = CompiledStage(stage.faces, network)
     for mine, theirs in zip(single.run(rgb, boxes), stage.run(rgb, boxes), strict=True):
         np.testing.assert_allclose(mine, theirs, atol=1e-9)
 
