@@ -3,7 +3,8 @@ torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 :class:`Predictor` protocol, the one ONNX Runtime session factory
 (:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
 the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose specialist
-(:mod:`~morph3d.inference.specialist`), and the tracker's network and refiner stages and a
+(:mod:`~morph3d.inference.specialist`), the channel shuffles of an exported graph as gathers
+(:mod:`~morph3d.inference.shuffle`), and the tracker's network and refiner stages and a
 photo's per-face arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
@@ -49,6 +50,8 @@ __all__ = [
     "fit_eye_blendshapes",
     "fit_faces",
     "from_eye_frame",
+    "gather_shuffles",
+    "gather_shuffles_file",
     "image_landmarks",
     "image_meshes",
     "load_eye_network",
@@ -67,6 +70,8 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "gather_shuffles": "shuffle",
+        "gather_shuffles_file": "shuffle",
         "CompiledFaces": "compiled",
         "CompiledStage": "compiled",
         "feature_frames": "compiled",

@@ -6,7 +6,9 @@ network's output statistics are folded into its last layer, so ONNX Runtime need
 the file. ShuffleNetV2's channel split and shuffle are traced with their channel counts as
 constants (only the batch stays free), so the graph computes no shapes at run time: torchvision's
 blocks read them with ``size()``, which the tracer records as 300 ``Shape``, ``Gather``,
-``Unsqueeze`` and ``Concat`` nodes run on every call.
+``Unsqueeze`` and ``Concat`` nodes run on every call. The shuffles are then written as channel
+gathers (:func:`~morph3d.inference.shuffle.gather_shuffles`: the same numbers, fewer layout
+changes in ONNX Runtime).
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ def export_onnx(
     Returns:
         The path written.
     """
+    import onnx
+
+    from morph3d.inference.shuffle import gather_shuffles
+
     wrapped = _raw_output(network)
     example = torch.zeros(1, 3, input_size, input_size)
     with atomic_path(path) as temporary, torch.no_grad(), _static_shapes():
@@ -98,4 +104,7 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,
         )
+        graph = onnx.load(str(temporary))
+        if gather_shuffles(graph):
+            onnx.save(graph, str(temporary))
     return Path(path)
