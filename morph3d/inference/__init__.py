@@ -4,7 +4,8 @@ torch) and its ONNX export, the ONNX Runtime and torch predictors behind one
 (:mod:`~morph3d.inference.session`), the eyelid refiner (:mod:`~morph3d.inference.eyes`), and
 the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose specialist
 (:mod:`~morph3d.inference.specialist`), the channel shuffles of an exported graph as gathers
-(:mod:`~morph3d.inference.shuffle`), and the tracker's network and refiner stages and a
+(:mod:`~morph3d.inference.shuffle`), a wait that spins without the interpreter lock
+(:mod:`~morph3d.inference.spin`), and the tracker's network and refiner stages and a
 photo's per-face arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
 
 torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
@@ -26,6 +27,7 @@ __all__ = [
     "EYE_SCALE",
     "EYE_SIZE",
     "SPECIALIST_YAW",
+    "SPIN_POLLS",
     "WIDTHS",
     "Averaged",
     "CompiledFaces",
@@ -63,6 +65,8 @@ __all__ = [
     "read_features",
     "refine_eyes",
     "single_blas_thread",
+    "spin_until_changed",
+    "spinning_workers",
     "to_eye_frame",
     "to_input",
 ]
@@ -116,6 +120,9 @@ __getattr__ = lazy_exports(
         "read_features": "eyes",
         "refine_eyes": "eyes",
         "single_blas_thread": "session",
+        "spinning_workers": "session",
+        "SPIN_POLLS": "spin",
+        "spin_until_changed": "spin",
         "to_eye_frame": "eyes",
         "to_input": "network",
     },
