@@ -142,11 +142,12 @@ def spinning_workers() -> Iterator[None]:
     spinning (polling without the interpreter lock, at most about 2 ms a wait) instead of
     sleeping on a condition.
 
-    For a burst of short runs at once, such as the networks of one photo: on this 2-core
-    virtual machine a sleeping thread took 35-180 us to wake (README, *Spinning workers*).
-    Outside such blocks nothing spins, so the cores are free between frames (rendering, video
-    decoding). Needs numba; without it the block changes nothing. Blocks may nest and may be
-    open in several threads at once.
+    A worker spins once it has served its first call of the block. For a burst of short runs
+    at once, such as the networks of one photo: on this 2-core virtual machine a sleeping
+    thread took 35-180 us to wake (README, *Spinning hand-overs*). Outside such blocks
+    nothing spins, so the cores are free between frames (rendering, video decoding). Needs
+    numba; without it the block changes nothing. Blocks may nest and may be open in several
+    threads at once.
     """
     try:
         import numpy as np
