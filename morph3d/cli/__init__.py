@@ -9,13 +9,12 @@ one-line message and exit status 2.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 from morph3d import __version__
 from morph3d.cli import ar, evaluate, export, info, reconstruct, track
+from morph3d.cli.termination import handle_sigterm, stop_if_terminated
 from morph3d.errors import Morph3DError, naming_extras
 
 __all__ = ["build_parser", "main"]
@@ -35,24 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM as an exception, like Ctrl-C: open writers remove their temporary files.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     A SIGTERM ends the command as Ctrl-C does, through the ``finally`` and ``with`` blocks, so
-    nothing is left half-written; a SIGTERM that the parent process set to be ignored stays
-    ignored, as it would for any other program.
+    nothing is left half-written (:mod:`morph3d.cli.termination`); a SIGTERM that the parent
+    process set to be ignored stays ignored, as it would for any other program.
     """
     args = build_parser().parse_args(argv)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
+    handle_sigterm()  # morph3d.cli.termination
     try:
         with naming_extras():  # a command whose extra is not installed says which to install
-            return int(args.run(args))
+            status = int(args.run(args))
+        stop_if_terminated()  # a SIGTERM whose exception was dropped on the way
+        return status
     except (Morph3DError, OSError) as error:  # OSError: a read-only folder, a full disk, ...
         message = " ".join(str(error).split())
         print(f"morph3d: error: {message}", file=sys.stderr)

@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     import numpy as np
-    from tqdm import tqdm
 
+    from morph3d.cli.termination import progress
     from morph3d.core.mirror import ParamMirror
     from morph3d.core.model import load_model
     from morph3d.evaluation.accuracy import Boxer, evaluate_faces
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         eyes, brows = EyeRefiner(), EyeRefiner(feature=BROWS_FEATURE)
     result = evaluate_faces(
         faces, predictor, model, boxer=boxer, refine=args.refine, refine_yaw=args.refine_yaw,
-        progress=partial(tqdm, leave=False), eyes=eyes, brows=brows, derotate=args.derotate,
+        progress=partial(progress, leave=False), eyes=eyes, brows=brows, derotate=args.derotate,
         jitter=args.jitter,
     )  # fmt: skip
     result.failures = failures + result.failures

@@ -59,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
         print("morph3d: error: the ONNX model disagrees with torch", file=sys.stderr)
         return 1
     if args.int8:
-        from tqdm import tqdm
-
         from morph3d.cli.options import CommandError
+        from morph3d.cli.termination import progress
         from morph3d.training.quantize import PERCENTILES, calibration_crops, quantize_best
 
         missing = [str(path) for path in args.int8 if not Path(path).is_file()]
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             held,
             model.landmarks,
             args.percentiles or PERCENTILES,
-            tqdm,
+            progress,
         )
         best = min(moves, key=moves.__getitem__)
         tried = ", ".join(f"{p:g}: {m:.3f}" for p, m in moves.items())

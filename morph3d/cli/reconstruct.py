@@ -78,8 +78,7 @@ def output_names(images: Sequence[Path]) -> dict[Path, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Per face of every image: the mesh, a JSON of landmarks and pose, an overlay PNG."""
-    from tqdm import tqdm
-
+    from morph3d.cli.termination import progress
     from morph3d.core.pose import decompose_pose
     from morph3d.errors import ImageError
     from morph3d.evaluation.draw import draw_pose_axes, overlay_face
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     names = output_names(args.images)
-    for path in tqdm(args.images, unit="image", disable=len(args.images) < 2):
+    for path in progress(args.images, unit="image", disable=len(args.images) < 2):
         try:
             image = read_image(path)
         except ImageError as error:

@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the annotated video (and the per-frame JSON), print a summary."""
     from dataclasses import asdict
 
-    from tqdm import tqdm
-
+    from morph3d.cli.termination import progress
     from morph3d.evaluation.draw import draw_label, draw_landmarks, draw_wireframe
     from morph3d.files import write_json
     from morph3d.io.video import VideoReader, VideoWriter
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     model = tracker.reconstructor.model
     frames: list[dict[str, Any]] = []
     with VideoWriter(args.output, video.fps, (video.width, video.height)) as writer:
-        for frame, faces in track_video(video, tracker, tqdm):
+        for frame, faces in track_video(video, tracker, progress):
             picture = frame.image
             for face in faces:
                 picture = draw_wireframe(picture, face.vertices, model.grid, model.triangles)
