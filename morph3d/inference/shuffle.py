@@ -70,6 +70,12 @@ def gather_shuffles(model: Any) -> int:
         if last is None or last.op_type != "Reshape":
             continue
         channels = 2 * int(shape[2])
+        merged = constants.get(last.input[1])
+        if merged is None or len(merged) != 4 or int(merged[1]) != channels:
+            continue
+        inside = [first, *before]  # their outputs must lead to the transpose alone
+        if any(len(consumers.get(node.output[0], [])) != 1 for node in inside):
+            continue
         order = np.arange(channels)
         order = (order % 2) * (channels // 2) + order // 2  # shuffled channel k is this one
         source = first.input[0]
@@ -199,7 +205,7 @@ def _channel_slices(
         starts, stops, axes, steps = (int(np.asarray(v).reshape(-1)[0]) for v in values)
         if axes != 1 or steps != 1:
             return None
-        start, stop = (min(max(v, 0), channels) for v in (starts, stops))
+        start, stop = (min(max(v + channels if v < 0 else v, 0), channels) for v in (starts, stops))
         pieces.append((node, start, stop))
     return pieces or None
 

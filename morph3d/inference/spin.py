@@ -1,12 +1,12 @@
 """A wait that spins instead of sleeping, without the interpreter lock (numba).
 
 :func:`~morph3d.inference.session.concurrently`'s worker threads and its caller hand each other
-work and results. Sleeping on a condition and being woken costs a thread 35-65 us on this 2-core
-virtual machine when the other core is busy, and 110-180 us a round trip after it has idled
-1-5 ms (``work/s24_wake.py``, session 24): a photo makes several such hand-overs. Inside
-:func:`~morph3d.inference.session.spinning_workers` the threads instead poll a counter here,
-yielding the core to the kernel between polls (``sched_yield``) so that a thread with work to
-do is never kept waiting by a poller.
+work and results. On this 2-core virtual machine a worker sleeping on a condition took 36-66 us
+to start a call handed to it, and a round trip took 65 us back to back and 103-180 us after the
+caller had been busy 0.2-5 ms (``work/s24_wake.py``, session 24): a photo makes several such
+hand-overs. Inside :func:`~morph3d.inference.session.spinning_workers` the threads instead
+poll a counter here, and offer the core to the kernel between polls (``sched_yield``), so that a
+poller gives way to a thread with work on the same core.
 """
 
 from __future__ import annotations

@@ -126,3 +126,29 @@ def test_shipped_regressors_have_no_shuffle_left() -> None:
         model = onnx.load(str(weights_path(None, name)))
         assert gather_shuffles(model) == 0
         assert sum(node.op_type == "Gather" for node in model.graph.node) == 29
+
+
+def test_slices_counted_from_the_end() -> None:
+    model = _shuffle_graph(halves=True, quantized=False)
+    for tensor in model.graph.initializer:
+        if tensor.name == "starts1":  # the second half as [-4:], as a tracer may write it
+            tensor.CopyFrom(
+                numpy_helper.from_array(np.array([-CHANNELS // 2], np.int64), "starts1")
+            )
+    x = _input()
+    before = _run(model, x)
+    assert gather_shuffles(model) == 1
+    for old, new in zip(before, _run(model, x), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_a_shuffle_whose_inner_tensor_is_read_elsewhere_is_left_alone() -> None:
+    model = _shuffle_graph(halves=False, quantized=False)
+    model.graph.node.append(helper.make_node("Relu", ["r1"], ["r1_relu"]))  # reads the 5-D tensor
+    model.graph.output.append(
+        helper.make_tensor_value_info(
+            "r1_relu", TensorProto.FLOAT, [1, 2, CHANNELS // 2, SIDE, SIDE]
+        )
+    )
+    assert gather_shuffles(model) == 0
+    onnx.checker.check_model(model)
