@@ -161,19 +161,11 @@ def _back_over_pair(name: str, producer: dict[str, Any]) -> tuple[Any | None, li
 
 
 def _on_over_pair(name: str, consumers: dict[str, list[Any]]) -> tuple[Any | None, list[Any]]:
-    """The only node reading ``name``, stepping on over a quantize-dequantize pair, and the pair
-    (None when several nodes read it)."""
-    readers = consumers.get(name, [])
-    if len(readers) != 1:
-        return None, []
-    node = readers[0]
-    if node.op_type == "QuantizeLinear":
-        pair = consumers.get(node.output[0], [])
-        if len(pair) == 1 and pair[0].op_type == "DequantizeLinear":
-            following = consumers.get(pair[0].output[0], [])
-            return (following[0] if len(following) == 1 else None), [node, pair[0]]
-        return None, []
-    return node, []
+    """The only node reading ``name``, stepping on over a quantize-dequantize pair
+    (:func:`_pair_after`), and the pair (None when several nodes read it)."""
+    tensor, pair = _pair_after(name, consumers)
+    readers = consumers.get(tensor, [])
+    return (readers[0] if len(readers) == 1 else None), pair
 
 
 def _pair_after(name: str, consumers: dict[str, list[Any]]) -> tuple[str, list[Any]]:
