@@ -35,13 +35,9 @@ from morph3d.evaluation.speed import (
     timing_summary,
 )
 from morph3d.files import write_json
+from morph3d.inference.litert import litert_available, network_file
 from morph3d.io.image import crop_image, read_image
-from morph3d.paths import (
-    ASSETS_MODELS,
-    DEFAULT_ONNX_WEIGHTS,
-    SHARED_DATA,
-    SPECIALIST_ONNX_WEIGHTS,
-)
+from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS, SHARED_DATA, SPECIALIST_ONNX_WEIGHTS
 from morph3d.pipeline.reconstructor import Reconstructor
 
 
@@ -105,20 +101,24 @@ def run_benchmark(
         "repeats": repeats,
         "networks": {},
     }
-    runs: list[tuple[str, Path | None, bool]] = []
+    runs: list[tuple[str, Path | None, bool, bool]] = []
     for path in weights:
         if path is None:
-            runs.append(("as shipped (default + specialist, mirrored)", None, True))
+            runs.append(("as shipped (default + specialist, mirrored)", None, True, True))
+            if litert_available():  # the same networks' ONNX Runtime copies, for comparison
+                runs.append(("as shipped on ONNX Runtime (litert=False)", None, True, False))
         else:
-            runs += [(path.name + (" --flip" if flip else ""), path, flip) for flip in flips]
-    for name, path, flip in runs:
-        reconstructor = Reconstructor(weights=path, threads=threads, flip=flip)
+            runs += [(path.name + (" --flip" if flip else ""), path, flip, True) for flip in flips]
+    for name, path, flip, litert in runs:
+        reconstructor = Reconstructor(weights=path, threads=threads, flip=flip, litert=litert)
         times: dict[str, list[float]] = {}
         for photo, image in zip(photos, standard, strict=True):
             for stage, values in time_stages(stages(reconstructor, photo, image), repeats).items():
                 times.setdefault(stage, []).extend(values)
+        shipped = [DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS]
         files = [path] if path is not None else [
-            ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS, ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS
+            ASSETS_MODELS / (network_file(file, [ASSETS_MODELS]) if litert else file)
+            for file in shipped
         ]  # fmt: skip
         report["networks"][name] = {
             "size_mb": sum(file.stat().st_size for file in files) / 1e6,
@@ -165,8 +165,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def default_networks() -> list[Path]:
-    """The shipped regressors (the eye and brow refiners sit in the same folder)."""
-    return sorted(ASSETS_MODELS.glob("shufflenetv2_*.onnx"))
+    """The shipped regressors, ONNX and LiteRT (the eye and brow refiners sit beside them)."""
+    return sorted(ASSETS_MODELS.glob("shufflenetv2_*.[ot][nf][nl]*"))  # .onnx, .tflite
 
 
 def main(argv: list[str] | None = None) -> int:

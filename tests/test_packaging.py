@@ -7,6 +7,7 @@ scipy and matplotlib made unimportable (the base install has none of them).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -90,6 +91,7 @@ print(json.dumps({{
     "effect": ar.effect.name,
     "refused": refused,
     "torch": "torch" in sys.modules and sys.modules["torch"] is not None,
+    "network": str(getattr(tracker.reconstructor.predictor.predictor.session, "path", "")),
 }}))
 """
 
@@ -102,7 +104,9 @@ def test_wheel_works_outside_the_checkout(
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = Parser().parsestr(archive.read("morph3d-0.1.0.dist-info/METADATA").decode())
-    for asset in ("models/shufflenetv2_x1_int8.onnx", "models/eyes.onnx", "ar/dog.glb"):
+    shipped = ("models/shufflenetv2_x1_int8.onnx", "models/shufflenetv2_x1_lp_int8.tflite",
+               "models/eyes.onnx", "ar/dog.glb")  # fmt: skip
+    for asset in shipped:
         assert f"morph3d/assets/{asset}" in names
     assert not any(name.endswith(".pt") for name in names)  # training-only weights stay out
     base = [r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]
@@ -129,3 +133,6 @@ def test_wheel_works_outside_the_checkout(
     assert report["eyes"] and report["effect"] == "dog"  # the eyelid refiner and the effect
     assert "morph3d[train]" in report["refused"]
     assert not report["torch"]
+    if importlib.util.find_spec("ai_edge_litert") is not None:  # the wheel's LiteRT network
+        assert Path(report["network"]).is_relative_to(site)
+        assert report["network"].endswith(".tflite")

@@ -29,6 +29,11 @@ def add_parser(commands: Any) -> None:
         help="activation-range percentiles to try (--int8); the copy whose landmarks move least "
         "on 256 validation crops of the targets is kept (default: 99.9 99.95 99.97 99.99)",
     )  # fmt: skip
+    parser.add_argument(
+        "--litert", action="store_true",
+        help="with --int8, also write <output>_int8.tflite for LiteRT (needs tensorflow-cpu), "
+        "its ReLU outputs clipped at the best percentile",
+    )  # fmt: skip
     add_model_option(parser)
     parser.set_defaults(run=run)
 
@@ -43,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from morph3d.inference.torch_predictor import TorchPredictor, load_regressor
     from morph3d.paths import weights_path
 
+    if args.litert:
+        _check_litert(args)
     source = weights_path(args.weights)
     network = load_regressor(source)
     out = args.output or source.with_suffix(".onnx")
@@ -83,4 +90,51 @@ def run(args: argparse.Namespace) -> int:
             f"int8 -> {small} ({len(calibration)} calibration crops, percentile {best:g}); mean "
             f"landmark move on {len(held)} validation crops by percentile: {tried} px"
         )
+        if args.litert:
+            _export_litert(network, out, calibration, held, model.landmarks, args.percentiles)
     return 0
+
+
+def _check_litert(args: argparse.Namespace) -> None:
+    """Refuse ``--litert`` before any work without ``--int8`` or without TensorFlow."""
+    from morph3d.cli.options import CommandError
+
+    if not args.int8:
+        raise CommandError("--litert needs --int8 TARGETS (its calibration crops)")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as error:
+        raise CommandError(f"--litert needs tensorflow-cpu ({error})") from error
+
+
+def _export_litert(
+    network: Any, out: Path, calibration: Any, held: Any, landmarks: Any, percentiles: Any
+) -> None:
+    """Write ``<out>_int8.tflite``: one LiteRT copy per percentile, the one whose landmarks move
+    least from the float ONNX network's on ``held`` kept."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from morph3d.cli.termination import progress
+    from morph3d.files import atomic_path
+    from morph3d.inference.litert_export import export_litert
+    from morph3d.inference.onnx_predictor import OnnxPredictor
+    from morph3d.training.quantize import PERCENTILES
+
+    reference = landmarks(OnnxPredictor(out).predict(held))[..., :2]
+    moves: dict[float, float] = {}
+    target = out.with_name(f"{out.stem}_int8.tflite")
+    with tempfile.TemporaryDirectory() as folder:
+        for percentile in progress(percentiles or PERCENTILES, desc="LiteRT copies"):
+            copy = export_litert(network, Path(folder) / f"{percentile}.tflite", calibration,
+                                 percentile)  # fmt: skip
+            moved = landmarks(OnnxPredictor(copy).predict(held))[..., :2] - reference
+            moves[float(percentile)] = float(np.linalg.norm(moved, axis=-1).mean())
+        best = min(moves, key=moves.__getitem__)
+        with atomic_path(target) as temporary:
+            shutil.copyfile(Path(folder) / f"{best}.tflite", temporary)
+    tried = ", ".join(f"{p:g}: {m:.3f}" for p, m in moves.items())
+    print(f"LiteRT int8 -> {target} (percentile {best:g}); mean landmark move by percentile: "
+          f"{tried} px")  # fmt: skip

@@ -6,10 +6,13 @@ the mirrored-crop ensemble (:mod:`~morph3d.inference.flip`) and the large-pose s
 (:mod:`~morph3d.inference.specialist`), the channel shuffles of an exported graph as gathers
 (:mod:`~morph3d.inference.shuffle`), a wait that spins without the interpreter lock
 (:mod:`~morph3d.inference.spin`), and the tracker's network and refiner stages and a
-photo's per-face arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`).
+photo's per-face arithmetic compiled by numba (:mod:`~morph3d.inference.compiled`), and the
+shipped regressors' int8 LiteRT copies run like ONNX Runtime sessions
+(:mod:`~morph3d.inference.litert`; written by :mod:`~morph3d.inference.litert_export`, which
+needs TensorFlow).
 
-torch is loaded only by the torch modules (network, export, torch_predictor); inference itself
-runs on ONNX Runtime and numpy.
+torch is loaded only by the torch modules (network, export, litert_export, torch_predictor);
+inference itself runs on ONNX Runtime or LiteRT, and numpy.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ __all__ = [
     "BROW_ORDER",
     "BROW_RISE",
     "BROW_SCALE",
+    "CLIP",
     "EYES_FEATURE",
     "EYE_SCALE",
     "EYE_SIZE",
+    "LITERT_SUFFIX",
     "SPECIALIST_YAW",
     "SPIN_POLLS",
     "WIDTHS",
@@ -35,14 +40,18 @@ __all__ = [
     "EyeRefiner",
     "Feature",
     "FlipAveraged",
+    "LiteRTSession",
     "OnnxPredictor",
     "Predictor",
     "Regressor",
+    "TensorInfo",
     "TorchPredictor",
     "YawRouted",
     "brow_frames",
+    "clip_levels",
     "create_session",
     "export_eye_network",
+    "export_litert",
     "export_onnx",
     "eye_crops",
     "eye_frames",
@@ -51,13 +60,16 @@ __all__ = [
     "feature_inputs",
     "fit_eye_blendshapes",
     "fit_faces",
+    "folded_convolutions",
     "from_eye_frame",
     "gather_shuffles",
     "gather_shuffles_file",
     "image_landmarks",
     "image_meshes",
+    "litert_available",
     "load_eye_network",
     "load_regressor",
+    "network_file",
     "network_inputs",
     "physical_cores",
     "place_faces",
@@ -74,6 +86,15 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "CLIP": "litert_export",
+        "clip_levels": "litert_export",
+        "export_litert": "litert_export",
+        "folded_convolutions": "litert_export",
+        "LITERT_SUFFIX": "litert",
+        "LiteRTSession": "litert",
+        "TensorInfo": "litert",
+        "litert_available": "litert",
+        "network_file": "litert",
         "gather_shuffles": "shuffle",
         "gather_shuffles_file": "shuffle",
         "CompiledFaces": "compiled",

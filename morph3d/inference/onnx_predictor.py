@@ -1,4 +1,5 @@
-"""Running the exported regressor with ONNX Runtime: numpy in, numpy out, no torch."""
+"""Running the exported regressor with ONNX Runtime (or its LiteRT copy, a ``.tflite`` file,
+through :class:`~morph3d.inference.litert.LiteRTSession`): numpy in, numpy out, no torch."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ _CREATE = "morph3d export (or use the shipped assets/models/*.onnx)"
 
 
 class OnnxPredictor:
-    """Predicts raw 3DMM parameters from face crops with ONNX Runtime.
+    """Predicts raw 3DMM parameters from face crops with ONNX Runtime (LiteRT for a ``.tflite``
+    file).
 
     Args:
-        path: An ``.onnx`` file written by :func:`morph3d.inference.export.export_onnx`.
+        path: An ``.onnx`` file written by :func:`morph3d.inference.export.export_onnx`, or a
+            ``.tflite`` one by :func:`morph3d.inference.litert_export.export_litert`.
         threads: Intra-op threads (default: the physical cores).
         spin: Let idle worker threads spin for the next run (lower latency, busier cores).
         runs: Split a batch of crops into this many runs of the network at once

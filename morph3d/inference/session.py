@@ -16,9 +16,11 @@ import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from morph3d.errors import ModelFormatError
+from morph3d.inference.litert import LITERT_SUFFIX, LiteRTSession
 from morph3d.paths import require_file
 
 __all__ = [
@@ -252,10 +254,12 @@ def create_session(
     spin: bool = False,
     spin_in_run: bool = False,
 ) -> Any:
-    """An ``onnxruntime.InferenceSession`` on the CPU for a model file.
+    """An ``onnxruntime.InferenceSession`` on the CPU for a model file, or for a ``.tflite``
+    file a :class:`~morph3d.inference.litert.LiteRTSession` (LiteRT's XNNPACK kernels, run
+    through the same ``run(None, {name: batch})``; ``spin`` and ``spin_in_run`` do not apply).
 
     Args:
-        path: The ``.onnx`` file.
+        path: The ``.onnx`` (or ``.tflite``) file.
         create_command: The command that creates the file, named in the error when it is
             missing.
         threads: Intra-op threads (default: the physical cores).
@@ -272,6 +276,8 @@ def create_session(
         ModelNotFoundError: the file is missing.
         ModelFormatError: the file is not a model ONNX Runtime can load.
     """
+    if Path(path).suffix == LITERT_SUFFIX:
+        return LiteRTSession(path, create_command, threads)
     import onnxruntime
 
     resolved = require_file(path, create_command)

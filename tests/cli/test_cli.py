@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -236,7 +237,7 @@ def test_a_read_only_output_folder_is_a_one_line_error(
 
 
 def test_export_writes_a_checked_onnx_and_the_best_int8_copy(
-    tiny_model, tmp_path: Path, capsys
+    tiny_model, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     import torch
 
@@ -263,3 +264,12 @@ def test_export_writes_a_checked_onnx_and_the_best_int8_copy(
     command[command.index(str(targets))] = str(tmp_path / "none.h5")
     assert main(command) == 2
     assert "none.h5" in capsys.readouterr().err and not (tmp_path / "w_int8.onnx").exists()
+    # LiteRT copies need the calibration crops and TensorFlow: refused before any work
+    (tmp_path / "w.onnx").unlink()
+    assert main(["export", "--weights", str(tmp_path / "w.pt"), "--litert"]) == 2
+    assert "--litert needs --int8" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    command[command.index(str(tmp_path / "none.h5"))] = str(targets)
+    assert main([*command, "--litert"]) == 2
+    assert "needs tensorflow-cpu" in capsys.readouterr().err
+    assert not (tmp_path / "w.onnx").exists() and not (tmp_path / "w_int8.tflite").exists()

