@@ -158,13 +158,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predictor(args: argparse.Namespace, weights: Path | None, model: MorphableModel) -> Predictor:
-    """The network of a weights file (``.onnx``: ONNX Runtime, as reconstruct runs it; else
-    torch, default the shipped ``.pt``)."""
+    """The network of a weights file (``.onnx``: ONNX Runtime, ``.tflite``: LiteRT, as
+    reconstruct runs them; else torch, default the shipped ``.pt``)."""
+    from morph3d.inference.litert import LITERT_SUFFIX
+
     predictor: Predictor
-    if weights is not None and Path(weights).suffix == ".onnx":
+    if weights is not None and Path(weights).suffix in (".onnx", LITERT_SUFFIX):
         from morph3d.inference.onnx_predictor import OnnxPredictor
 
-        predictor = OnnxPredictor(weights)
+        predictor = OnnxPredictor(weights)  # a LiteRT file through LiteRTSession
     else:
         from morph3d.inference.torch_predictor import TorchPredictor
 

@@ -16,9 +16,12 @@ The interpreter lets go of Python's lock while it computes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,32 @@ def network_file(onnx_name: str, places: list[Path]) -> str:
     if litert_available() and any((place / name).is_file() for place in places):
         return name
     return onnx_name
+
+
+_FIRST = threading.Lock()
+_first_done = False
+
+
+@contextlib.contextmanager
+def _first_quietly() -> Iterator[None]:
+    """Around the making of the process's first interpreter: C-level stderr to /dev/null,
+    where LiteRT writes, once a process, ``INFO: Created TensorFlow Lite XNNPACK delegate for
+    CPU.`` (nothing else: a load error comes back as an exception)."""
+    global _first_done
+    with _FIRST:
+        if _first_done:
+            yield
+            return
+        _first_done = True
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -104,11 +133,12 @@ class LiteRTSession:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
-            if batch is not None and batch != self._batch:
-                shape = [batch, *self._inputs[0].shape[1:]]
-                interpreter.resize_tensor_input(self._input, shape, strict=False)
-            interpreter.allocate_tensors()
+            with _first_quietly():
+                interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+                if batch is not None and batch != self._batch:
+                    shape = [batch, *self._inputs[0].shape[1:]]
+                    interpreter.resize_tensor_input(self._input, shape, strict=False)
+                interpreter.allocate_tensors()  # where XNNPACK's delegate is made
         except (ValueError, RuntimeError) as error:
             lines = str(error).strip().splitlines()
             reason = lines[0] if lines else type(error).__name__

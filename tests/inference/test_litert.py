@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -84,3 +86,15 @@ def test_network_file_prefers_the_litert_copy_where_it_runs(tmp_path: Path, monk
     assert network_file("net_int8.onnx", [tmp_path]) == "net_int8.tflite"
     monkeypatch.setattr(litert, "litert_available", lambda: False)
     assert network_file("net_int8.onnx", [tmp_path]) == "net_int8.onnx"  # no runtime
+
+
+def test_loading_prints_nothing(tmp_path: Path) -> None:
+    code = (
+        "import numpy as np\n"
+        "from morph3d.inference.session import create_session\n"
+        f"s = create_session({str(SHIPPED)!r}, 'x')\n"
+        "s.run(None, {'crops': np.zeros((2, 3, 120, 120), np.float32)})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == ""  # LiteRT's one INFO line went nowhere
