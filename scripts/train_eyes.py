@@ -3,6 +3,8 @@
     python scripts/train_eyes.py --root ../shared/data/300w --out work/eyes --export
     python scripts/train_eyes.py --root ../shared/data/300w --out work/brows --feature brows \
         --export
+    # the int8 LiteRT copy of a trained run (needs tensorflow-cpu; session 25)
+    python scripts/train_eyes.py --root ../shared/data/300w --out work/eyes --no-train --litert
 
 The data, augmentation and loop are morph3d.training.eyes, the network
 morph3d.inference.eye_network. The held-out faces (the same 10 % split as the main network) are
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         "--evaluate-only", action="store_true", help="evaluate the run's <feature>.pt, no training"
     )
     parser.add_argument(
+        "--litert", action="store_true",
+        help=f"with --no-train, write {ASSETS_MODELS}/<feature>.tflite, int8, calibrated on the "
+        "crops of 256 training faces (needs tensorflow-cpu)",
+    )  # fmt: skip
+    parser.add_argument(
         "--width",
         type=float,
         default=1.0,
@@ -68,11 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     feature = FEATURES[args.feature]
     saved = args.out / f"{feature.name}.pt"
-    needed = [saved, args.out / "report.json"] if args.no_train else [saved]
+    needed = [saved, args.out / "report.json"] if args.no_train and not args.litert else [saved]
     missing = [str(path) for path in needed if not path.is_file()]
     if (args.no_train or args.evaluate_only) and missing:
         print(f"train_eyes: error: no {', '.join(missing)} (train it first)", file=sys.stderr)
         return 2
+    if args.no_train and args.litert:
+        from morph3d.inference.litert_export import export_refiner_litert
+        from morph3d.training.eyes import refiner_inputs
+
+        faces, _ = find_faces("300w", args.root)
+        train_index, _ = split_indices([f.name for f in faces], 0.1)
+        inputs = refiner_inputs([faces[k] for k in train_index[:256]], feature)
+        out = ASSETS_MODELS / f"{feature.name}.tflite"
+        print(export_refiner_litert(load_eye_network(saved), out, inputs))
+        return 0
     if args.no_train:
         model = load_eye_network(saved)
         report = json.loads((args.out / "report.json").read_text())["report"]

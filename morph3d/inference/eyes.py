@@ -32,6 +32,7 @@ from morph3d.core.blendshapes import BROW_NAMES, solve_blendshapes
 from morph3d.core.crop import image_to_crop
 from morph3d.core.landmarks68 import EYE_ORDER
 from morph3d.core.model import MorphableModel
+from morph3d.inference.litert import network_file
 from morph3d.inference.session import concurrently, create_session
 from morph3d.paths import ASSETS_MODELS
 
@@ -194,12 +195,19 @@ def crops_to_eye_input(crops: np.ndarray) -> np.ndarray:
 
 
 class EyeRefiner:
-    """Predicts both eyes' (or both brows') landmarks from their crops with ONNX Runtime.
+    """Predicts both eyes' (or both brows') landmarks from their crops with ONNX Runtime, or
+    with LiteRT from the shipped int8 copy.
 
     Args:
-        path: The ``.onnx`` network (default: ``assets/models/<feature name>.onnx``).
+        path: The ``.onnx`` (or ``.tflite``) network (default: the shipped
+            ``assets/models/<feature name>.onnx``, or its int8 LiteRT copy ``<feature
+            name>.tflite`` with ``litert``).
         threads: Intra-op threads.
         feature: :data:`EYES_FEATURE` (the eyelid refiner) or :data:`BROWS_FEATURE`.
+        litert: Without ``path``, run the shipped LiteRT copy where ``ai-edge-litert`` is
+            installed (:func:`~morph3d.inference.litert.network_file`): 65 us for a face's two
+            crops against ONNX Runtime's 138, with the held-out 300W eyes' aperture error
+            0.0330 against 0.0326 and its correlation 0.879 against 0.883 (session 25).
     """
 
     def __init__(
@@ -207,10 +215,14 @@ class EyeRefiner:
         path: str | os.PathLike[str] | None = None,
         threads: int = 1,
         feature: Feature = EYES_FEATURE,
+        litert: bool = False,
     ) -> None:
         self.feature = feature
+        name = f"{feature.name}.onnx"
+        if path is None and litert:
+            name = network_file(name, [ASSETS_MODELS])
         self.session: Any = create_session(
-            path or ASSETS_MODELS / f"{feature.name}.onnx",
+            path or ASSETS_MODELS / name,
             _CREATE.format(feature.name),
             threads,
             spin=False,

@@ -33,7 +33,14 @@ from morph3d.files import atomic_path
 from morph3d.inference.network import Regressor
 from morph3d.io.image import crops_to_input
 
-__all__ = ["CLIP", "clip_levels", "export_litert", "folded_convolutions"]
+__all__ = [
+    "CLIP",
+    "clip_levels",
+    "export_litert",
+    "export_refiner_litert",
+    "folded_convolutions",
+    "relu_levels",
+]
 
 #: The fused activation's top (ReLU6) that every clipped ReLU output is scaled to.
 CLIP = 6.0
@@ -211,6 +218,118 @@ def export_litert(
         converter=converter, debug_dataset=dataset, debug_options=options
     )
     written = debugger.get_nondebug_quantized_model()
+    with atomic_path(out) as temporary:
+        Path(temporary).write_bytes(written)
+    return Path(out)
+
+
+@torch.no_grad()
+def relu_levels(network: nn.Sequential, inputs: np.ndarray, percentile: float) -> list[float]:
+    """The ``percentile`` of each ReLU's output of a sequential network over ``inputs``, in
+    order (the eye and brow refiners, :func:`~morph3d.inference.eye_network.eye_network`)."""
+    network.eval()
+    levels = []
+    x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
+    for layer in network:
+        x = layer(x)
+        if isinstance(layer, nn.ReLU):
+            levels.append(float(np.percentile(x.numpy(), percentile)))
+    return levels
+
+
+def export_refiner_litert(
+    network: nn.Sequential,
+    out: str | os.PathLike[str],
+    inputs: np.ndarray,
+    percentile: float = 99.99,
+) -> Path:
+    """Write an eye or brow refiner as an int8 LiteRT file, atomically, its ReLU outputs clipped
+    at ``percentile`` of their calibration values as :func:`export_litert` clips the regressor's.
+
+    Args:
+        network: An :func:`~morph3d.inference.eye_network.eye_network` (3x3 convolutions with
+            batch norm and ReLU, 2x2 max pools, a flatten, then linear layers).
+        out: The ``.tflite`` file to write.
+        inputs: ``(N, 1, S, S)`` float32 calibration crops
+            (:func:`~morph3d.training.eyes.refiner_inputs` of training faces).
+        percentile: Percentile of each ReLU output's calibration values at which it is clipped.
+
+    Returns:
+        The path written: ``(B, 1, S, S)`` float32 in (any ``B``), ``(B, 2P)`` points out.
+
+    Raises:
+        ImportError: TensorFlow is not installed.
+        ValueError: a layer the rebuild does not know.
+    """
+    import tensorflow as tf
+
+    network.eval()
+    levels = iter(relu_levels(network, inputs, percentile))
+    layers = list(network)
+
+    def forward(x: Any) -> Any:
+        t = tf.transpose(x, [0, 2, 3, 1])
+        scales = np.ones(int(x.shape[1]))
+        order: np.ndarray | None = None  # the flattened features' torch order, until used
+        k = 0
+        while k < len(layers):
+            layer = layers[k]
+            if isinstance(layer, nn.Conv2d):
+                norm = layers[k + 1]
+                if layer.stride != (1, 1) or layer.padding != (layer.kernel_size[0] // 2,) * 2:
+                    raise ValueError(f"only same-size stride-1 convolutions: {layer}")
+                if not isinstance(norm, nn.BatchNorm2d) or not isinstance(layers[k + 2], nn.ReLU):
+                    raise ValueError("each convolution needs a batch norm and a ReLU after it")
+                assert norm.running_mean is not None and norm.running_var is not None
+                scale = (norm.weight / torch.sqrt(norm.running_var + norm.eps)).double()
+                weights = (layer.weight.double() * scale[:, None, None, None]).detach().numpy()
+                bias = (norm.bias.double() - norm.running_mean.double() * scale).detach().numpy()
+                gain = CLIP / next(levels)
+                kernel = (weights / scales[None, :, None, None]).transpose(2, 3, 1, 0) * gain
+                t = tf.nn.conv2d(t, kernel.astype(np.float32), 1, "SAME")
+                t = tf.nn.relu6(t + (bias * gain).astype(np.float32))
+                scales = np.full(weights.shape[0], gain)
+                k += 3
+            elif isinstance(layer, nn.MaxPool2d):
+                t = tf.nn.max_pool2d(t, layer.kernel_size, layer.stride, "VALID")
+                k += 1
+            elif isinstance(layer, nn.Flatten):
+                _, height, width, channels = t.shape
+                t = tf.reshape(t, [-1, height * width * channels])
+                # torch flattens (C, H, W); the rows of the next layer follow (H, W, C) here
+                order = np.arange(channels * height * width).reshape(channels, height, width)
+                order = order.transpose(1, 2, 0).reshape(-1)
+                scales = np.tile(scales, height * width)
+                k += 1
+            elif isinstance(layer, nn.Linear):
+                weights = layer.weight.double().detach().numpy()
+                if order is not None:
+                    weights, order = weights[:, order], None
+                relu = k + 1 < len(layers) and isinstance(layers[k + 1], nn.ReLU)
+                gain = CLIP / next(levels) if relu else 1.0
+                matrix = (weights / scales[None, :]).T * gain
+                bias = layer.bias.double().detach().numpy() * gain
+                t = tf.matmul(t, matrix.astype(np.float32)) + bias.astype(np.float32)
+                t = tf.nn.relu6(t) if relu else t
+                scales = np.full(weights.shape[0], gain)
+                k += 2 if relu else 1
+            else:
+                raise ValueError(f"the LiteRT rebuild does not know {layer}")
+        return t
+
+    size = inputs.shape[-1]
+    function = tf.function(
+        forward, input_signature=[tf.TensorSpec([None, 1, size, size], tf.float32, name="eyes")]
+    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], function
+    )
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    calibration = np.ascontiguousarray(inputs, dtype=np.float32)
+    converter.representative_dataset = lambda: (
+        [calibration[k : k + 1]] for k in range(len(calibration))
+    )
+    written = converter.convert()
     with atomic_path(out) as temporary:
         Path(temporary).write_bytes(written)
     return Path(out)

@@ -42,6 +42,7 @@ __all__ = [
     "eye_batches",
     "eye_patches",
     "eye_sample",
+    "refiner_inputs",
     "train_eyes",
 ]
 
@@ -81,6 +82,17 @@ def eye_patches(
         for eye, frame in enumerate(frames):
             points.append(to_eye_frame(face.landmarks[list(feature.orders[eye])], frame))
     return np.concatenate(images), np.array(points)
+
+
+def refiner_inputs(faces: Sequence[AnnotatedFace], feature: Feature = EYES_FEATURE) -> np.ndarray:
+    """``(2F, 1, S, S)`` float32: the refiner's input for both eyes (or brows) of each face, the
+    crops placed by the annotated landmarks (the calibration of its int8 LiteRT copy,
+    :func:`~morph3d.inference.litert_export.export_refiner_litert`)."""
+    inputs = []
+    for face in faces:
+        grey = cv2.cvtColor(read_image(face.image_path), cv2.COLOR_RGB2GRAY)
+        inputs.append(crops_to_eye_input(eye_crops(grey, feature.frames(face.landmarks))))
+    return np.concatenate(inputs).astype(np.float32)
 
 
 def eye_sample(

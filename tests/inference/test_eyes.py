@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from morph3d.inference.eyes import (
+    BROWS_FEATURE,
     EYE_SCALE,
+    EYES_FEATURE,
     EyeRefiner,
     eye_crops,
     eye_frames,
@@ -118,3 +120,19 @@ def test_the_brow_refiner_places_brows_in_their_crops(held_out) -> None:
         errors.append(np.linalg.norm(read[17:27] - truth[17:27], axis=1).mean() / width)
     # held-out mean 0.045 of the corner distance (assets/models/brows.json), the push 0.3
     assert np.mean(errors) < 0.08
+
+
+@pytest.mark.parametrize("feature", [EYES_FEATURE, BROWS_FEATURE], ids=lambda f: f.name)
+def test_the_litert_copies_read_the_crops_as_onnx_runtime_does(held_out, feature) -> None:
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert has no wheel for this platform")
+    from morph3d.training.eyes import refiner_inputs
+
+    small, onnx = EyeRefiner(feature=feature, litert=True), EyeRefiner(feature=feature)
+    assert small.session.path.name == f"{feature.name}.tflite"
+    inputs = refiner_inputs(held_out[:12], feature)
+    assert inputs.shape == (24, 1, 32, 32) and inputs.dtype == np.float32
+    expected = onnx.run(inputs)
+    got = np.concatenate([small.run(inputs[k : k + 2]) for k in range(0, 24, 2)])
+    np.testing.assert_array_equal(small.run(inputs[:4]), got[:4])  # any batch size
+    # crop-frame units (the crop spans 1): int8 moves the points by about 0.002 on average
+    assert np.abs(got - expected).mean() < 0.005 and np.abs(got - expected).max() < 0.06

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from morph3d.inference.litert_export import clip_levels, folded_convolutions
+from morph3d.inference.litert_export import clip_levels, folded_convolutions, relu_levels
 from morph3d.inference.network import Regressor
 from morph3d.io.image import crops_to_input
 
@@ -58,3 +58,16 @@ def test_clip_levels_are_the_percentiles_of_the_relu_outputs(network, crops) -> 
         first = network.backbone.conv1(torch.from_numpy(crops_to_input(crops)))
     assert levels["conv1.0"] == pytest.approx(float(np.percentile(first.numpy(), 99.0)), rel=1e-6)
     assert all(level > 0 for level in levels.values())
+
+
+def test_relu_levels_follow_a_sequential_network() -> None:
+    from morph3d.inference.eye_network import eye_network
+
+    torch.manual_seed(0)
+    network = eye_network().eval()
+    inputs = np.random.default_rng(2).standard_normal((8, 1, 32, 32)).astype(np.float32)
+    levels = relu_levels(network, inputs, 99.0)
+    assert len(levels) == sum(isinstance(m, torch.nn.ReLU) for m in network) == 5
+    with torch.no_grad():
+        first = network[:3](torch.from_numpy(inputs)).numpy()  # conv, batch norm, ReLU
+    assert levels[0] == pytest.approx(float(np.percentile(first, 99.0)), rel=1e-6)

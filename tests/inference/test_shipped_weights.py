@@ -66,3 +66,18 @@ def test_the_wide_specialist_finds_held_out_faces(real_model, held_out) -> None:
     default = evaluate_faces(held_out, OnnxPredictor(WEIGHTS.with_suffix(".onnx")), real_model)
     assert np.median(result.nme) < 6.0
     assert np.mean(result.nme) < np.mean(default.nme) + 0.5  # as good as the default, near enough
+
+
+@pytest.mark.parametrize(
+    "name", ["shufflenetv2_x1_lp_int8.tflite", "shufflenetv2_x1_profile_int8.tflite"]
+)
+def test_litert_copies_keep_the_accuracy(real_model, held_out, name: str) -> None:
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert has no wheel for this platform")
+    small = ASSETS_MODELS / name
+    onnx = small.with_suffix(".onnx")  # ONNX Runtime's int8 copy of the same network
+    litert_result = evaluate_faces(held_out, OnnxPredictor(small), real_model)
+    onnx_result = evaluate_faces(held_out, OnnxPredictor(onnx), real_model)
+    assert small.stat().st_size < 2_000_000
+    assert abs(np.mean(litert_result.nme) - np.mean(onnx_result.nme)) < 0.1
+    moved = np.linalg.norm(litert_result.landmarks - onnx_result.landmarks, axis=-1)
+    assert np.median(moved) < 0.75  # pixels: two int8 copies of one network

@@ -473,23 +473,30 @@ def test_the_accurate_setting_by_name(shared_data: Path, tmp_path: Path) -> None
     assert params["wider"] != pytest.approx(params["preset"], abs=1e-3)
 
 
-def test_the_compiled_faces_are_the_numpy_faces(reconstructor, shared_data: Path) -> None:
+@pytest.mark.parametrize("litert", [False, True], ids=["onnx", "litert"])
+def test_the_compiled_faces_are_the_numpy_faces(
+    reconstructor, shared_data: Path, litert: bool
+) -> None:
     photo = read_image(shared_data / "photos" / "two_people.jpg")
     assert reconstructor.compiled is not None  # the default, numba being a dependency
-    with Reconstructor(compiled=False) as reference:
+    with Reconstructor(compiled=False, litert=litert) as reference:
         assert reference.compiled is None
         expected = reference.faces(photo)
-    found = reconstructor.faces(photo)
+    compiled = reconstructor if litert else Reconstructor(litert=False)
+    found = compiled.faces(photo)
+    # The eye and brow crops are sampled in floating point: the fit moves by rounding. Through
+    # the refiners' int8 LiteRT copies such a rounding crosses more steps (browDownRight of the
+    # first face moved 0.083; with the float refiners 0.021).
+    bound = 0.15 if litert else 0.05
     assert len(found) == len(expected) == 2
     for mine, theirs in zip(found, expected, strict=True):
         np.testing.assert_allclose(mine.params, theirs.params, atol=1e-9)
         np.testing.assert_allclose(mine.pose, theirs.pose, atol=1e-6)
-        # the eye and brow crops are sampled in floating point: the fit moves by rounding
         assert mine.blendshapes.keys() == theirs.blendshapes.keys()
         gaps = [abs(mine.blendshapes[k] - theirs.blendshapes[k]) for k in mine.blendshapes]
-        assert max(gaps) < 0.05
-        assert np.abs(mine.landmarks - theirs.landmarks).max() < 0.25
-        assert np.abs(mine.vertices - theirs.vertices).max() < 0.25
+        assert max(gaps) < bound
+        assert np.abs(mine.landmarks - theirs.landmarks).max() < 5 * bound
+        assert np.abs(mine.vertices - theirs.vertices).max() < 5 * bound
         model = reconstructor.model
         weights = model.blendshape_vector(mine.blendshapes)
         decoded = crop_to_image(model.decode(mine.params, weights), mine.box)
