@@ -112,29 +112,18 @@ def _export_litert(
 ) -> None:
     """Write ``<out>_int8.tflite``: one LiteRT copy per percentile, the one whose landmarks move
     least from the float ONNX network's on ``held`` kept."""
-    import shutil
-    import tempfile
-
-    import numpy as np
-
     from morph3d.cli.termination import progress
-    from morph3d.files import atomic_path
     from morph3d.inference.litert_export import export_litert
-    from morph3d.inference.onnx_predictor import OnnxPredictor
-    from morph3d.training.quantize import PERCENTILES
+    from morph3d.training.quantize import PERCENTILES, best_copy
 
-    reference = landmarks(OnnxPredictor(out).predict(held))[..., :2]
-    moves: dict[float, float] = {}
-    target = out.with_name(f"{out.stem}_int8.tflite")
-    with tempfile.TemporaryDirectory() as folder:
-        for percentile in progress(percentiles or PERCENTILES, desc="LiteRT copies"):
-            copy = export_litert(network, Path(folder) / f"{percentile}.tflite", calibration,
-                                 percentile)  # fmt: skip
-            moved = landmarks(OnnxPredictor(copy).predict(held))[..., :2] - reference
-            moves[float(percentile)] = float(np.linalg.norm(moved, axis=-1).mean())
-        best = min(moves, key=moves.__getitem__)
-        with atomic_path(target) as temporary:
-            shutil.copyfile(Path(folder) / f"{best}.tflite", temporary)
+    def copy(path: Path, percentile: float) -> Path:
+        return export_litert(network, path, calibration, percentile)
+
+    target, moves = best_copy(
+        copy, out, out.with_name(f"{out.stem}_int8.tflite"), held, landmarks,
+        percentiles or PERCENTILES, progress,
+    )  # fmt: skip
+    best = min(moves, key=moves.__getitem__)
     tried = ", ".join(f"{p:g}: {m:.3f}" for p, m in moves.items())
     print(f"LiteRT int8 -> {target} (percentile {best:g}); mean landmark move by percentile: "
           f"{tried} px")  # fmt: skip

@@ -37,7 +37,14 @@ from morph3d.io.image import crops_to_input
 from morph3d.progress import Progress, no_progress
 from morph3d.training.augment import centre_crop
 
-__all__ = ["PERCENTILE", "PERCENTILES", "calibration_crops", "quantize_best", "quantize_regressor"]
+__all__ = [
+    "PERCENTILE",
+    "PERCENTILES",
+    "best_copy",
+    "calibration_crops",
+    "quantize_best",
+    "quantize_regressor",
+]
 
 #: Percentile of the calibration activations that sets each tensor's int8 range by default.
 PERCENTILE = 99.99
@@ -200,6 +207,40 @@ def quantize_best(
     Raises:
         ValueError: no percentiles.
     """
+
+    def copy(path: Path, percentile: float) -> Path:
+        return quantize_regressor(source, path, crops, percentile)
+
+    return best_copy(copy, source, out, held, landmarks, percentiles, progress)
+
+
+def best_copy(
+    make: Callable[[Path, float], Path],
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    held: np.ndarray,
+    landmarks: Callable[[np.ndarray], np.ndarray],
+    percentiles: Sequence[float] = PERCENTILES,
+    progress: Progress = no_progress,
+) -> tuple[Path, dict[float, float]]:
+    """Make one int8 copy per percentile and keep the one whose landmarks move least from the
+    float network's (:func:`quantize_best`; the LiteRT copies of ``morph3d export --litert``).
+
+    Args:
+        make: ``(path, percentile)`` -> the copy written at ``path`` (its suffix is ``out``'s).
+        source: The float ``.onnx`` regressor, the reference.
+        out: The file to write (atomically; nothing else is left behind).
+        held: ``(M, S, S, 3)`` uint8 crops that judge the copies.
+        landmarks: ``(M, 62)`` raw parameters -> ``(M, 68, 2+)`` landmarks.
+        percentiles: The percentiles tried.
+        progress: Wraps the percentiles to show progress.
+
+    Returns:
+        The path written and, per percentile, the mean landmark move in crop pixels.
+
+    Raises:
+        ValueError: no percentiles.
+    """
     from morph3d.inference.onnx_predictor import OnnxPredictor
 
     if not percentiles:
@@ -209,9 +250,7 @@ def quantize_best(
     with tempfile.TemporaryDirectory() as folder:
         copies: dict[float, Path] = {}
         for percentile in progress(percentiles, desc="int8 copies", total=len(percentiles)):
-            copy = quantize_regressor(
-                source, Path(folder) / f"{percentile}.onnx", crops, percentile
-            )
+            copy = make(Path(folder) / f"{percentile}{Path(out).suffix}", percentile)
             moved = landmarks(OnnxPredictor(copy).predict(held))[..., :2] - reference
             moves[float(percentile)] = float(np.linalg.norm(moved, axis=-1).mean())
             copies[float(percentile)] = copy
