@@ -66,8 +66,13 @@ def _first_quietly() -> Iterator[None]:
             yield
             return
         _first_done = True
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:  # None where the process has no standard error
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no standard error to silence
+            yield
+            return
         try:
             with open(os.devnull, "wb") as null:
                 os.dup2(null.fileno(), 2)

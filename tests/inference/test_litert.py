@@ -98,3 +98,17 @@ def test_loading_prints_nothing(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and done.stdout == ""  # LiteRT's one INFO line went nowhere
+
+
+def test_loads_in_a_process_without_standard_error(tmp_path: Path) -> None:
+    out = tmp_path / "shape.txt"
+    code = (
+        "import numpy as np\n"
+        "from morph3d.inference.session import create_session\n"
+        f"s = create_session({str(SHIPPED)!r}, 'x')\n"
+        "shape = s.run(None, {'crops': np.zeros((1, 3, 120, 120), np.float32)})[0].shape\n"
+        f"open({str(out)!r}, 'w').write(str(shape))\n"
+    )
+    # a daemon's standard error can be closed: Python's sys.stderr is None there
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -c "$0" 2>&-', code])
+    assert done.returncode == 0 and out.read_text() == "(1, 62)"
