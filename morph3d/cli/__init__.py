@@ -48,7 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = int(args.run(args))
         stop_if_terminated()  # a SIGTERM whose exception was dropped on the way
         return status
-    except (Morph3DError, OSError) as error:  # OSError: a read-only folder, a full disk, ...
+    except BaseException as error:
+        # A SIGTERM's exit raised inside a callback from compiled code can come back as
+        # another exception (numba: SystemError; an extension's import: ImportError).
+        stop_if_terminated()
+        if not isinstance(error, Morph3DError | OSError):  # OSError: a read-only folder, ...
+            raise
         message = " ".join(str(error).split())
         print(f"morph3d: error: {message}", file=sys.stderr)
         return 2

@@ -44,7 +44,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Render the effect into an image, a video, or a live camera window."""
     from morph3d.ar import AR, augment_video
-    from morph3d.cli.termination import progress
+    from morph3d.cli.termination import deferred, progress
     from morph3d.io.image import read_image, write_image
     from morph3d.io.video import VideoReader, is_video
     from morph3d.pipeline.tracker import Tracker
@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     video = VideoReader(args.input)
     ar = AR(args.effect, Tracker(config, network, fps=video.fps), args.shading, args.antialias)
+    with deferred():  # the detector's import and numba's kernels, where a SIGTERM waits
+        ar.tracker.warm_up()
     times = augment_video(video, args.output, ar, progress)
     if video.failed:
         print(f"morph3d: {video.failure_report()}", file=sys.stderr)

@@ -6,26 +6,46 @@ that thread is doing, and when that is a callback from C, the exception is print
 and the command carries on to its end: numba caching a compiled kernel calls back through
 llvmlite, and one SIGTERM in 21 landed there (``morph3d track``, session 24). So the handler
 also records the signal, the progress bars of the long loops (:func:`progress`) raise it again
-at their next item, and :func:`stop_if_terminated` does at the command's end.
+at their next item, and :func:`stop_if_terminated` does at the command's end, or when another
+exception ends it: numba turns the exit raised inside its callback into a ``SystemError``
+(1 SIGTERM in 12 during ``morph3d track``'s first frames, session 25). Inside
+:func:`deferred` the handler only records the signal, raised when the block ends: the tracking
+commands load the tracker's numba kernels there before their first frame, where a SIGTERM
+inside llvmlite's callback once crashed the process (1 in 22, session 25).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
-__all__ = ["handle_sigterm", "progress", "stop_if_terminated"]
+__all__ = ["deferred", "handle_sigterm", "progress", "stop_if_terminated"]
 
 T = TypeVar("T")
 
 _RECEIVED: list[int] = []  # the signals handled, in order
+_DEFERRING: list[bool] = []  # one entry a deferred() block open
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     _RECEIVED.append(signum)
-    raise SystemExit(128 + signum)
+    if not _DEFERRING:
+        raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A block in which a SIGTERM is only recorded; it ends the command when the block ends."""
+    _DEFERRING.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRING.pop()
+        if not _DEFERRING:
+            stop_if_terminated()
 
 
 def handle_sigterm() -> None:

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the annotated video (and the per-frame JSON), print a summary."""
     from dataclasses import asdict
 
-    from morph3d.cli.termination import progress
+    from morph3d.cli.termination import deferred, progress
     from morph3d.evaluation.draw import draw_label, draw_landmarks, draw_wireframe
     from morph3d.files import write_json
     from morph3d.io.video import VideoReader, VideoWriter
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     video = VideoReader(args.video)
     network = tracking_reconstructor(args)
     tracker = Tracker(tracker_config(args), network, fps=video.fps)
+    with deferred():  # the detector's import and numba's kernels, where a SIGTERM waits
+        tracker.warm_up()
     model = tracker.reconstructor.model
     frames: list[dict[str, Any]] = []
     with VideoWriter(args.output, video.fps, (video.width, video.height)) as writer:

@@ -288,6 +288,15 @@ class Tracker:
         self.compiled: CompiledStage | None = _compiled_stage(self.reconstructor) if use else None
         self.reset()
 
+    def warm_up(self) -> None:
+        """Do now what the first frames would otherwise: make the detector (which imports ONNX
+        Runtime; the networks may run on LiteRT) and load (or compile) the compiled stages'
+        numba kernels (:meth:`CompiledStage.warm_up
+        <morph3d.inference.compiled.CompiledStage.warm_up>`). The tracks are not touched."""
+        self.reconstructor.detector  # noqa: B018  (made on first use)
+        if self.compiled is not None:
+            self.compiled.warm_up()
+
     def close(self) -> None:
         """Release the network, detector and eye-refiner sessions."""
         self.compiled = None

@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -66,3 +67,37 @@ def test_an_ignored_sigterm_stays_ignored(monkeypatch) -> None:
         assert signal.getsignal(signal.SIGTERM) is termination._terminate
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_deferred_sigterm_ends_the_command_when_the_block_ends(handled) -> None:
+    done = []
+    with pytest.raises(SystemExit) as stop, termination.deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler has run by now, and only recorded it
+            pass
+        done.append("the block's work")
+    assert stop.value.code == 128 + signal.SIGTERM and done == ["the block's work"]
+
+
+def test_a_sigterm_turned_into_another_exception_still_exits_as_a_sigterm(
+    handled, monkeypatch
+) -> None:
+    from morph3d import cli
+
+    signals = [signal.SIGTERM]
+
+    def run(args: object) -> int:
+        termination._RECEIVED.extend(signals)  # as if the handler had run...
+        raise SystemError("returned a result with an exception set")  # ...inside numba
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: SimpleNamespace(run=run))
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["info"])
+    assert stop.value.code == 128 + signal.SIGTERM
+    # without a SIGTERM the exception is the command's own
+    monkeypatch.setattr(termination, "_RECEIVED", [])
+    signals.clear()
+    with pytest.raises(SystemError):
+        cli.main(["info"])

@@ -303,3 +303,14 @@ def test_without_numba_the_tracker_runs_the_numpy_path(
     assert tracker.compiled is None
     faces = [tracker.update(frame) for frame in still_frames(portrait, 3)]
     assert all(len(found) == 1 for found in faces) and filters._KERNEL == [None]
+
+
+def test_warm_up_makes_the_detector_and_leaves_the_tracks_alone(portrait) -> None:
+    tracker = Tracker()
+    assert tracker.reconstructor._detector is None  # made on first use
+    first = tracker.update(portrait, 0.0)
+    tracker.warm_up()  # the CLI's tracking commands call it before their first frame
+    assert tracker.reconstructor._detector is not None
+    assert tracker.track_ids == [face.id for face in first]
+    again = tracker.update(portrait, 0.04)
+    assert [face.id for face in again] == [face.id for face in first]
