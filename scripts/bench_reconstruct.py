@@ -65,8 +65,7 @@ def stages(reconstructor: Reconstructor, photo: Path, image: np.ndarray) -> dict
 
 
 def process(photo: Path, weights: Path | None, flip: bool = True) -> dict[str, float]:
-    """Wall time and peak memory of one ``morph3d reconstruct`` process (``weights`` None: as
-    shipped). A photo without a face exits 1: the process still ran end to end."""
+    """Wall time and peak RSS of a ``morph3d reconstruct`` process (None: shipped; no face: 1)."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "morph3d.cli", "reconstruct", str(photo), "-o", folder,
                    "--flip" if flip else "--no-flip"]  # fmt: skip
@@ -166,7 +165,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 def default_networks() -> list[Path]:
     """The shipped regressors, ONNX and LiteRT (the eye and brow refiners sit beside them)."""
-    return sorted(ASSETS_MODELS.glob("shufflenetv2_*.[ot][nf][nl]*"))  # .onnx, .tflite
+    files = ASSETS_MODELS.glob("shufflenetv2_*")  # with the .pt weights and .json cards
+    return sorted(f for f in files if f.suffix in (".onnx", ".tflite"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,18 +58,20 @@ def folded_convolutions(network: Regressor) -> dict[str, tuple[np.ndarray, np.nd
         layers = list(module)
         for k, (conv, norm) in enumerate(pairwise(layers)):
             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                mean, variance = norm.running_mean, norm.running_var
-                assert mean is not None and variance is not None  # eval-mode statistics
-                scale = (norm.weight / torch.sqrt(variance + norm.eps)).double()
-                weights = conv.weight.double() * scale[:, None, None, None]
-                bias = norm.bias.double() - mean.double() * scale
                 relu = k + 2 < len(layers) and isinstance(layers[k + 2], nn.ReLU)
-                folded[f"{name}.{k}"] = (
-                    weights.detach().numpy(),
-                    bias.detach().numpy(),
-                    relu,
-                )
+                folded[f"{name}.{k}"] = (*_fold(conv, norm), relu)
     return folded
+
+
+def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+    """A convolution's float64 ``(O, I/groups, kh, kw)`` weights and ``(O,)`` bias with the
+    batch norm after it folded in (its running statistics: eval mode)."""
+    mean, variance = norm.running_mean, norm.running_var
+    assert mean is not None and variance is not None
+    scale = (norm.weight / torch.sqrt(variance + norm.eps)).double()
+    weights = conv.weight.double() * scale[:, None, None, None]
+    bias = norm.bias.double() - mean.double() * scale
+    return weights.detach().numpy(), bias.detach().numpy()
 
 
 @torch.no_grad()
@@ -280,10 +282,7 @@ def export_refiner_litert(
                     raise ValueError(f"only same-size stride-1 convolutions: {layer}")
                 if not isinstance(norm, nn.BatchNorm2d) or not isinstance(layers[k + 2], nn.ReLU):
                     raise ValueError("each convolution needs a batch norm and a ReLU after it")
-                assert norm.running_mean is not None and norm.running_var is not None
-                scale = (norm.weight / torch.sqrt(norm.running_var + norm.eps)).double()
-                weights = (layer.weight.double() * scale[:, None, None, None]).detach().numpy()
-                bias = (norm.bias.double() - norm.running_mean.double() * scale).detach().numpy()
+                weights, bias = _fold(layer, norm)
                 gain = CLIP / next(levels)
                 kernel = (weights / scales[None, :, None, None]).transpose(2, 3, 1, 0) * gain
                 t = tf.nn.conv2d(t, kernel.astype(np.float32), 1, "SAME")
